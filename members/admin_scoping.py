@@ -1,0 +1,93 @@
+"""CityScopedAdmin: Django admin that shows a city clerk only their own city's rows.
+
+Association staff keep Django's ordinary model permissions. City staff get access from
+their StaffRole instead: each admin says which roles may view, add, change or delete, and
+every queryset, object and City choice is limited to the cities where they hold one.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+
+from members import access
+from members.models import City
+
+
+class CityScopedAdmin(admin.ModelAdmin):
+    #: lookup path from the model to its City ("city", "petition__city"; "" for City itself)
+    city_field = "city"
+    view_roles: tuple[str, ...] = access.ALL_ROLES
+    change_roles: tuple[str, ...] = ()
+    add_roles: tuple[str, ...] = ()
+    delete_roles: tuple[str, ...] = ()
+
+    # --- which city an object belongs to ----------------------------------------------------
+    def city_id_of(self, obj) -> int | None:
+        if obj is None:
+            return None
+        if not self.city_field:
+            return obj.pk
+        *path, last = self.city_field.split("__")
+        target = obj
+        for attr in path:
+            target = getattr(target, attr, None)
+            if target is None:
+                return None
+        return getattr(target, f"{last}_id", None)
+
+    def _city_staff_may(self, request, roles, obj=None) -> bool:
+        user = request.user
+        if not roles or not access.is_city_staff(user):
+            return False
+        if obj is None:
+            return bool(access.city_ids_for(user, roles))
+        return access.can_act_on_city(user, self.city_id_of(obj), roles)
+
+    def _is_association(self, request) -> bool:
+        return access.is_association_staff(request.user)
+
+    # --- permissions ----------------------------------------------------------------------
+    def has_module_permission(self, request):
+        if self._is_association(request):
+            return super().has_module_permission(request)
+        return self._city_staff_may(request, self.view_roles)
+
+    def has_view_permission(self, request, obj=None):
+        if self._is_association(request):
+            return super().has_view_permission(request, obj)
+        return self._city_staff_may(request, set(self.view_roles) | set(self.change_roles), obj)
+
+    def has_change_permission(self, request, obj=None):
+        if self._is_association(request):
+            return super().has_change_permission(request, obj)
+        return self._city_staff_may(request, self.change_roles, obj)
+
+    def has_add_permission(self, request):
+        if self._is_association(request):
+            return super().has_add_permission(request)
+        return self._city_staff_may(request, self.add_roles)
+
+    def has_delete_permission(self, request, obj=None):
+        if self._is_association(request):
+            return super().has_delete_permission(request, obj)
+        return self._city_staff_may(request, self.delete_roles, obj)
+
+    # --- rows and choices -----------------------------------------------------------------
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return access.scope_to_user_cities(queryset, request.user, self.city_field)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.related_model is City and not self._is_association(request):
+            kwargs["queryset"] = City.objects.filter(
+                pk__in=access.city_ids_for(request.user, access.ALL_ROLES)
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if not self._is_association(request) and not access.can_act_on_city(
+            request.user, self.city_id_of(obj), set(self.change_roles) | set(self.add_roles)
+        ):
+            raise PermissionDenied
+        super().save_model(request, obj, form, change)

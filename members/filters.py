@@ -1,0 +1,48 @@
+import django_filters
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from members.models import City, MembershipEvent
+
+
+def oblast_choices():
+    return [
+        (value, value)
+        for value in City.objects.order_by("oblast_uk")
+        .values_list("oblast_uk", flat=True)
+        .distinct()
+    ]
+
+
+class CityFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(label=_("Search"), method="search")
+    oblast = django_filters.ChoiceFilter(
+        label=_("Oblast"), field_name="oblast_uk", choices=oblast_choices, empty_label=_("All")
+    )
+    status = django_filters.ChoiceFilter(
+        label=_("Membership"),
+        field_name="membership_status",
+        choices=MembershipEvent.Status.choices,
+        empty_label=_("Members only"),
+        method="filter_status",
+    )
+
+    class Meta:
+        model = City
+        fields = []
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        return queryset.filter(
+            Q(name_uk__icontains=value) | Q(name_en__icontains=value) | Q(katottg__iexact=value)
+        )
+
+    def filter_status(self, queryset, name, value):
+        return queryset.filter(membership_status=value)
+
+    @property
+    def qs(self):
+        queryset = super().qs
+        if not self.form.cleaned_data.get("status") and not self.form.cleaned_data.get("q"):
+            queryset = queryset.filter(membership_status=MembershipEvent.Status.MEMBER)
+        return queryset

@@ -1,0 +1,16 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand
+
+from members.services import HROMADAS_CSV, import_hromadas
+
+
+class Command(BaseCommand):
+    help = "Import or update all hromadas from members/data/hromadas.csv (keyed by KATOTTG)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--csv", type=Path, default=HROMADAS_CSV, help="CSV file to read")
+
+    def handle(self, *args, csv: Path, **options):
+        created, updated = import_hromadas(csv)
+        self.stdout.write(self.style.SUCCESS(f"hromadas: {created} created, {updated} updated"))

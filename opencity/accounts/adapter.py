@@ -1,0 +1,55 @@
+import uuid
+
+from allauth.account.adapter import DefaultAccountAdapter
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import get_language
+
+from opencity.core.models import OutboundEmail
+from opencity.core.tasks import deliver_email
+from opencity.queue import enqueue_on_commit
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    """allauth, with its e-mails (verification, password reset) sent through our outbox."""
+
+    def save_user(self, request, user, form, commit=True):
+        # The full name is required by the database, so it is set before the first save.
+        user.full_name = form.cleaned_data.get("full_name", "")
+        user.preferred_language = get_language() or "uk"
+        return super().save_user(request, user, form, commit)
+
+    def send_mail(self, template_prefix, email, context):
+        message = self.render_mail(template_prefix, email, context)
+        html = ""
+        for content, mimetype in getattr(message, "alternatives", []):
+            if mimetype == "text/html":
+                html = content
+        with transaction.atomic():
+            outbound = OutboundEmail.objects.create(
+                key=f"account:{template_prefix.rsplit('/', 1)[-1]}:{uuid.uuid4().hex}",
+                to=email,
+                language=get_language() or "uk",
+                subject=message.subject[:300],
+                body_text=message.body,
+                body_html=html,
+            )
+            enqueue_on_commit(deliver_email, outbound.pk)
+
+
+class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    """Logins through a city's OpenID Connect identity provider mark the person identified."""
+
+    def populate_user(self, request, sociallogin, data):
+        user = super().populate_user(request, sociallogin, data)
+        name = " ".join(part for part in (data.get("first_name"), data.get("last_name")) if part)
+        user.full_name = (data.get("name") or name or user.email or "").strip()
+        return user
+
+    def save_user(self, request, sociallogin, form=None):
+        user = super().save_user(request, sociallogin, form)
+        user.identity_verified_at = timezone.now()
+        user.identity_provider = sociallogin.account.provider
+        user.save(update_fields=["identity_verified_at", "identity_provider"])
+        return user

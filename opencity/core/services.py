@@ -1,0 +1,160 @@
+"""Audit entries and the e-mail outbox: the shared side-effect plumbing of every app."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, models, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from opencity.core.models import AuditEntry, OutboundEmail
+from opencity.queue import enqueue_on_commit
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+STALE_CLAIM = timedelta(minutes=10)
+
+
+def audit(
+    *,
+    obj: models.Model,
+    action: str,
+    actor=None,
+    city=None,
+    from_state: str = "",
+    to_state: str = "",
+    reason: str = "",
+    data: dict | None = None,
+) -> AuditEntry:
+    """Record one audit entry. Call inside the transaction of the change it describes."""
+    if actor is not None and not getattr(actor, "is_authenticated", False):
+        actor = None
+    return AuditEntry.objects.create(
+        actor=actor,
+        city=city,
+        content_type=ContentType.objects.get_for_model(obj, for_concrete_model=False),
+        object_id=str(obj.pk),
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        reason=reason,
+        data=data or {},
+    )
+
+
+def audit_trail(obj: models.Model):
+    return AuditEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(obj, for_concrete_model=False),
+        object_id=str(obj.pk),
+    ).select_related("actor")
+
+
+def render_email(template: str, context: dict, language: str) -> tuple[str, str, str]:
+    """Render templates/email/<template>_{subject.txt,body.txt,body.html} in a language."""
+    context = {"SITE_URL": settings.SITE_URL, **context}
+    with translation.override(language):
+        subject = render_to_string(f"email/{template}_subject.txt", context)
+        text = render_to_string(f"email/{template}_body.txt", context)
+        try:
+            html = render_to_string(f"email/{template}_body.html", context)
+        except Exception:  # an HTML part is optional for plain notices
+            html = ""
+    subject = " ".join(subject.split())
+    return subject, text, html
+
+
+def queue_email(
+    *,
+    key: str,
+    to: str,
+    template: str,
+    context: dict,
+    language: str | None = None,
+    city=None,
+) -> OutboundEmail | None:
+    """Record an e-mail in the outbox and deliver it after commit, exactly once per key.
+
+    Idempotent: a second call with the same key returns None and records nothing. Safe to
+    call inside the caller's transaction; delivery starts only if that transaction commits.
+    """
+    language = language or settings.LANGUAGE_CODE
+    subject, text, html = render_email(template, context, language)
+    try:
+        with transaction.atomic():
+            email = OutboundEmail.objects.create(
+                key=key[:200],
+                to=to,
+                language=language,
+                subject=subject[:300],
+                body_text=text,
+                body_html=html,
+                city=city,
+            )
+    except IntegrityError:
+        return None
+    from opencity.core.tasks import deliver_email
+
+    enqueue_on_commit(deliver_email, email.pk)
+    return email
+
+
+def notify_user(*, user, key: str, template: str, context: dict, city=None):
+    """queue_email to a user, in their preferred language, keyed per user."""
+    return queue_email(
+        key=f"{key}:u{user.pk}",
+        to=user.email,
+        template=template,
+        context={"recipient": user, **context},
+        language=user.preferred_language,
+        city=city,
+    )
+
+
+def deliver_email(email_id: int) -> bool:
+    """Send one outbox e-mail. Claims the row first, so concurrent runs send it once."""
+    now = timezone.now()
+    claimed = OutboundEmail.objects.filter(pk=email_id, status=OutboundEmail.Status.PENDING).update(
+        status=OutboundEmail.Status.SENDING, claimed_at=now, attempts=models.F("attempts") + 1
+    )
+    if claimed != 1:
+        return False
+    email = OutboundEmail.objects.get(pk=email_id)
+    message = EmailMultiAlternatives(
+        subject=email.subject, body=email.body_text, to=[email.to], from_email=None
+    )
+    if email.body_html:
+        message.attach_alternative(email.body_html, "text/html")
+    try:
+        message.send()
+    except Exception as exc:
+        final = email.attempts >= MAX_ATTEMPTS
+        OutboundEmail.objects.filter(pk=email_id).update(
+            status=OutboundEmail.Status.FAILED if final else OutboundEmail.Status.PENDING,
+            last_error=f"{type(exc).__name__}: {exc}"[:300],
+        )
+        logger.warning("e-mail %s not sent (attempt %s): %s", email_id, email.attempts, exc)
+        raise
+    OutboundEmail.objects.filter(pk=email_id).update(
+        status=OutboundEmail.Status.SENT, sent_at=timezone.now(), last_error=""
+    )
+    return True
+
+
+def pending_email_ids(now=None) -> list[int]:
+    """Outbox rows a broker outage or a dead worker left behind."""
+    now = now or timezone.now()
+    stale = OutboundEmail.objects.filter(
+        status=OutboundEmail.Status.SENDING, claimed_at__lt=now - STALE_CLAIM
+    )
+    stale.update(status=OutboundEmail.Status.PENDING)
+    return list(
+        OutboundEmail.objects.filter(
+            status=OutboundEmail.Status.PENDING, created_at__lt=now - timedelta(seconds=30)
+        ).values_list("pk", flat=True)[:1000]
+    )

@@ -1,0 +1,16 @@
+"""Small validation helpers shared by the apps' forms."""
+
+import re
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+_MARKUP = re.compile(r"<[^>]*>|&#?\w+;")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_plain_text(value: str) -> str:
+    """Plain text only: refuse HTML markup, drop control characters, trim spaces."""
+    if _MARKUP.search(value or ""):
+        raise forms.ValidationError(_("Please use plain text without HTML markup."))
+    return _CONTROL.sub("", value).strip()

@@ -1,0 +1,57 @@
+from importlib import import_module
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+
+from opencity.accounts.forms import ProfileForm
+
+# Each app may offer `selectors.home_summary()`; the home page shows what they return.
+HOME_APPS = ("petitions", "initiatives", "academy", "members")
+
+
+def home(request):
+    summaries = {}
+    for app in HOME_APPS:
+        try:
+            selectors = import_module(f"{app}.selectors")
+        except ModuleNotFoundError:
+            continue
+        summary = getattr(selectors, "home_summary", None)
+        if summary is not None:
+            summaries[app] = summary()
+    return render(request, "home.html", {"summaries": summaries})
+
+
+@login_required
+def profile(request):
+    form = ProfileForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Your profile is saved."))
+        return redirect("profile")
+    return render(request, "account/profile.html", {"form": form})
+
+
+@never_cache
+def healthz(request):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
+
+
+def not_found(request, exception=None):
+    return render(request, "404.html", status=404)
+
+
+def server_error(request):
+    # A static page: rendering must not depend on the database or context processors.
+    return HttpResponse(TEMPLATE_500, status=500, content_type="text/html")
+
+
+TEMPLATE_500 = (settings.BASE_DIR / "templates" / "500.html").read_text(encoding="utf-8")

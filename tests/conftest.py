@@ -1,0 +1,94 @@
+"""Named roles and shared fixtures: citizen, clerks of city A and B, director, association."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.cache import cache
+
+from members.access import ASSOCIATION_GROUP, DIRECTORS_GROUP
+from members.models import StaffRole
+from tests.factories import make_city, make_clerk, make_user
+
+pytest_plugins = ["tests.browser.fixtures"]
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    """Rate-limit counters and cached pages must not leak between tests."""
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def city_a(db):
+    return make_city(name_uk="Луцька", name_en="Lutska", slug="lutska")
+
+
+@pytest.fixture
+def city_b(db):
+    return make_city(name_uk="Чернівецька", name_en="Chernivetska", slug="chernivetska")
+
+
+@pytest.fixture
+def citizen(db, city_a):
+    return make_user(full_name="Тарас Шевчук", home_city=city_a)
+
+
+@pytest.fixture
+def unverified_citizen(db):
+    return make_user(full_name="Неперевірена Особа", verified=False)
+
+
+@pytest.fixture
+def moderator_a(db, city_a):
+    return make_clerk(city_a, StaffRole.Role.MODERATOR, full_name="Марія Коваль")
+
+
+@pytest.fixture
+def moderator_b(db, city_b):
+    return make_clerk(city_b, StaffRole.Role.MODERATOR, full_name="Василь Бойко")
+
+
+@pytest.fixture
+def city_admin_a(db, city_a):
+    return make_clerk(city_a, StaffRole.Role.CITY_ADMIN, full_name="Ганна Адмін")
+
+
+@pytest.fixture
+def director(db):
+    user = make_user(full_name="Андрій Директор", is_staff=True)
+    user.groups.add(Group.objects.get_or_create(name=DIRECTORS_GROUP)[0])
+    return user
+
+
+@pytest.fixture
+def association_staff(db):
+    user = make_user(full_name="Ірина Секретаріат", is_staff=True, is_superuser=True)
+    user.groups.add(Group.objects.get_or_create(name=ASSOCIATION_GROUP)[0])
+    return user
+
+
+def _client_for(client, user):
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def citizen_client(client, citizen):
+    return _client_for(client, citizen)
+
+
+@pytest.fixture
+def moderator_a_client(client, moderator_a):
+    return _client_for(client, moderator_a)
+
+
+@pytest.fixture
+def director_client(client, director):
+    return _client_for(client, director)
+
+
+@pytest.fixture
+def association_client(client, association_staff):
+    return _client_for(client, association_staff)

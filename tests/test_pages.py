@@ -1,0 +1,54 @@
+import pytest
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+
+def test_home_is_in_ukrainian_by_default(client):
+    response = client.get("/")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert '<html lang="uk">' in body
+    assert "Петиції" in body and "Академія" in body
+
+
+def test_language_switch_to_english(client):
+    response = client.post(reverse("set_language"), {"language": "en", "next": "/"}, follow=True)
+    body = response.content.decode()
+    assert '<html lang="en">' in body
+    assert "Petitions" in body
+
+
+def test_every_page_sets_security_headers(client):
+    response = client.get("/")
+    assert "default-src 'self'" in response["Content-Security-Policy"]
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_forms_carry_a_csrf_token(client):
+    body = client.get(reverse("account_login")).content.decode()
+    assert "csrfmiddlewaretoken" in body
+
+
+def test_city_list_shows_members_and_search_finds_any_hromada(client, city_a, city_b):
+    from datetime import date
+
+    from members.models import MembershipEvent
+
+    MembershipEvent.objects.create(
+        city=city_a, status="member", effective_on=date(2015, 6, 12), decided_by="founding"
+    )
+    listed = client.get(reverse("members:city_list")).content.decode()
+    assert "Луцька громада" in listed and "Чернівецька громада" not in listed
+    found = client.get(reverse("members:city_list"), {"q": "Черн"}).content.decode()
+    assert "Чернівецька громада" in found
+
+
+def test_unknown_page_is_a_translated_404(client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+
+
+def test_health_check(client):
+    assert client.get("/healthz").json() == {"status": "ok"}

@@ -1,0 +1,130 @@
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from opencity.env import env_bool, env_choice, env_int, env_list, parse_database_url
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("raw,expected", [("1", True), ("yes", True), ("off", False), ("0", False)])
+def test_booleans_accept_the_usual_spellings(raw, expected):
+    assert env_bool("DEBUG", environ={"DEBUG": raw}) is expected
+
+
+@pytest.mark.parametrize("raw", ["maybe", "2", "tru"])
+def test_a_bad_boolean_raises_a_clear_error(raw):
+    with pytest.raises(ImproperlyConfigured, match="DEBUG"):
+        env_bool("DEBUG", environ={"DEBUG": raw})
+
+
+def test_a_bad_number_raises_a_clear_error():
+    with pytest.raises(ImproperlyConfigured, match="not a whole number"):
+        env_int("DB_CONN_MAX_AGE", environ={"DB_CONN_MAX_AGE": "sixty"})
+    with pytest.raises(ImproperlyConfigured, match="at least 0"):
+        env_int("DB_CONN_MAX_AGE", min_value=0, environ={"DB_CONN_MAX_AGE": "-1"})
+
+
+def test_lists_refuse_empty_items():
+    assert env_list("ALLOWED_HOSTS", environ={"ALLOWED_HOSTS": "a.ua, b.ua"}) == ["a.ua", "b.ua"]
+    with pytest.raises(ImproperlyConfigured):
+        env_list("ALLOWED_HOSTS", environ={"ALLOWED_HOSTS": "a.ua,,b.ua"})
+
+
+def test_required_variable_without_default_raises():
+    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY is required"):
+        env_list("SECRET_KEY", environ={})
+
+
+def test_choice_lists_the_allowed_values():
+    with pytest.raises(ImproperlyConfigured, match="development, production"):
+        env_choice("DJANGO_ENV", ("development", "production"), environ={"DJANGO_ENV": "prod"})
+
+
+def test_database_url_parsing():
+    config = parse_database_url("postgres://app:s%40cret@db.local:5433/opencity", base_dir=ROOT)
+    assert config["ENGINE"] == "django.db.backends.postgresql"
+    assert (config["USER"], config["PASSWORD"], config["HOST"], config["PORT"]) == (
+        "app", "s@cret", "db.local", "5433",
+    )  # fmt: skip
+    assert config["NAME"] == "opencity"
+    with pytest.raises(ImproperlyConfigured, match="not supported"):
+        parse_database_url("mysql://x/y", base_dir=ROOT)
+    with pytest.raises(ImproperlyConfigured, match="must name a database"):
+        parse_database_url("postgres://host/", base_dir=ROOT)
+
+
+def _load_settings(**env):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "DEBUG"))}
+    for key in (
+        "SECRET_KEY",
+        "ALLOWED_HOSTS",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "CELERY_TASK_ALWAYS_EAGER",
+    ):
+        clean.pop(key, None)
+    clean.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); print('loaded')"],
+        cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+PRODUCTION = {
+    "DJANGO_ENV": "production",
+    "DJANGO_SETTINGS_MODULE": "opencity.settings",
+    "SECRET_KEY": "x" * 60,
+    "ALLOWED_HOSTS": "opencity.example.org",
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/opencity",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+}
+
+
+def test_production_settings_load_with_the_required_variables():
+    result = _load_settings(**PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    assert "loaded" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ({"SECRET_KEY": ""}, "SECRET_KEY is required"),
+        ({"SECRET_KEY": "short"}, "at least 50 characters"),
+        ({"ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS is required"),
+        ({"ALLOWED_HOSTS": "*"}, "may not be '\\*'"),
+        ({"DEBUG": "1"}, "DEBUG must be off"),
+        ({"DEBUG": "perhaps"}, "DEBUG='perhaps' is not a boolean"),
+        ({"REDIS_URL": "localhost:6379"}, "REDIS_URL must look like"),
+        ({"DATABASE_URL": ""}, "DATABASE_URL \\(PostgreSQL\\) is required"),
+        ({"DJANGO_ENV": "staging"}, "must be one of development, test, production"),
+    ],
+)
+def test_production_refuses_unsafe_or_malformed_settings(override, message):
+    result = _load_settings(**{**PRODUCTION, **override})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert re.search(message, result.stderr), result.stderr[-500:]
+
+
+def test_development_defaults_to_sqlite_and_eager_tasks():
+    result = subprocess.run(
+        [sys.executable, "-c",
+         "import django; django.setup(); from django.conf import settings as s; "
+         "print(s.DATABASES['default']['ENGINE'], s.CELERY_TASK_ALWAYS_EAGER, "
+         "s.CACHES['default']['BACKEND'], s.LANGUAGE_CODE, s.TIME_ZONE)"],
+        cwd=ROOT, env={k: v for k, v in os.environ.items()
+                       if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_ENV", "CACHE_REDIS_URL")},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "django.db.backends.sqlite3", "True",
+        "django.core.cache.backends.locmem.LocMemCache", "uk", "Europe/Kyiv",
+    ]  # fmt: skip
