@@ -7,6 +7,7 @@ DJANGO_ENV selects the mode:
   refused, and `manage.py check --deploy` passes.
 """
 
+from importlib import import_module
 from pathlib import Path
 
 from celery.schedules import crontab
@@ -177,6 +178,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=15),
     },
 }
+for _app in ("members", "petitions", "initiatives", "academy"):
+    CELERY_BEAT_SCHEDULE.update(import_module(f"{_app}.schedule").BEAT_SCHEDULE)
 
 # --- Accounts and allauth --------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

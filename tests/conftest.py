@@ -21,6 +21,22 @@ def _clean_cache():
 
 
 @pytest.fixture
+def real_worker(transactional_db):
+    """A Celery worker thread consuming from the real Redis broker (tasks are not eager)."""
+    from celery.contrib.testing.worker import start_worker
+
+    from opencity import celery_app
+
+    celery_app.conf.task_always_eager = False
+    celery_app.connection_for_write().ensure_connection(max_retries=1)
+    try:
+        with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+            yield celery_app
+    finally:
+        celery_app.conf.task_always_eager = True
+
+
+@pytest.fixture
 def city_a(db):
     return make_city(name_uk="Луцька", name_en="Lutska", slug="lutska")
 

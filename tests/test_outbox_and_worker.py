@@ -9,7 +9,6 @@ import pytest
 from django.core import mail
 from django.db import transaction
 
-from opencity import celery_app
 from opencity.core.models import OutboundEmail
 from opencity.core.services import deliver_email, queue_email
 from opencity.core.tasks import sweep_outbox
@@ -43,18 +42,6 @@ def test_email_is_rendered_in_the_recipients_language():
                           context=CONTEXT, language="en")  # fmt: skip
     assert "OpenCity" in english.body_text and "Відкрите місто" in ukrainian.body_text
     assert ukrainian.body_html.startswith("<!DOCTYPE html>")
-
-
-@pytest.fixture
-def real_worker(transactional_db):
-    """A Celery worker thread consuming from the real Redis broker (not eager)."""
-    from celery.contrib.testing.worker import start_worker
-
-    celery_app.conf.task_always_eager = False
-    celery_app.connection_for_write().ensure_connection(max_retries=1)
-    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-        yield
-    celery_app.conf.task_always_eager = True
 
 
 @pytest.mark.worker
