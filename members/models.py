@@ -122,3 +122,53 @@ class MembershipEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.city}: {self.get_status_display()} ({self.effective_on})"
+
+
+class EProduct(models.Model):
+    """A municipal e-product (solution) in the best-practices catalogue."""
+
+    class Category(models.TextChoices):
+        E_DEMOCRACY = "e_democracy", _("e-democracy")
+        E_SERVICES = "e_services", _("e-services")
+        OPEN_DATA = "open_data", _("open data")
+        INTERNAL = "internal", _("internal management")
+
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=80, unique=True)
+    category = models.CharField(_("category"), max_length=20, choices=Category.choices)
+    description = models.TextField(_("description"), blank=True)
+    developer = models.CharField(_("developer"), max_length=200, blank=True)
+    licence = models.CharField(_("licence"), max_length=100, blank=True)
+    link = models.URLField(_("link"), blank=True)
+
+    class Meta:
+        verbose_name = _("e-product")
+        verbose_name_plural = _("e-products")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CityEService(models.Model):
+    """A city runs an e-product since a date: the adoption record of the catalogue."""
+
+    city = models.ForeignKey(
+        City, verbose_name=_("city"), on_delete=models.CASCADE, related_name="eservices"
+    )
+    product = models.ForeignKey(
+        EProduct, verbose_name=_("e-product"), on_delete=models.PROTECT, related_name="adoptions"
+    )
+    since = models.DateField(_("in use since"))
+    results = models.TextField(_("note on results"), blank=True)
+
+    class Meta:
+        verbose_name = _("city e-service")
+        verbose_name_plural = _("city e-services")
+        ordering = ["city", "product"]
+        constraints = [
+            models.UniqueConstraint(fields=["city", "product"], name="city_eservice_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.city} — {self.product}"
