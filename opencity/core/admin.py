@@ -6,7 +6,10 @@ from opencity.core.models import AuditEntry, OutboundEmail
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(CityScopedAdmin):
-    list_display = ("created_at", "action", "from_state", "to_state", "actor", "city", "subject")
+    list_display = (
+        "created_at", "action", "from_state", "to_state", "actor", "city", "content_type",
+        "object_id",
+    )  # fmt: skip
     list_filter = ("action", "content_type")
     search_fields = ("action", "reason", "object_id")
     date_hierarchy = "created_at"
