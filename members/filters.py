@@ -2,7 +2,7 @@ import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from members.models import City, MembershipEvent
+from members.models import City, EProduct, MembershipEvent
 
 
 def oblast_choices():
@@ -27,9 +27,20 @@ class CityFilter(django_filters.FilterSet):
         method="filter_status",
     )
 
+    eservice = django_filters.ModelChoiceFilter(
+        label=_("Runs e-service"),
+        queryset=EProduct.objects.order_by("name"),
+        to_field_name="slug",
+        empty_label=_("Any"),
+        method="filter_eservice",
+    )
+
     class Meta:
         model = City
         fields = []
+
+    def filter_eservice(self, queryset, name, value):
+        return queryset.filter(eservices__product=value)
 
     def search(self, queryset, name, value):
         value = value.strip()
@@ -46,3 +57,22 @@ class CityFilter(django_filters.FilterSet):
         if not self.form.cleaned_data.get("status") and not self.form.cleaned_data.get("q"):
             queryset = queryset.filter(membership_status=MembershipEvent.Status.MEMBER)
         return queryset
+
+
+class ProductFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(label=_("Search"), method="search")
+    category = django_filters.ChoiceFilter(
+        label=_("Category"), choices=EProduct.Category.choices, empty_label=_("All")
+    )
+
+    class Meta:
+        model = EProduct
+        fields = []
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        return queryset.filter(
+            Q(name__icontains=value)
+            | Q(description__icontains=value)
+            | Q(developer__icontains=value)
+        )
