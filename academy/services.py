@@ -1,0 +1,520 @@
+"""Academy workflows: registration with a waitlist, cancellation and promotion, reminders,
+attendance, certificates, feedback and expert profiles.
+
+Capacity is exact under any concurrency: registration, cancellation and promotion each lock
+the session row (`SELECT … FOR UPDATE`) for the length of their short transaction, count the
+seated registrations and only then insert or change one. Seats are a scarce shared resource,
+so this one lock per session is deliberate; nothing else locks the session row.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import datetime
+
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Max, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from academy import conf
+from academy.models import Certificate, Expert, Feedback, Registration, Session
+from members.models import City, StaffRole
+from members.selectors import member_cities
+from opencity.core.services import audit, notify_user
+from opencity.queue import enqueue_on_commit
+
+logger = logging.getLogger(__name__)
+
+Status = Registration.Status
+
+
+class AcademyError(Exception):
+    """A rule refused the action; `message` is translated and safe to show to the person."""
+
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.message = message
+
+
+class RegistrationClosed(AcademyError):
+    pass
+
+
+class PriorityWindow(AcademyError):
+    pass
+
+
+class AlreadyRegistered(AcademyError):
+    pass
+
+
+class CancellationRefused(AcademyError):
+    pass
+
+
+class FeedbackRefused(AcademyError):
+    pass
+
+
+class AttendanceRefused(AcademyError):
+    pass
+
+
+# --- registration ---------------------------------------------------------------------------
+def member_city_staff_city(user) -> City | None:
+    """The member city where `user` holds a StaffRole (first by name), or None."""
+    return (
+        member_cities()
+        .filter(staff_roles__user=user)
+        .order_by("name_uk")
+        .only("pk", "name_uk", "name_en")
+        .first()
+    )
+
+
+def represented_city(user) -> City | None:
+    """Registration.city default: a member city they serve, any city they serve, home city."""
+    city = member_city_staff_city(user)
+    if city is not None:
+        return city
+    role = StaffRole.objects.filter(user=user).select_related("city").order_by("pk").first()
+    if role is not None:
+        return role.city
+    return user.home_city
+
+
+def _check_can_register(session: Session, user, now: datetime) -> City | None:
+    """Rules that do not depend on the seat count; returns the city represented."""
+    if not user.is_authenticated or not user.is_active:
+        raise RegistrationClosed(_("Please sign in to register."))
+    if session.is_cancelled:
+        raise RegistrationClosed(_("This session has been cancelled."))
+    if now >= session.registration_deadline:
+        raise RegistrationClosed(_("Registration for this session has closed."))
+    staff_city = member_city_staff_city(user)
+    if session.in_priority_window(now) and staff_city is None:
+        local = timezone.localtime(session.priority_until)
+        raise PriorityWindow(
+            _(
+                "Until %(date)s registration is open only to staff of the association's "
+                "member cities. Please come back then."
+            )
+            % {"date": local.strftime("%d.%m.%Y %H:%M")}
+        )
+    return staff_city or represented_city(user)
+
+
+def register(*, session_id: int, user, now: datetime | None = None) -> Registration:
+    """Register `user` for a session: a seat if one is free, else the end of the waitlist.
+
+    Atomic; capacity is never exceeded (the session row is locked while seats are counted).
+    Nobody jumps the waitlist: while anyone waits, newcomers join the waitlist too.
+    Raises an AcademyError subclass when a rule refuses (closed, priority window, already
+    registered). Callers: the register view (signed-in user, rate-limited).
+    """
+    now = now or timezone.now()
+    session = Session.objects.get(pk=session_id)
+    city = _check_can_register(session, user, now)
+    with transaction.atomic():
+        session = Session.objects.select_for_update().get(pk=session_id)
+        if session.is_cancelled or now >= session.registration_deadline:
+            raise RegistrationClosed(_("Registration for this session has closed."))
+        active = Registration.objects.filter(session=session).exclude(status=Status.CANCELLED)
+        if active.filter(user=user).exists():
+            raise AlreadyRegistered(_("You are already registered for this session."))
+        counts = active.aggregate(
+            seated=Count("pk", filter=Q(status=Status.SEATED)),
+            waiting=Count("pk", filter=Q(status=Status.WAITLISTED)),
+            last_position=Max("waitlist_position"),
+        )
+        if counts["seated"] < session.capacity and counts["waiting"] == 0:
+            status, position = Status.SEATED, None
+        else:
+            status, position = Status.WAITLISTED, (counts["last_position"] or 0) + 1
+        registration = Registration.objects.create(
+            session=session, user=user, city=city, status=status, waitlist_position=position
+        )
+        audit(
+            obj=registration,
+            action="academy.register",
+            actor=user,
+            city=city,
+            to_state=status,
+        )
+    return registration
+
+
+def registration_cancel(*, registration_id: int, user, now: datetime | None = None) -> bool:
+    """Cancel one's own registration before the deadline; a freed seat goes to the waitlist.
+
+    Atomic; idempotent (cancelling twice changes nothing and returns False). The promotion
+    runs in a Celery task queued on commit; the periodic pass catches a missed one.
+    Raises CancellationRefused after the registration deadline.
+    """
+    now = now or timezone.now()
+    registration = Registration.objects.select_related("session").get(pk=registration_id)
+    if registration.user_id != user.pk:
+        raise Registration.DoesNotExist
+    with transaction.atomic():
+        session = Session.objects.select_for_update().get(pk=registration.session_id)
+        registration = Registration.objects.select_for_update().get(pk=registration_id)
+        if registration.status == Status.CANCELLED:
+            return False
+        if now >= session.registration_deadline:
+            raise CancellationRefused(
+                _(
+                    "The registration deadline has passed, so the registration can no longer "
+                    "be cancelled online. If you cannot come, please tell the organisers."
+                )
+            )
+        was = registration.status
+        Registration.objects.filter(pk=registration.pk).update(
+            status=Status.CANCELLED, waitlist_position=None, cancelled_at=now
+        )
+        audit(
+            obj=registration,
+            action="academy.cancel",
+            actor=user,
+            city=registration.city,
+            from_state=was,
+            to_state=Status.CANCELLED,
+        )
+        if was == Status.SEATED:
+            from academy.tasks import promote_waitlist
+
+            enqueue_on_commit(promote_waitlist, session.pk)
+    return True
+
+
+def waitlist_promote(*, session_id: int, now: datetime | None = None) -> list[int]:
+    """Give free seats to the first people on the waitlist, in order; e-mail each of them.
+
+    Atomic and idempotent: the session row is locked, each promotion is a conditional update
+    (waitlisted → seated), and the e-mail's outbox key is per registration, so two runs at the
+    same moment (two cancellations) never promote one person twice or send two e-mails.
+    Returns the promoted registration ids. Called by the promote_waitlist task and the
+    periodic pass.
+    """
+    now = now or timezone.now()
+    promoted: list[int] = []
+    with transaction.atomic():
+        session = Session.objects.select_for_update().select_related("course").get(pk=session_id)
+        if session.is_cancelled or session.starts_at <= now:
+            return promoted
+        seated = session.registrations.filter(status=Status.SEATED).count()
+        free = session.capacity - seated
+        if free <= 0:
+            return promoted
+        waiting = list(
+            session.registrations.filter(status=Status.WAITLISTED)
+            .select_related("user", "city")
+            .order_by("waitlist_position")[:free]
+        )
+        for registration in waiting:
+            changed = Registration.objects.filter(
+                pk=registration.pk, status=Status.WAITLISTED
+            ).update(status=Status.SEATED, waitlist_position=None, promoted_at=now)
+            if changed != 1:
+                continue
+            promoted.append(registration.pk)
+            audit(
+                obj=registration,
+                action="academy.promote",
+                city=registration.city,
+                from_state=Status.WAITLISTED,
+                to_state=Status.SEATED,
+            )
+            notify_user(
+                user=registration.user,
+                key=f"academy:promoted:r{registration.pk}",
+                template="academy_promoted",
+                context={"session": session, "course": session.course},
+                city=registration.city,
+            )
+    return promoted
+
+
+def sessions_with_free_seats_and_waitlist(now: datetime | None = None) -> list[int]:
+    """Upcoming sessions where someone waits while a seat is free (a missed promotion)."""
+    now = now or timezone.now()
+    return list(
+        Session.objects.filter(is_cancelled=False, starts_at__gt=now)
+        .annotate(
+            seated=Count("registrations", filter=Q(registrations__status=Status.SEATED)),
+            waiting=Count("registrations", filter=Q(registrations__status=Status.WAITLISTED)),
+        )
+        .filter(waiting__gt=0, seated__lt=F("capacity"))
+        .values_list("pk", flat=True)
+    )
+
+
+# --- reminders ------------------------------------------------------------------------------
+def due_reminder_ids(now: datetime | None = None) -> list[int]:
+    now = now or timezone.now()
+    return list(
+        Registration.objects.filter(
+            status=Status.SEATED,
+            reminder_sent_at__isnull=True,
+            session__is_cancelled=False,
+            session__starts_at__gt=now,
+            session__starts_at__lte=now + conf.REMINDER_BEFORE,
+        ).values_list("pk", flat=True)
+    )
+
+
+def reminder_send(*, registration_id: int, now: datetime | None = None) -> bool:
+    """Record the reminder e-mail for one seated registration, once ever.
+
+    Idempotent: `reminder_sent_at` is claimed with a conditional update in the same
+    transaction as the outbox row (whose key is per registration), so a beat run that
+    overlaps another, or a retried task, sends nothing twice.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        claimed = Registration.objects.filter(
+            pk=registration_id, status=Status.SEATED, reminder_sent_at__isnull=True
+        ).update(reminder_sent_at=now)
+        if claimed != 1:
+            return False
+        registration = Registration.objects.select_related("user", "session__course", "city").get(
+            pk=registration_id
+        )
+        session = registration.session
+        notify_user(
+            user=registration.user,
+            key=f"academy:reminder:r{registration.pk}",
+            template="academy_reminder",
+            context={"session": session, "course": session.course},
+            city=registration.city,
+        )
+    return True
+
+
+def send_due_reminders(now: datetime | None = None) -> int:
+    return sum(reminder_send(registration_id=pk, now=now) for pk in due_reminder_ids(now))
+
+
+# --- attendance and certificates ------------------------------------------------------------
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: read aloud, typed by hand
+
+
+def new_certificate_code() -> str:
+    """20 random symbols of 32 (100 bits), grouped for reading: ECA-XXXXX-XXXXX-XXXXX-XXXXX."""
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(20))
+    return "ECA-" + "-".join(raw[i : i + 5] for i in range(0, 20, 5))
+
+
+def normalise_code(code: str) -> str:
+    return code.strip().upper()
+
+
+def certificate_issue(*, registration: Registration, actor=None) -> Certificate:
+    """Issue (or restore) the certificate of an attendee; the PDF follows in a task.
+
+    Atomic, idempotent (one certificate per registration). Refuses non-attendees.
+    """
+    if registration.status != Status.SEATED or not registration.attended:
+        raise AttendanceRefused(_("Certificates are issued to attendees only."))
+    with transaction.atomic():
+        existing = Certificate.objects.select_for_update().filter(registration=registration).first()
+        if existing is not None:
+            if existing.is_revoked:
+                Certificate.objects.filter(pk=existing.pk).update(
+                    revoked_at=None, revoked_reason=""
+                )
+                audit(
+                    obj=existing,
+                    action="academy.certificate.restore",
+                    actor=actor,
+                    city=registration.city,
+                    from_state="revoked",
+                    to_state="valid",
+                )
+            if not existing.pdf:
+                _queue_pdf(existing.pk)
+            return existing
+        session = registration.session
+        certificate = Certificate.objects.create(
+            registration=registration,
+            code=new_certificate_code(),
+            holder_name=registration.user.full_name,
+            course_title=session.course.title,
+            hours=session.hours,
+            session_date=timezone.localtime(session.starts_at).date(),
+        )
+        audit(
+            obj=certificate,
+            action="academy.certificate.issue",
+            actor=actor,
+            city=registration.city,
+            to_state="valid",
+        )
+        _queue_pdf(certificate.pk)
+    return certificate
+
+
+def _queue_pdf(certificate_id: int) -> None:
+    from academy.tasks import generate_certificate_pdf
+
+    enqueue_on_commit(generate_certificate_pdf, certificate_id)
+
+
+def certificate_revoke(*, certificate: Certificate, reason: str, actor=None) -> bool:
+    """Mark a certificate revoked (the check page then says so). Idempotent."""
+    with transaction.atomic():
+        changed = Certificate.objects.filter(pk=certificate.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now(), revoked_reason=reason[:300]
+        )
+        if changed:
+            audit(
+                obj=certificate,
+                action="academy.certificate.revoke",
+                actor=actor,
+                city=certificate.registration.city,
+                from_state="valid",
+                to_state="revoked",
+                reason=reason,
+            )
+    return bool(changed)
+
+
+def attendance_set(
+    *, registration: Registration, attended: bool, actor, now: datetime | None = None
+) -> bool:
+    """Mark one seated registration as attended or not; issue or revoke its certificate.
+
+    Atomic; returns False when nothing changed. The caller checks that `actor` may mark
+    attendance for the session (academy.access.can_mark_attendance).
+    """
+    now = now or timezone.now()
+    session = registration.session
+    if session.starts_at > now:
+        raise AttendanceRefused(_("Attendance can be marked once the session has started."))
+    if registration.status != Status.SEATED:
+        raise AttendanceRefused(_("Only registered participants can attend."))
+    with transaction.atomic():
+        changed = (
+            Registration.objects.filter(pk=registration.pk, status=Status.SEATED)
+            .exclude(attended=attended)
+            .update(attended=attended, attendance_marked_at=now)
+        )
+        if not changed:
+            return False
+        registration.attended = attended
+        registration.attendance_marked_at = now
+        audit(
+            obj=registration,
+            action="academy.attendance",
+            actor=actor,
+            city=registration.city,
+            from_state=str(not attended).lower(),
+            to_state=str(attended).lower(),
+        )
+        if attended:
+            certificate_issue(registration=registration, actor=actor)
+        else:
+            certificate = Certificate.objects.filter(registration=registration).first()
+            if certificate is not None:
+                certificate_revoke(
+                    certificate=certificate, reason="attendance withdrawn", actor=actor
+                )
+    return True
+
+
+def attendance_mark(
+    *, session: Session, attended_ids: set[int], actor, now: datetime | None = None
+) -> int:
+    """Set the roster of a session at once: the listed seated registrations attended, the
+    others not. Atomic; returns the number of registrations changed."""
+    now = now or timezone.now()
+    if session.starts_at > now:
+        raise AttendanceRefused(_("Attendance can be marked once the session has started."))
+    changed = 0
+    with transaction.atomic():
+        roster = (
+            Registration.objects.select_for_update(of=("self",))
+            .filter(session=session, status=Status.SEATED)
+            .select_related("user", "city", "session__course")
+        )
+        for registration in roster:
+            want = registration.pk in attended_ids
+            if want != registration.attended:
+                changed += attendance_set(
+                    registration=registration, attended=want, actor=actor, now=now
+                )
+    return changed
+
+
+def certificate_generate_pdf(*, certificate_id: int) -> bool:
+    """Render the certificate PDF once and e-mail the holder that it is ready.
+
+    Idempotent: the file is attached with a conditional update (pdf still empty); a run that
+    loses the race deletes its copy. The e-mail's outbox key is per certificate.
+    """
+    from academy.certificates import render_certificate_pdf
+
+    certificate = Certificate.objects.select_related("registration__user").get(pk=certificate_id)
+    if certificate.pdf:
+        return False
+    data = render_certificate_pdf(certificate)
+    storage = Certificate._meta.get_field("pdf").storage
+    name = storage.save(f"academy/certificates/{certificate.code}.pdf", ContentFile(data))
+    with transaction.atomic():
+        attached = Certificate.objects.filter(pk=certificate.pk, pdf="").update(pdf=name)
+        if attached != 1:
+            storage.delete(name)
+            return False
+        notify_user(
+            user=certificate.registration.user,
+            key=f"academy:certificate:c{certificate.pk}",
+            template="academy_certificate",
+            context={"certificate": certificate},
+            city=certificate.registration.city,
+        )
+    return True
+
+
+def certificates_without_pdf(now: datetime | None = None) -> list[int]:
+    now = now or timezone.now()
+    return list(
+        Certificate.objects.filter(
+            pdf="", revoked_at__isnull=True, issued_at__lt=now - conf.CERTIFICATE_SWEEP_AFTER
+        ).values_list("pk", flat=True)[:500]
+    )
+
+
+# --- feedback -------------------------------------------------------------------------------
+def feedback_submit(
+    *, registration: Registration, user, rating: int, comment: str, now: datetime | None = None
+) -> Feedback:
+    """Record an attendee's feedback on a session that has ended, once.
+
+    Refuses non-attendees, other people's registrations, a session not yet over and a second
+    feedback (the one-to-one constraint also refuses it under a race).
+    """
+    now = now or timezone.now()
+    if registration.user_id != user.pk or not registration.attended:
+        raise FeedbackRefused(_("Only people who attended the session can leave feedback."))
+    if registration.session.ends_at > now:
+        raise FeedbackRefused(_("Feedback opens when the session is over."))
+    try:
+        with transaction.atomic():
+            return Feedback.objects.create(
+                registration=registration, rating=rating, comment=comment
+            )
+    except IntegrityError:
+        raise FeedbackRefused(_("You have already left feedback for this session.")) from None
+
+
+# --- experts --------------------------------------------------------------------------------
+def expert_profile_update(*, expert: Expert, editor, form) -> Expert:
+    """Save an expert's own profile edit. Only the linked user may call it."""
+    if expert.user_id is None or expert.user_id != editor.pk:
+        raise PermissionError("experts edit only their own profile")
+    with transaction.atomic():
+        expert = form.save()
+        audit(obj=expert, action="academy.expert.update", actor=editor)
+    return expert
