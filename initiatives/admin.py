@@ -1,0 +1,441 @@
+"""Django admin for public budgets, scoped to the clerk's city.
+
+Status changes never happen by editing fields: the review, the stage extension, the tally,
+the publication and implementation updates go through services (audited).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.forms.models import BaseInlineFormSet
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from initiatives import services
+from initiatives.forms import ExtendStageForm, ReviewForm
+from initiatives.models import (
+    Category,
+    CostLine,
+    District,
+    ImplementationUpdate,
+    Initiative,
+    InitiativeForReview,
+    Programme,
+    ResultRow,
+    ResultSnapshot,
+)
+from initiatives.services import Refused
+from members import access
+from members.admin_scoping import CityScopedAdmin
+from members.models import StaffRole
+from opencity.core.services import audit
+
+REVIEWERS = (StaffRole.Role.MODERATOR, StaffRole.Role.CITY_ADMIN)
+
+
+class ScopedInline(admin.TabularInline):
+    """An inline that follows its parent admin's city-scoped permissions."""
+
+    extra = 0
+
+    def _parent(self):
+        return self.admin_site._registry[self.parent_model]
+
+    def has_view_permission(self, request, obj=None):
+        return self._parent().has_view_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._parent().has_change_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return self._parent().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._parent().has_change_permission(request, obj)
+
+
+class ReadOnlyInline(ScopedInline):
+    can_delete = False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class CategoryFormSet(BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        total = Decimal("0")
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None) or {}
+            if data and not data.get("DELETE"):
+                total += data.get("budget") or Decimal("0")
+        budget = getattr(self.instance, "total_budget", None)
+        if budget is not None and total > budget:
+            raise forms.ValidationError(
+                _("The categories' budgets (%(sum)s UAH) exceed the programme's total budget."),
+                params={"sum": total},
+            )
+
+
+class CategoryInline(ScopedInline):
+    model = Category
+    formset = CategoryFormSet
+    fields = ("name", "budget", "max_project_cost", "position")
+
+
+class DistrictInline(ScopedInline):
+    model = District
+    fields = ("name",)
+
+
+DATE_FIELDS = (
+    "submission_opens",
+    "submission_closes",
+    "review_closes",
+    "voting_opens",
+    "voting_closes",
+    "implementation_starts",
+)
+
+
+@admin.register(Programme)
+class ProgrammeAdmin(CityScopedAdmin):
+    city_field = "city"
+    change_roles = REVIEWERS
+    add_roles = (StaffRole.Role.CITY_ADMIN,)
+    list_display = ("title", "city", "year", "total_budget", "stage_display", "voting_closes")
+    list_filter = ("year",)
+    search_fields = ("title", "slug", "city__name_uk")
+    prepopulated_fields = {"slug": ("title",)}
+    inlines = (CategoryInline, DistrictInline)
+    actions = ("run_tally",)
+    fieldsets = (
+        (None, {"fields": ("city", "title", "slug", "year", "description", "total_budget")}),
+        (_("Stages"), {"fields": (*DATE_FIELDS, "tools")}),
+        (
+            _("Voting rules"),
+            {"fields": ("max_votes", "one_per_category", "min_voter_age", "residents_only")},
+        ),
+    )
+
+    @admin.display(description=_("stage"))
+    def stage_display(self, obj):
+        return obj.get_stage_display()
+
+    @admin.display(description=_("actions"))
+    def tools(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        return format_html(
+            '<a href="{}">{}</a> · <a href="{}">{}</a>',
+            reverse("admin:initiatives_programme_extend", args=[obj.pk]),
+            gettext("Extend a stage"),
+            reverse("initiatives:results", args=[obj.slug]),
+            gettext("Results"),
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ("tools",)
+        # Dates change only through "Extend a stage" (audited); the city never changes.
+        return ("city", "slug", *DATE_FIELDS, "tools")
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        audit(
+            obj=obj,
+            action="programme_changed" if change else "programme_created",
+            actor=request.user,
+            city=obj.city,
+            data={"fields": sorted(form.changed_data)},
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/extend/",
+                self.admin_site.admin_view(self.extend_view),
+                name="initiatives_programme_extend",
+            ),
+            *super().get_urls(),
+        ]
+
+    def extend_view(self, request, pk):
+        programme = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not self.has_change_permission(request, programme):
+            raise PermissionDenied
+        form = ExtendStageForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.programme_extend_stage(
+                    programme=programme,
+                    stage=form.cleaned_data["stage"],
+                    until=form.cleaned_data["until"],
+                    actor=request.user,
+                    reason=form.cleaned_data["reason"],
+                )
+            except Refused as exc:
+                form.add_error(None, exc.messages[0])
+            else:
+                messages.success(request, gettext("The stage is extended."))
+                return redirect("admin:initiatives_programme_change", programme.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Extend a stage: %(title)s") % {"title": programme.title},
+            "form": form,
+            "object": programme,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/initiatives/form_page.html", context)
+
+    @admin.action(description=_("Run the tally now (after voting closed)"))
+    def run_tally(self, request, queryset):
+        for programme in queryset:
+            if not self.has_change_permission(request, programme):
+                raise PermissionDenied
+            try:
+                services.tally_request(programme=programme, actor=request.user)
+            except Refused as exc:
+                self.message_user(request, f"{programme}: {exc.messages[0]}", messages.ERROR)
+            else:
+                self.message_user(request, gettext("Tally queued: %(p)s") % {"p": programme})
+
+
+class CostLineInline(ReadOnlyInline):
+    model = CostLine
+    fields = ("position", "description", "amount")
+    readonly_fields = fields
+
+
+class ImplementationUpdateInline(ReadOnlyInline):
+    model = ImplementationUpdate
+    fields = ("happened_on", "status", "text", "created_by")
+    readonly_fields = fields
+
+
+INITIATIVE_FIELDS = (
+    "programme",
+    "category",
+    "district",
+    "author",
+    "title",
+    "summary",
+    "description",
+    "address",
+    "latitude",
+    "longitude",
+    "total_cost",
+    "status",
+    "rejection_reason",
+    "review_comment",
+    "submitted_at",
+    "updated_at",
+)
+
+
+@admin.register(Initiative)
+class InitiativeAdmin(CityScopedAdmin):
+    city_field = "programme__city"
+    change_roles = REVIEWERS
+    list_display = ("title", "programme", "category", "status", "total_cost", "submitted_at")
+    list_filter = ("status", "programme__year")
+    search_fields = ("title", "summary", "address")
+    list_select_related = ("programme", "category")
+    readonly_fields = (*INITIATIVE_FIELDS, "tools")
+    fields = ("tools", *INITIATIVE_FIELDS)
+    inlines = (CostLineInline, ImplementationUpdateInline)
+    date_hierarchy = "submitted_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("actions"))
+    def tools(self, obj):
+        links = [
+            (reverse("admin:initiatives_initiative_review", args=[obj.pk]), gettext("Review")),
+            (
+                reverse("admin:initiatives_initiative_report", args=[obj.pk]),
+                gettext("Post an implementation update"),
+            ),
+            (obj.get_absolute_url(), gettext("View on site")),
+        ]
+        return format_html(
+            " · ".join(["<a href='{}'>{}</a>"] * len(links)), *[x for pair in links for x in pair]
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/review/",
+                self.admin_site.admin_view(self.review_view),
+                name="initiatives_initiative_review",
+            ),
+            path(
+                "<int:pk>/report/",
+                self.admin_site.admin_view(self.report_view),
+                name="initiatives_initiative_report",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _object_for_change(self, request, pk) -> Initiative:
+        initiative = get_object_or_404(
+            Initiative.objects.select_related("programme__city", "author"),
+            pk=pk,
+        )
+        if not access.can_act_on_city(request.user, initiative.programme.city_id, REVIEWERS):
+            raise PermissionDenied
+        return initiative
+
+    def _page(self, request, initiative, form, title):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "form": form,
+            "object": initiative,
+            "opts": Initiative._meta,
+            "lines": initiative.cost_lines.all(),
+        }
+        return TemplateResponse(request, "admin/initiatives/form_page.html", context)
+
+    def review_view(self, request, pk):
+        initiative = self._object_for_change(request, pk)
+        form = ReviewForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            decision = form.cleaned_data["decision"]
+            comment = form.cleaned_data["comment"]
+            try:
+                if decision == ReviewForm.ACCEPT:
+                    services.initiative_accept(
+                        initiative=initiative, actor=request.user, comment=comment
+                    )
+                elif decision == ReviewForm.REVISE:
+                    services.initiative_request_revision(
+                        initiative=initiative, actor=request.user, comment=comment
+                    )
+                else:
+                    services.initiative_reject(
+                        initiative=initiative,
+                        actor=request.user,
+                        reason=form.cleaned_data["reason"],
+                        comment=comment,
+                    )
+            except Refused as exc:
+                form.add_error(None, exc.messages[0])
+            else:
+                messages.success(request, gettext("The decision is recorded."))
+                return redirect("admin:initiatives_initiativeforreview_changelist")
+        title = gettext("Review: %(title)s") % {"title": initiative.title}
+        return self._page(request, initiative, form, title)
+
+    def report_view(self, request, pk):
+        initiative = self._object_for_change(request, pk)
+        form = ImplementationUpdateForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.implementation_update_post(
+                    initiative=initiative,
+                    actor=request.user,
+                    status=form.cleaned_data["status"],
+                    happened_on=form.cleaned_data["happened_on"],
+                    text=form.cleaned_data["text"],
+                )
+            except Refused as exc:
+                form.add_error(None, exc.messages[0])
+            else:
+                messages.success(request, gettext("The update is published."))
+                return redirect("admin:initiatives_initiative_change", initiative.pk)
+        title = gettext("Implementation update: %(title)s") % {"title": initiative.title}
+        return self._page(request, initiative, form, title)
+
+
+class ImplementationUpdateForm(forms.ModelForm):
+    class Meta:
+        model = ImplementationUpdate
+        fields = ("status", "happened_on", "text")
+        widgets = {"happened_on": forms.DateInput(attrs={"type": "date"})}
+
+
+@admin.register(InitiativeForReview)
+class ReviewQueueAdmin(InitiativeAdmin):
+    """The working group's queue: initiatives waiting for a decision, oldest first."""
+
+    list_display = ("title", "programme", "category", "total_cost", "submitted_at", "review_link")
+    list_filter = ("programme__year",)
+    date_hierarchy = None
+    ordering = ("submitted_at", "id")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(status=Initiative.Status.SUBMITTED)
+
+    @admin.display(description=_("review"))
+    def review_link(self, obj):
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:initiatives_initiative_review", args=[obj.pk]),
+            gettext("Review"),
+        )
+
+    def get_urls(self):
+        return admin.ModelAdmin.get_urls(self)
+
+
+class ResultRowInline(ReadOnlyInline):
+    model = ResultRow
+    fields = ("category", "rank", "initiative", "votes", "amount", "winner")
+    readonly_fields = fields
+    ordering = ("category__position", "rank")
+
+
+@admin.register(ResultSnapshot)
+class ResultSnapshotAdmin(CityScopedAdmin):
+    city_field = "programme__city"
+    change_roles = REVIEWERS
+    list_display = ("programme", "created_at", "total_votes", "funded_amount", "published_at")
+    list_select_related = ("programme",)
+    readonly_fields = (
+        "programme",
+        "content_hash",
+        "created_at",
+        "total_votes",
+        "total_voters",
+        "funded_amount",
+        "published_at",
+        "published_by",
+    )
+    fields = readonly_fields
+    inlines = (ResultRowInline,)
+    actions = ("publish",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Publish these results"))
+    def publish(self, request, queryset):
+        for snapshot in queryset.select_related("programme"):
+            try:
+                services.results_publish(snapshot=snapshot, actor=request.user)
+            except Refused as exc:
+                self.message_user(request, f"{snapshot}: {exc.messages[0]}", messages.ERROR)
+            else:
+                self.message_user(request, gettext("Published: %(s)s") % {"s": snapshot})

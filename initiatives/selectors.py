@@ -1,0 +1,189 @@
+"""Reads of public budgets: lists, ballots, results, and the cross-app contract selectors.
+
+All run a constant number of queries (aggregates with GROUP BY, never one query per row).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from initiatives.models import (
+    Ballot,
+    Initiative,
+    Programme,
+    ResultRow,
+    ResultSnapshot,
+    Stage,
+    Vote,
+)
+from members import access
+
+Status = Initiative.Status
+# Statuses anyone may see; a revision in progress or a withdrawn project is the author's.
+PUBLIC_STATUSES = (
+    Status.SUBMITTED,
+    Status.ACCEPTED,
+    Status.REJECTED,
+    Status.FUNDED,
+    Status.NOT_FUNDED,
+)
+
+
+def _vote_count() -> Subquery:
+    votes = (
+        Vote.objects.filter(programme_id=OuterRef("programme_id"), initiative_id=OuterRef("pk"))
+        .order_by()
+        .values("initiative_id")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    return Coalesce(Subquery(votes, output_field=IntegerField()), Value(0))
+
+
+def public_initiatives() -> QuerySet[Initiative]:
+    """Initiatives anyone may see, with their live vote count (`vote_total`)."""
+    return (
+        Initiative.objects.filter(status__in=PUBLIC_STATUSES)
+        .select_related("programme__city", "category", "district")
+        .annotate(vote_total=_vote_count())
+    )
+
+
+def programmes() -> QuerySet[Programme]:
+    return Programme.objects.select_related("city").order_by("-year", "title")
+
+
+def initiative_for_viewer(user, programme_slug: str, pk: int) -> Initiative | None:
+    """The initiative if `user` may see it: public, their own, or their city's (staff)."""
+    initiative = (
+        Initiative.objects.select_related("programme__city", "category", "district", "author")
+        .annotate(vote_total=_vote_count())
+        .filter(pk=pk, programme__slug=programme_slug)
+        .first()
+    )
+    if initiative is None:
+        return None
+    if initiative.status in PUBLIC_STATUSES:
+        return initiative
+    if user.is_authenticated and (
+        initiative.author_id == user.pk
+        or access.can_act_on_city(user, initiative.programme.city_id)
+    ):
+        return initiative
+    return None
+
+
+def initiatives_by_author(user, programme: Programme) -> QuerySet[Initiative]:
+    return Initiative.objects.filter(author=user, programme=programme).order_by("-submitted_at")
+
+
+def ballot_for(voter, programme: Programme) -> dict:
+    """The voter's ballot: votes cast (with their initiatives), votes left, notify flag."""
+    ballot = Ballot.objects.filter(voter=voter, programme=programme).first()
+    votes = []
+    if ballot is not None:
+        votes = list(
+            Vote.objects.filter(ballot=ballot)
+            .select_related("initiative__category")
+            .order_by("position")
+        )
+    return {
+        "ballot": ballot,
+        "votes": votes,
+        "voted_ids": {vote.initiative_id for vote in votes},
+        "voted_categories": {vote.category_id for vote in votes},
+        "remaining": max(programme.max_votes - len(votes), 0),
+    }
+
+
+def ballot_candidates(programme: Programme) -> QuerySet[Initiative]:
+    return (
+        Initiative.objects.filter(programme=programme, status__in=Initiative.ON_BALLOT)
+        .select_related("category", "district")
+        .order_by("category__position", "category__name", "submitted_at")
+    )
+
+
+def latest_snapshot(programme: Programme, *, published_only: bool = True) -> ResultSnapshot | None:
+    snapshots = ResultSnapshot.objects.filter(programme=programme)
+    if published_only:
+        snapshots = snapshots.filter(published_at__isnull=False)
+    return snapshots.order_by("-created_at", "-id").first()
+
+
+def result_rows(snapshot: ResultSnapshot) -> list[ResultRow]:
+    return list(
+        snapshot.rows.select_related("initiative", "category").order_by(
+            "category__position", "category__name", "rank"
+        )
+    )
+
+
+# --- cross-app contracts ---------------------------------------------------------------------
+def home_summary() -> dict:
+    today = timezone.localdate()
+    open_programmes = Programme.objects.filter(
+        submission_opens__lte=today, voting_closes__gte=today
+    ).count()
+    counts = Initiative.objects.aggregate(
+        on_ballot=Count("pk", filter=Q(status=Status.ACCEPTED)),
+        funded=Count("pk", filter=Q(status=Status.FUNDED)),
+    )
+    voting = (
+        Programme.objects.filter(voting_opens__lte=today, voting_closes__gte=today)
+        .select_related("city")
+        .order_by("voting_closes")
+        .first()
+    )
+    return {"open_programmes": open_programmes, "voting": voting, **counts}
+
+
+def open_initiatives_for_city(city, limit: int = 5) -> list[Initiative]:
+    """Accepted initiatives (on the ballot or waiting for voting) of the city's programmes."""
+    return list(
+        Initiative.objects.filter(programme__city=city, status=Status.ACCEPTED)
+        .select_related("programme", "category")
+        .order_by("-submitted_at")[:limit]
+    )
+
+
+def city_activity(date_from: date, date_to: date) -> dict[int, dict]:
+    """{city_id: {"submitted": n, "funded": n}} for the date range (inclusive, Europe/Kyiv).
+
+    "submitted" counts initiatives first submitted in the range; "funded" counts winners in
+    results published in the range (each initiative once).
+    """
+    result: dict[int, dict] = {}
+    submitted = (
+        Initiative.objects.filter(
+            submitted_at__date__gte=date_from, submitted_at__date__lte=date_to
+        )
+        .values("programme__city_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for row in submitted:
+        result.setdefault(row["programme__city_id"], {"submitted": 0, "funded": 0})
+        result[row["programme__city_id"]]["submitted"] = row["n"]
+    funded = (
+        ResultRow.objects.filter(
+            winner=True,
+            snapshot__published_at__date__gte=date_from,
+            snapshot__published_at__date__lte=date_to,
+        )
+        .values("snapshot__programme__city_id")
+        .annotate(n=Count("initiative_id", distinct=True))
+        .order_by()
+    )
+    for row in funded:
+        result.setdefault(row["snapshot__programme__city_id"], {"submitted": 0, "funded": 0})
+        result[row["snapshot__programme__city_id"]]["funded"] = row["n"]
+    return result
+
+
+def stage_label(programme: Programme) -> str:
+    return Stage(programme.stage).label

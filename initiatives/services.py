@@ -1,0 +1,842 @@
+"""Workflows of public budgets: submission, review, voting, tally, publication, implementation.
+
+Every status change goes through a function here, claims its row with a conditional
+`update()` (so concurrent or repeated calls change it once), writes an audit entry in the
+same transaction, and records notifications in the outbox.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from allauth.account.models import EmailAddress
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Exists, OuterRef
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from initiatives.models import (
+    STAGE_END_FIELDS,
+    Ballot,
+    Category,
+    CostLine,
+    District,
+    ImplementationUpdate,
+    Initiative,
+    Programme,
+    ResultRow,
+    ResultSnapshot,
+    Stage,
+    Vote,
+)
+from members.models import StaffRole
+from opencity.core.services import audit, notify_user
+from opencity.queue import enqueue_on_commit
+
+Status = Initiative.Status
+
+
+class Refused(ValidationError):
+    """A rule refused the action; `code` says which, the message is translated for people."""
+
+
+# --- helpers ---------------------------------------------------------------------------------
+def has_verified_email(user) -> bool:
+    return EmailAddress.objects.filter(user=user, verified=True).exists()
+
+
+def age_on(birth: date, day: date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def city_staff(city) -> list:
+    """Staff who review this city's initiatives (moderators and city administrators)."""
+    roles = StaffRole.objects.filter(
+        city=city, role__in=[StaffRole.Role.MODERATOR, StaffRole.Role.CITY_ADMIN]
+    ).select_related("user")
+    seen = {}
+    for role in roles:
+        if role.user.is_active:
+            seen.setdefault(role.user.pk, role.user)
+    return list(seen.values())
+
+
+@dataclass(frozen=True)
+class CostLineInput:
+    description: str
+    amount: Decimal
+
+
+def _check_costs(*, category: Category, lines: list[CostLineInput]) -> Decimal:
+    if not lines:
+        raise Refused(_("Add at least one cost line."), code="no_lines")
+    for line in lines:
+        if not line.description.strip():
+            raise Refused(_("Every cost line needs a description."), code="empty_line")
+        if line.amount is None or line.amount <= 0:
+            raise Refused(_("Every amount must be greater than zero."), code="amount")
+    total = sum((line.amount for line in lines), Decimal("0"))
+    if total > category.max_project_cost:
+        raise Refused(
+            _("The total cost %(total)s UAH is over this category's maximum of %(max)s UAH.")
+            % {"total": total, "max": category.max_project_cost},
+            code="over_max",
+        )
+    return total
+
+
+def _check_place(*, programme: Programme, category: Category, district: District | None) -> None:
+    if category.programme_id != programme.pk:
+        raise Refused(_("Choose a category of this programme."), code="category")
+    if district is not None and district.programme_id != programme.pk:
+        raise Refused(_("Choose a district of this programme."), code="district")
+
+
+def _write_lines(initiative: Initiative, lines: list[CostLineInput]) -> None:
+    initiative.cost_lines.all().delete()
+    CostLine.objects.bulk_create(
+        CostLine(
+            initiative=initiative,
+            position=n,
+            description=line.description.strip(),
+            amount=line.amount,
+        )
+        for n, line in enumerate(lines, start=1)
+    )
+
+
+def _notify_author(initiative: Initiative, event: str, template: str, **context) -> None:
+    notify_user(
+        user=initiative.author,
+        key=f"initiatives:{event}:i{initiative.pk}",
+        template=template,
+        context={"initiative": initiative, "programme": initiative.programme, **context},
+        city=initiative.programme.city,
+    )
+
+
+def _notify_staff(programme: Programme, key: str, template: str, **context) -> None:
+    for user in city_staff(programme.city):
+        notify_user(
+            user=user,
+            key=key,
+            template=template,
+            context={"programme": programme, **context},
+            city=programme.city,
+        )
+
+
+def _claim(initiative: Initiative, from_states: Iterable[str], **changes) -> bool:
+    """Move the row out of one of `from_states`; True if this call did it (exactly once)."""
+    done = Initiative.objects.filter(pk=initiative.pk, status__in=list(from_states)).update(
+        updated_at=timezone.now(), **changes
+    )
+    if done:
+        for field, value in changes.items():
+            setattr(initiative, field, value)
+    return done == 1
+
+
+# --- submission ------------------------------------------------------------------------------
+def initiative_submit(
+    *,
+    author,
+    programme: Programme,
+    category: Category,
+    district: District | None,
+    title: str,
+    summary: str,
+    description: str,
+    address: str,
+    latitude: Decimal | None,
+    longitude: Decimal | None,
+    cost_lines: list[CostLineInput],
+) -> Initiative:
+    """File a new initiative (atomic). Only verified users, only in the submission stage.
+
+    The total cost is the sum of the lines, computed here; it must fit the category's maximum.
+    Notifies the author (received) and the city's staff (new submission).
+    """
+    if not has_verified_email(author):
+        raise Refused(_("Confirm your e-mail address before submitting."), code="unverified")
+    if programme.stage != Stage.SUBMISSION:
+        raise Refused(_("Submissions to this programme are closed."), code="stage")
+    _check_place(programme=programme, category=category, district=district)
+    total = _check_costs(category=category, lines=cost_lines)
+    with transaction.atomic():
+        initiative = Initiative.objects.create(
+            programme=programme,
+            category=category,
+            district=district,
+            author=author,
+            title=title,
+            summary=summary,
+            description=description,
+            address=address,
+            latitude=latitude,
+            longitude=longitude,
+            total_cost=total,
+            status=Status.SUBMITTED,
+        )
+        _write_lines(initiative, cost_lines)
+        audit(
+            obj=initiative,
+            action="initiative_submitted",
+            actor=author,
+            city=programme.city,
+            to_state=Status.SUBMITTED,
+        )
+        _notify_author(initiative, "received", "initiatives/received")
+        _notify_staff(
+            programme,
+            f"initiatives:new:i{initiative.pk}",
+            "initiatives/staff_new_submission",
+            initiative=initiative,
+        )
+    return initiative
+
+
+def initiative_resubmit(
+    *,
+    initiative: Initiative,
+    author,
+    category: Category,
+    district: District | None,
+    title: str,
+    summary: str,
+    description: str,
+    address: str,
+    latitude: Decimal | None,
+    longitude: Decimal | None,
+    cost_lines: list[CostLineInput],
+) -> Initiative:
+    """Revise an initiative the working group sent back, and resubmit it (atomic).
+
+    Only its author, only while revision is requested and before review closes. The original
+    submission time is kept (it breaks ties in the tally).
+    """
+    programme = initiative.programme
+    if initiative.author_id != author.pk:
+        raise Refused(_("Only the author may revise this initiative."), code="not_author")
+    if initiative.status != Status.REVISION:
+        raise Refused(_("This initiative is not waiting for a revision."), code="status")
+    if timezone.localdate() > programme.review_closes:
+        raise Refused(_("The review of this programme is over."), code="stage")
+    _check_place(programme=programme, category=category, district=district)
+    total = _check_costs(category=category, lines=cost_lines)
+    with transaction.atomic():
+        fields = {
+            "category": category,
+            "district": district,
+            "title": title,
+            "summary": summary,
+            "description": description,
+            "address": address,
+            "latitude": latitude,
+            "longitude": longitude,
+            "total_cost": total,
+            "status": Status.SUBMITTED,
+        }
+        if not _claim(initiative, [Status.REVISION], **fields):
+            raise Refused(_("This initiative is not waiting for a revision."), code="status")
+        _write_lines(initiative, cost_lines)
+        entry = audit(
+            obj=initiative,
+            action="initiative_resubmitted",
+            actor=author,
+            city=programme.city,
+            from_state=Status.REVISION,
+            to_state=Status.SUBMITTED,
+        )
+        _notify_staff(
+            programme,
+            f"initiatives:resubmitted:a{entry.pk}",
+            "initiatives/staff_new_submission",
+            initiative=initiative,
+            resubmitted=True,
+        )
+    return initiative
+
+
+def initiative_withdraw(*, initiative: Initiative, author) -> Initiative:
+    """The author withdraws the initiative before the review ends (atomic, once)."""
+    if initiative.author_id != author.pk:
+        raise Refused(_("Only the author may withdraw this initiative."), code="not_author")
+    if timezone.localdate() > initiative.programme.review_closes:
+        raise Refused(
+            _("The review is over: the initiative can no longer be withdrawn."), code="stage"
+        )
+    from_state = initiative.status
+    with transaction.atomic():
+        if not _claim(
+            initiative,
+            [Status.SUBMITTED, Status.REVISION, Status.ACCEPTED],
+            status=Status.WITHDRAWN,
+        ):
+            raise Refused(_("This initiative cannot be withdrawn now."), code="status")
+        audit(
+            obj=initiative,
+            action="initiative_withdrawn",
+            actor=author,
+            city=initiative.programme.city,
+            from_state=from_state,
+            to_state=Status.WITHDRAWN,
+        )
+    return initiative
+
+
+# --- review (city working group) -----------------------------------------------------------
+def _check_reviewer(initiative: Initiative, actor) -> None:
+    from members.access import can_act_on_city
+
+    if not can_act_on_city(
+        actor, initiative.programme.city_id, [StaffRole.Role.MODERATOR, StaffRole.Role.CITY_ADMIN]
+    ):
+        raise Refused(_("You may not review this city's initiatives."), code="forbidden")
+    if initiative.programme.voting_has_started:
+        raise Refused(_("Voting has started: the review is closed."), code="stage")
+
+
+def initiative_accept(*, initiative: Initiative, actor, comment: str = "") -> Initiative:
+    """Accept for voting (atomic, once). City staff of the programme's city, before voting."""
+    _check_reviewer(initiative, actor)
+    with transaction.atomic():
+        if not _claim(
+            initiative, [Status.SUBMITTED], status=Status.ACCEPTED, review_comment=comment
+        ):
+            raise Refused(_("Only an initiative under review can be accepted."), code="status")
+        audit(
+            obj=initiative,
+            action="initiative_accepted",
+            actor=actor,
+            city=initiative.programme.city,
+            from_state=Status.SUBMITTED,
+            to_state=Status.ACCEPTED,
+            reason=comment,
+        )
+        _notify_author(initiative, "accepted", "initiatives/accepted")
+    return initiative
+
+
+def initiative_request_revision(*, initiative: Initiative, actor, comment: str) -> Initiative:
+    """Send back to the author with comments (atomic, once per submission round)."""
+    _check_reviewer(initiative, actor)
+    if not comment.strip():
+        raise Refused(_("Tell the author what to change."), code="comment")
+    with transaction.atomic():
+        if not _claim(
+            initiative, [Status.SUBMITTED], status=Status.REVISION, review_comment=comment
+        ):
+            raise Refused(_("Only an initiative under review can be sent back."), code="status")
+        entry = audit(
+            obj=initiative,
+            action="initiative_revision_requested",
+            actor=actor,
+            city=initiative.programme.city,
+            from_state=Status.SUBMITTED,
+            to_state=Status.REVISION,
+            reason=comment,
+        )
+        # One e-mail per request (several rounds of revision are possible).
+        _notify_author(
+            initiative, f"revision:a{entry.pk}", "initiatives/revision_requested", comment=comment
+        )
+    return initiative
+
+
+def initiative_reject(
+    *, initiative: Initiative, actor, reason: str, comment: str = ""
+) -> Initiative:
+    """Reject with a recorded reason (atomic, once). City staff, before voting."""
+    _check_reviewer(initiative, actor)
+    if reason not in Initiative.RejectionReason.values:
+        raise Refused(_("Choose the reason for rejection."), code="reason")
+    if reason == Initiative.RejectionReason.OTHER and not comment.strip():
+        raise Refused(_("Explain the reason for rejection."), code="comment")
+    from_state = initiative.status
+    with transaction.atomic():
+        if not _claim(
+            initiative,
+            [Status.SUBMITTED, Status.REVISION],
+            status=Status.REJECTED,
+            rejection_reason=reason,
+            review_comment=comment,
+        ):
+            raise Refused(_("This initiative cannot be rejected now."), code="status")
+        audit(
+            obj=initiative,
+            action="initiative_rejected",
+            actor=actor,
+            city=initiative.programme.city,
+            from_state=from_state,
+            to_state=Status.REJECTED,
+            reason=f"{reason}: {comment}".strip(": "),
+        )
+        _notify_author(
+            initiative,
+            "rejected",
+            "initiatives/rejected",
+            reason=Initiative.RejectionReason(reason).label,
+            comment=comment,
+        )
+    return initiative
+
+
+# --- programme stages ------------------------------------------------------------------------
+def programme_extend_stage(
+    *, programme: Programme, stage: str, until: date, actor, reason: str
+) -> Programme:
+    """Move the closing date of a stage later (atomic, audited). City staff of the city.
+
+    Later stages are not moved: the new date must keep the stages in order (the database
+    refuses otherwise). Staff are notified of the change.
+    """
+    from members.access import can_act_on_city
+
+    if not can_act_on_city(
+        actor, programme.city_id, [StaffRole.Role.CITY_ADMIN, StaffRole.Role.MODERATOR]
+    ):
+        raise Refused(_("You may not change this city's programmes."), code="forbidden")
+    field = STAGE_END_FIELDS.get(stage)
+    if field is None:
+        raise Refused(_("This stage cannot be extended."), code="stage")
+    old = getattr(programme, field)
+    if until <= old:
+        raise Refused(_("An extension must end later than the stage does now."), code="date")
+    if not reason.strip():
+        raise Refused(_("Give the reason for the extension."), code="reason")
+    try:
+        with transaction.atomic():
+            Programme.objects.filter(pk=programme.pk).update(**{field: until})
+            programme.refresh_from_db()
+            audit(
+                obj=programme,
+                action="stage_extended",
+                actor=actor,
+                city=programme.city,
+                from_state=old.isoformat(),
+                to_state=until.isoformat(),
+                reason=reason,
+                data={"stage": stage, "field": field},
+            )
+            _notify_staff(
+                programme,
+                f"initiatives:extended:p{programme.pk}:{field}:{until}",
+                "initiatives/staff_stage_changed",
+                stage=Stage(stage).label,
+                until=until,
+                extended=True,
+            )
+    except IntegrityError as exc:
+        programme.refresh_from_db()
+        raise Refused(
+            _("The new date would overlap the next stage; move that stage first."), code="order"
+        ) from exc
+    return programme
+
+
+def programme_announce_stage(*, programme_id: int, today: date | None = None) -> bool:
+    """Tell the city's staff the programme entered a new stage (idempotent, once per stage)."""
+    programme = Programme.objects.select_related("city").get(pk=programme_id)
+    stage = programme.stage_on(today or timezone.localdate())
+    with transaction.atomic():
+        claimed = (
+            Programme.objects.filter(pk=programme.pk)
+            .exclude(announced_stage=stage)
+            .update(announced_stage=stage)
+        )
+        if not claimed:
+            return False
+        audit(
+            obj=programme,
+            action="stage_changed",
+            city=programme.city,
+            from_state=programme.announced_stage,
+            to_state=stage,
+        )
+        _notify_staff(
+            programme,
+            f"initiatives:stage:p{programme.pk}:{stage}",
+            "initiatives/staff_stage_changed",
+            stage=Stage(stage).label,
+        )
+    return True
+
+
+# --- voting ----------------------------------------------------------------------------------
+def vote_check_voter(*, voter, programme: Programme, today: date | None = None) -> None:
+    """Raise Refused if `voter` may not vote in `programme` at all (rules that do not depend
+    on the ballot): stage, e-mail verified, residency, age."""
+    today = today or timezone.localdate()
+    if programme.stage_on(today) != Stage.VOTING:
+        raise Refused(_("Voting in this programme is not open."), code="stage")
+    if not voter.is_authenticated or not voter.is_active:
+        raise Refused(_("Sign in to vote."), code="anonymous")
+    if not has_verified_email(voter):
+        raise Refused(_("Confirm your e-mail address before voting."), code="unverified")
+    if programme.residents_only and voter.home_city_id != programme.city_id:
+        raise Refused(
+            _("Only residents of %(city)s may vote. Set your home city in your profile.")
+            % {"city": programme.city.name},
+            code="resident",
+        )
+    if programme.min_voter_age:
+        if voter.date_of_birth is None:
+            raise Refused(
+                _("Add your date of birth to your profile: voters must be at least %(age)s.")
+                % {"age": programme.min_voter_age},
+                code="age_unknown",
+            )
+        if age_on(voter.date_of_birth, today) < programme.min_voter_age:
+            raise Refused(
+                _("Voters must be at least %(age)s years old.") % {"age": programme.min_voter_age},
+                code="age",
+            )
+
+
+def vote_cast(*, voter, initiative: Initiative, notify: bool | None = None) -> Vote:
+    """Cast one final vote (atomic). Any signed-in voter the programme's rules allow.
+
+    Guarantees, under any concurrency: at most `max_votes` votes per voter and programme,
+    one vote per project, at most one per category when the programme says so, only during
+    voting, never for one's own project. The voter's Ballot row is locked for the
+    transaction (a per-voter lock, not shared with other voters); unique constraints back
+    every rule. Needs no broker.
+    """
+    programme = initiative.programme
+    vote_check_voter(voter=voter, programme=programme)
+    if initiative.status not in Initiative.ON_BALLOT:
+        raise Refused(_("This project is not on the ballot."), code="not_on_ballot")
+    if initiative.author_id == voter.pk:
+        raise Refused(_("You cannot vote for your own project."), code="own")
+    with transaction.atomic():
+        Ballot.objects.bulk_create(
+            [Ballot(voter=voter, programme=programme, notify=bool(notify))],
+            ignore_conflicts=True,
+        )
+        ballot = Ballot.objects.select_for_update().get(voter=voter, programme=programme)
+        cast = list(Vote.objects.filter(ballot=ballot).values_list("initiative_id", "category_id"))
+        if any(initiative_id == initiative.pk for initiative_id, _cat in cast):
+            raise Refused(_("You have already voted for this project."), code="twice")
+        if len(cast) >= programme.max_votes:
+            raise Refused(_("You have used all your votes in this programme."), code="limit")
+        if programme.one_per_category and any(cat == initiative.category_id for _i, cat in cast):
+            raise Refused(_("You have already voted in this category."), code="category")
+        vote = Vote.objects.create(
+            ballot=ballot,
+            voter=voter,
+            programme=programme,
+            initiative=initiative,
+            category_id=initiative.category_id,
+            position=len(cast) + 1,
+            category_slot_id=initiative.category_id if programme.one_per_category else None,
+        )
+        if notify and not ballot.notify:
+            Ballot.objects.filter(pk=ballot.pk).update(notify=True)
+    return vote
+
+
+def ballot_set_notify(*, voter, programme: Programme, notify: bool) -> None:
+    """Opt in or out of the results and implementation e-mails (only with a ballot)."""
+    Ballot.objects.filter(voter=voter, programme=programme).update(notify=notify)
+
+
+# --- tally -----------------------------------------------------------------------------------
+@dataclass
+class TallyRow:
+    initiative_id: int
+    category_id: int
+    votes: int
+    amount: Decimal
+    submitted_at: object
+    rank: int = 0
+    winner: bool = False
+
+
+def pick_winners(rows: list[TallyRow], budgets: dict[int, Decimal]) -> list[TallyRow]:
+    """Per category: most votes first (ties: earlier submission, then lower id); a project
+    wins if it still fits the category's remaining budget, otherwise it is skipped and the
+    next one is tried. Projects without a vote never win."""
+    ordered = sorted(rows, key=lambda r: (r.category_id, -r.votes, r.submitted_at, r.initiative_id))
+    remaining = dict(budgets)
+    rank: dict[int, int] = {}
+    for row in ordered:
+        rank[row.category_id] = rank.get(row.category_id, 0) + 1
+        row.rank = rank[row.category_id]
+        left = remaining.get(row.category_id, Decimal("0"))
+        row.winner = row.votes > 0 and row.amount <= left
+        if row.winner:
+            remaining[row.category_id] = left - row.amount
+    return ordered
+
+
+def _content_hash(programme: Programme, budgets: dict[int, Decimal], rows: list[TallyRow]) -> str:
+    payload = {
+        "programme": programme.pk,
+        "budgets": {str(k): str(v) for k, v in sorted(budgets.items())},
+        "rows": [
+            [r.initiative_id, r.category_id, r.rank, r.votes, str(r.amount), r.winner] for r in rows
+        ],
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def tally_programme(*, programme_id: int, actor=None, force: bool = False) -> ResultSnapshot:
+    """Count votes per initiative from the vote rows and store the result (idempotent, atomic).
+
+    Runs after voting closes (`force` skips that check: tests and benchmarks only). Never
+    changes votes. The snapshot and its
+    rows are written in one transaction, so a crash leaves nothing; the same votes give the
+    same content hash, so a second run returns the existing snapshot and records nothing.
+    """
+    programme = Programme.objects.select_related("city").get(pk=programme_id)
+    if not force and timezone.localdate() <= programme.voting_closes:
+        raise Refused(_("The tally runs once voting has closed."), code="stage")
+    counts = dict(
+        Vote.objects.filter(programme_id=programme.pk)
+        .values("initiative_id")
+        .annotate(n=Count("*"))
+        .order_by()
+        .values_list("initiative_id", "n")
+    )
+    candidates = Initiative.objects.filter(
+        programme_id=programme.pk, status__in=Initiative.ON_BALLOT
+    )
+    rows = [
+        TallyRow(
+            initiative_id=pk,
+            category_id=cat,
+            votes=counts.get(pk, 0),
+            amount=cost,
+            submitted_at=submitted,
+        )
+        for pk, cat, cost, submitted in candidates.values_list(
+            "pk", "category_id", "total_cost", "submitted_at"
+        )
+    ]
+    budgets = dict(programme.categories.values_list("pk", "budget"))
+    rows = pick_winners(rows, budgets)
+    content_hash = _content_hash(programme, budgets, rows)
+    existing = ResultSnapshot.objects.filter(programme=programme, content_hash=content_hash).first()
+    if existing is not None:
+        return existing
+    total_voters = Ballot.objects.filter(
+        Exists(Vote.objects.filter(ballot=OuterRef("pk"))), programme=programme
+    ).count()
+    try:
+        with transaction.atomic():
+            snapshot = ResultSnapshot.objects.create(
+                programme=programme,
+                content_hash=content_hash,
+                total_votes=sum(counts.values()),
+                total_voters=total_voters,
+                funded_amount=sum((r.amount for r in rows if r.winner), Decimal("0")),
+            )
+            ResultRow.objects.bulk_create(
+                ResultRow(
+                    snapshot=snapshot,
+                    initiative_id=r.initiative_id,
+                    category_id=r.category_id,
+                    rank=r.rank,
+                    votes=r.votes,
+                    amount=r.amount,
+                    winner=r.winner,
+                )
+                for r in rows
+            )
+            audit(
+                obj=snapshot,
+                action="tally_recorded",
+                actor=actor,
+                city=programme.city,
+                data={"hash": content_hash, "votes": snapshot.total_votes},
+            )
+    except IntegrityError:
+        # A concurrent run recorded the same result first.
+        return ResultSnapshot.objects.get(programme=programme, content_hash=content_hash)
+    return snapshot
+
+
+def tally_request(*, programme: Programme, actor) -> None:
+    """Staff ask for a tally now; the task is queued on commit (a beat pass also runs it)."""
+    from initiatives.tasks import tally
+
+    if timezone.localdate() <= programme.voting_closes:
+        raise Refused(_("The tally runs once voting has closed."), code="stage")
+    audit(obj=programme, action="tally_requested", actor=actor, city=programme.city)
+    enqueue_on_commit(tally, programme.pk)
+
+
+def programmes_due_for_tally(today: date | None = None) -> list[int]:
+    """Programmes whose voting has closed and that have no snapshot yet."""
+    today = today or timezone.localdate()
+    return list(
+        Programme.objects.filter(voting_closes__lt=today, snapshots__isnull=True).values_list(
+            "pk", flat=True
+        )
+    )
+
+
+# --- results ---------------------------------------------------------------------------------
+def results_publish(*, snapshot: ResultSnapshot, actor) -> ResultSnapshot:
+    """Publish a tally result (atomic, once). City staff of the programme's city.
+
+    Marks the programme's projects funded / not funded, notifies authors at once and queues
+    the e-mails to voters who opted in (a periodic pass recovers a broker outage).
+    """
+    from members.access import can_act_on_city
+
+    programme = snapshot.programme
+    if not can_act_on_city(
+        actor, programme.city_id, [StaffRole.Role.MODERATOR, StaffRole.Role.CITY_ADMIN]
+    ):
+        raise Refused(_("You may not publish this city's results."), code="forbidden")
+    latest = (
+        ResultSnapshot.objects.filter(programme=programme).order_by("-created_at", "-id").first()
+    )
+    if latest is None or latest.pk != snapshot.pk:
+        raise Refused(_("Only the latest tally can be published."), code="stale")
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = ResultSnapshot.objects.filter(pk=snapshot.pk, published_at__isnull=True).update(
+            published_at=now, published_by=actor
+        )
+        if not claimed:
+            raise Refused(_("These results are already published."), code="published")
+        snapshot.published_at, snapshot.published_by = now, actor
+        winners = set(snapshot.rows.filter(winner=True).values_list("initiative_id", flat=True))
+        all_ids = set(snapshot.rows.values_list("initiative_id", flat=True))
+        Initiative.objects.filter(pk__in=winners).update(status=Status.FUNDED)
+        Initiative.objects.filter(pk__in=all_ids - winners).update(status=Status.NOT_FUNDED)
+        audit(
+            obj=snapshot,
+            action="results_published",
+            actor=actor,
+            city=programme.city,
+            data={"winners": sorted(winners)},
+        )
+        for initiative in Initiative.objects.filter(pk__in=all_ids).select_related(
+            "author", "programme__city"
+        ):
+            _notify_author(
+                initiative,
+                f"result:s{snapshot.pk}",
+                "initiatives/result",
+                funded=initiative.pk in winners,
+            )
+        from initiatives.tasks import notify_voters_of_results
+
+        enqueue_on_commit(notify_voters_of_results, snapshot.pk)
+    return snapshot
+
+
+def notify_voters_of_results(*, snapshot_id: int) -> int:
+    """E-mail every opted-in voter that results are published (idempotent: keyed e-mails)."""
+    snapshot = ResultSnapshot.objects.select_related("programme__city").get(pk=snapshot_id)
+    if snapshot.published_at is None:
+        return 0
+    sent = 0
+    ballots = Ballot.objects.filter(programme=snapshot.programme, notify=True).select_related(
+        "voter"
+    )
+    for ballot in ballots.iterator(chunk_size=500):
+        if notify_user(
+            user=ballot.voter,
+            key=f"initiatives:results:s{snapshot.pk}",
+            template="initiatives/results_published",
+            context={"programme": snapshot.programme},
+            city=snapshot.programme.city,
+        ):
+            sent += 1
+    ResultSnapshot.objects.filter(pk=snapshot.pk, voters_notified_at__isnull=True).update(
+        voters_notified_at=timezone.now()
+    )
+    return sent
+
+
+# --- implementation --------------------------------------------------------------------------
+def implementation_update_post(
+    *, initiative: Initiative, actor, status: str, happened_on: date, text: str
+) -> ImplementationUpdate:
+    """Post a dated implementation update on a funded project (atomic, audited).
+
+    City staff of the programme's city. "Done" queues e-mails to opted-in voters of it.
+    """
+    from members.access import can_act_on_city
+
+    if not can_act_on_city(
+        actor, initiative.programme.city_id, [StaffRole.Role.MODERATOR, StaffRole.Role.CITY_ADMIN]
+    ):
+        raise Refused(_("You may not report on this city's projects."), code="forbidden")
+    if initiative.status != Status.FUNDED:
+        raise Refused(_("Only funded projects have implementation updates."), code="status")
+    if status not in ImplementationUpdate.Status.values:
+        raise Refused(_("Choose the stage of works."), code="status")
+    with transaction.atomic():
+        update = ImplementationUpdate.objects.create(
+            initiative=initiative,
+            status=status,
+            happened_on=happened_on,
+            text=text,
+            created_by=actor,
+        )
+        audit(
+            obj=initiative,
+            action="implementation_update",
+            actor=actor,
+            city=initiative.programme.city,
+            to_state=status,
+            reason=text[:500],
+            data={"update": update.pk, "date": happened_on.isoformat()},
+        )
+        if status == ImplementationUpdate.Status.DONE:
+            from initiatives.tasks import notify_voters_of_completion
+
+            enqueue_on_commit(notify_voters_of_completion, update.pk)
+    return update
+
+
+def notify_voters_of_completion(*, update_id: int) -> int:
+    """E-mail opted-in voters of the project that it is done (idempotent: keyed e-mails)."""
+    update = ImplementationUpdate.objects.select_related("initiative__programme__city").get(
+        pk=update_id
+    )
+    initiative = update.initiative
+    sent = 0
+    voters = Ballot.objects.filter(
+        programme_id=initiative.programme_id, notify=True, votes__initiative=initiative
+    ).select_related("voter")
+    for ballot in voters.iterator(chunk_size=500):
+        if notify_user(
+            user=ballot.voter,
+            key=f"initiatives:done:i{initiative.pk}",
+            template="initiatives/implementation_done",
+            context={"initiative": initiative, "programme": initiative.programme, "update": update},
+            city=initiative.programme.city,
+        ):
+            sent += 1
+    ImplementationUpdate.objects.filter(pk=update.pk, voters_notified_at__isnull=True).update(
+        voters_notified_at=timezone.now()
+    )
+    return sent
+
+
+def pending_voter_notifications(now=None) -> tuple[list[int], list[int]]:
+    """Published snapshots and "done" updates whose voter e-mails a broker outage missed."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(minutes=2)
+    snapshots = ResultSnapshot.objects.filter(
+        published_at__lt=cutoff, voters_notified_at__isnull=True
+    ).values_list("pk", flat=True)
+    updates = ImplementationUpdate.objects.filter(
+        status=ImplementationUpdate.Status.DONE,
+        created_at__lt=cutoff,
+        voters_notified_at__isnull=True,
+    ).values_list("pk", flat=True)
+    return list(snapshots[:100]), list(updates[:100])

@@ -1,0 +1,55 @@
+"""Thin Celery wrappers around initiatives.services; they receive primary keys only."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from initiatives import services
+from opencity.queue import send_now
+
+
+@shared_task(acks_late=True)
+def tally(programme_id: int) -> int:
+    """Tally one programme (idempotent: the same votes give the same, single snapshot)."""
+    return services.tally_programme(programme_id=programme_id).pk
+
+
+@shared_task
+def tally_due() -> int:
+    """Beat: tally every programme whose voting has closed and that has no result yet."""
+    due = services.programmes_due_for_tally()
+    for programme_id in due:
+        send_now(tally, programme_id)
+    return len(due)
+
+
+@shared_task
+def announce_stages() -> int:
+    """Beat: tell staff about programmes that entered a new stage (once per stage)."""
+    from initiatives.models import Programme
+
+    announced = 0
+    for programme_id in Programme.objects.values_list("pk", flat=True):
+        announced += services.programme_announce_stage(programme_id=programme_id)
+    return announced
+
+
+@shared_task
+def notify_voters_of_results(snapshot_id: int) -> int:
+    return services.notify_voters_of_results(snapshot_id=snapshot_id)
+
+
+@shared_task
+def notify_voters_of_completion(update_id: int) -> int:
+    return services.notify_voters_of_completion(update_id=update_id)
+
+
+@shared_task
+def sweep_voter_notifications() -> int:
+    """Beat: re-queue voter e-mails that a broker outage kept from starting."""
+    snapshots, updates = services.pending_voter_notifications()
+    for snapshot_id in snapshots:
+        send_now(notify_voters_of_results, snapshot_id)
+    for update_id in updates:
+        send_now(notify_voters_of_completion, update_id)
+    return len(snapshots) + len(updates)

@@ -1,0 +1,362 @@
+"""Citizen pages of public budgets. Thin: a form, one service or selector, render/redirect."""
+
+from __future__ import annotations
+
+import csv
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from initiatives import selectors, services
+from initiatives.filters import InitiativeFilter
+from initiatives.forms import NotifyForm, check_total_against_category, submission_forms
+from initiatives.models import Initiative, Programme, Stage
+from initiatives.services import Refused
+from members import access
+from opencity import ratelimit
+
+CHART_ROWS = 40
+
+
+def _too_many(request):
+    return render(request, "429.html", status=429)
+
+
+def _programme(slug: str) -> Programme:
+    return get_object_or_404(Programme.objects.select_related("city"), slug=slug)
+
+
+def _initiative(request, slug: str, pk: int) -> Initiative:
+    initiative = selectors.initiative_for_viewer(request.user, slug, pk)
+    if initiative is None:
+        raise Http404
+    return initiative
+
+
+def _is_city_staff(user, programme: Programme) -> bool:
+    return user.is_authenticated and access.can_act_on_city(user, programme.city_id)
+
+
+def index(request):
+    initiative_filter = InitiativeFilter(request.GET, queryset=selectors.public_initiatives())
+    page = Paginator(initiative_filter.qs, 20).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "initiatives/index.html",
+        {"filter": initiative_filter, "page": page, "programmes": selectors.programmes()[:12]},
+    )
+
+
+def programme_detail(request, slug):
+    programme = _programme(slug)
+    context = {
+        "programme": programme,
+        "categories": programme.categories.all(),
+        "districts": programme.districts.all(),
+        "stage": programme.stage,
+        "Stage": Stage,
+        "snapshot": selectors.latest_snapshot(programme),
+        "mine": (
+            selectors.initiatives_by_author(request.user, programme)
+            if request.user.is_authenticated
+            else []
+        ),
+    }
+    return render(request, "initiatives/programme_detail.html", context)
+
+
+def initiative_detail(request, slug, pk):
+    initiative = _initiative(request, slug, pk)
+    programme = initiative.programme
+    ballot = None
+    refusal = None
+    on_ballot = initiative.status in Initiative.ON_BALLOT
+    if programme.stage == Stage.VOTING and on_ballot and request.user.is_authenticated:
+        ballot = selectors.ballot_for(request.user, programme)
+        try:
+            services.vote_check_voter(voter=request.user, programme=programme)
+        except Refused as exc:
+            refusal = exc.messages[0]
+    context = {
+        "initiative": initiative,
+        "programme": programme,
+        "lines": initiative.cost_lines.all(),
+        "updates": initiative.implementation_updates.all(),
+        "show_votes": programme.voting_has_started and initiative.status in Initiative.ON_BALLOT,
+        "ballot": ballot,
+        "refusal": refusal,
+        "is_author": request.user.is_authenticated and initiative.author_id == request.user.pk,
+        "can_withdraw": (
+            initiative.status
+            in (Initiative.Status.SUBMITTED, Initiative.Status.REVISION, Initiative.Status.ACCEPTED)
+            and not programme.voting_has_started
+            and programme.stage in (Stage.SUBMISSION, Stage.REVIEW)
+        ),
+    }
+    return render(request, "initiatives/initiative_detail.html", context)
+
+
+def _submission_page(request, programme, form, formset, initiative=None, status=200):
+    return render(
+        request,
+        "initiatives/submit.html",
+        {"programme": programme, "form": form, "formset": formset, "initiative": initiative},
+        status=status,
+    )
+
+
+def _service_error(form, exc: Refused) -> None:
+    field = {"over_max": "category", "category": "category", "district": "district"}.get(exc.code)
+    form.add_error(field if field in form.fields else None, exc.messages[0])
+
+
+@login_required
+def initiative_submit(request, slug):
+    programme = _programme(slug)
+    if request.method != "POST":
+        form, formset = submission_forms(programme)
+        return _submission_page(request, programme, form, formset)
+    form, formset = submission_forms(programme, request.POST)
+    if form.is_valid() and formset.is_valid() and check_total_against_category(form, formset):
+        if not ratelimit.allow("file", request.user.pk):
+            return _too_many(request)
+        data = form.cleaned_data
+        try:
+            initiative = services.initiative_submit(
+                author=request.user,
+                programme=programme,
+                category=data["category"],
+                district=data.get("district"),
+                title=data["title"],
+                summary=data["summary"],
+                description=data["description"],
+                address=data["address"],
+                latitude=data.get("latitude"),
+                longitude=data.get("longitude"),
+                cost_lines=formset.lines(),
+            )
+        except Refused as exc:
+            _service_error(form, exc)
+        else:
+            messages.success(
+                request, _("Your initiative is submitted. The working group will review it.")
+            )
+            return redirect(initiative)
+    return _submission_page(request, programme, form, formset, status=400)
+
+
+@login_required
+def initiative_revise(request, slug, pk):
+    initiative = _initiative(request, slug, pk)
+    programme = initiative.programme
+    if initiative.author_id != request.user.pk:
+        raise Http404
+    if request.method != "POST":
+        form, formset = submission_forms(programme, initiative=initiative)
+        return _submission_page(request, programme, form, formset, initiative)
+    form, formset = submission_forms(programme, request.POST)
+    if form.is_valid() and formset.is_valid() and check_total_against_category(form, formset):
+        data = form.cleaned_data
+        try:
+            services.initiative_resubmit(
+                initiative=initiative,
+                author=request.user,
+                category=data["category"],
+                district=data.get("district"),
+                title=data["title"],
+                summary=data["summary"],
+                description=data["description"],
+                address=data["address"],
+                latitude=data.get("latitude"),
+                longitude=data.get("longitude"),
+                cost_lines=formset.lines(),
+            )
+        except Refused as exc:
+            _service_error(form, exc)
+        else:
+            messages.success(request, _("Your revised initiative is submitted again."))
+            return redirect(initiative)
+    return _submission_page(request, programme, form, formset, initiative, status=400)
+
+
+@login_required
+@require_POST
+def initiative_withdraw(request, slug, pk):
+    initiative = _initiative(request, slug, pk)
+    if initiative.author_id != request.user.pk:
+        raise Http404
+    try:
+        services.initiative_withdraw(initiative=initiative, author=request.user)
+    except Refused as exc:
+        messages.error(request, exc.messages[0])
+    else:
+        messages.success(request, _("Your initiative is withdrawn."))
+    return redirect(initiative)
+
+
+def _back(request, fallback: str) -> str:
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return fallback
+
+
+@login_required
+@require_POST
+def vote(request, slug, pk):
+    initiative = _initiative(request, slug, pk)
+    back = _back(request, initiative.get_absolute_url())
+    if not ratelimit.allow("vote", request.user.pk):
+        return _too_many(request)
+    try:
+        services.vote_cast(
+            voter=request.user,
+            initiative=initiative,
+            notify=request.POST.get("notify") == "on" or None,
+        )
+    except Refused as exc:
+        messages.error(request, exc.messages[0])
+    else:
+        messages.success(
+            request, _("Your vote for «%(title)s» is counted.") % {"title": initiative.title}
+        )
+    return redirect(back)
+
+
+@login_required
+def ballot(request, slug):
+    programme = _programme(slug)
+    state = selectors.ballot_for(request.user, programme)
+    refusal = None
+    try:
+        services.vote_check_voter(voter=request.user, programme=programme)
+    except Refused as exc:
+        refusal = exc.messages[0]
+    candidates = selectors.ballot_candidates(programme) if programme.voting_has_started else []
+    notify_form = NotifyForm(initial={"notify": bool(state["ballot"] and state["ballot"].notify)})
+    return render(
+        request,
+        "initiatives/ballot.html",
+        {
+            "programme": programme,
+            "state": state,
+            "refusal": refusal,
+            "candidates": candidates,
+            "notify_form": notify_form,
+            "voting_open": programme.stage == Stage.VOTING,
+        },
+    )
+
+
+@login_required
+@require_POST
+def ballot_notify(request, slug):
+    programme = _programme(slug)
+    form = NotifyForm(request.POST)
+    if form.is_valid():
+        services.ballot_set_notify(
+            voter=request.user, programme=programme, notify=form.cleaned_data["notify"]
+        )
+        messages.success(request, _("Your e-mail preference is saved."))
+    return redirect("initiatives:ballot", slug=programme.slug)
+
+
+def _snapshot_for(request, programme: Programme):
+    """The published result; city staff also see the latest unpublished tally (preview)."""
+    staff = _is_city_staff(request.user, programme)
+    snapshot = selectors.latest_snapshot(programme, published_only=not staff)
+    if snapshot is None:
+        raise Http404
+    return snapshot
+
+
+def _chart(rows) -> dict:
+    shown = sorted(rows, key=lambda r: (-r.votes, r.rank))[:CHART_ROWS]
+    top = max((r.votes for r in shown), default=0) or 1
+    bar_area = 360
+    bars = []
+    for n, row in enumerate(shown):
+        bars.append(
+            {
+                "row": row,
+                "y": n * 28,
+                "width": max(round(row.votes / top * bar_area), 1 if row.votes else 0),
+                "text_y": n * 28 + 17,
+            }
+        )
+    return {
+        "bars": bars,
+        "height": len(shown) * 28 + 4,
+        "label_width": 300,
+        "bar_area": bar_area,
+        "truncated": len(rows) > len(shown),
+    }
+
+
+def results(request, slug):
+    programme = _programme(slug)
+    snapshot = _snapshot_for(request, programme)
+    rows = selectors.result_rows(snapshot)
+    return render(
+        request,
+        "initiatives/results.html",
+        {"programme": programme, "snapshot": snapshot, "rows": rows, "chart": _chart(rows)},
+    )
+
+
+def _export_rows(rows):
+    for row in rows:
+        yield {
+            "category": row.category.name,
+            "rank": row.rank,
+            "initiative_id": row.initiative_id,
+            "title": row.initiative.title,
+            "votes": row.votes,
+            "amount": str(row.amount),
+            "funded": row.winner,
+        }
+
+
+def results_csv(request, slug):
+    programme = _programme(slug)
+    snapshot = _snapshot_for(request, programme)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{programme.slug}-results.csv"'
+    response.write("\ufeff")  # Excel opens UTF-8 CSV with Cyrillic correctly with a BOM
+    fields = ["category", "rank", "initiative_id", "title", "votes", "amount", "funded"]
+    writer = csv.DictWriter(response, fieldnames=fields)
+    writer.writeheader()
+    for item in _export_rows(selectors.result_rows(snapshot)):
+        # A leading =, +, - or @ would be run as a formula by spreadsheets.
+        if item["title"][:1] in ("=", "+", "-", "@"):
+            item["title"] = "'" + item["title"]
+        writer.writerow(item)
+    return response
+
+
+def results_json(request, slug):
+    programme = _programme(slug)
+    snapshot = _snapshot_for(request, programme)
+    payload = {
+        "programme": {
+            "slug": programme.slug,
+            "title": programme.title,
+            "city": programme.city.name_uk,
+            "year": programme.year,
+            "total_budget": str(programme.total_budget),
+        },
+        "tallied_at": snapshot.created_at.isoformat(),
+        "published_at": snapshot.published_at.isoformat() if snapshot.published_at else None,
+        "content_hash": snapshot.content_hash,
+        "total_votes": snapshot.total_votes,
+        "total_voters": snapshot.total_voters,
+        "funded_amount": str(snapshot.funded_amount),
+        "rows": list(_export_rows(selectors.result_rows(snapshot))),
+    }
+    return JsonResponse(payload, json_dumps_params={"ensure_ascii": False, "indent": 1})
