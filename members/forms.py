@@ -6,6 +6,7 @@ from datetime import date
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -74,7 +75,10 @@ class ApplicationForm(forms.ModelForm):
         # Members cannot apply again; candidates, former members and others can.
         self.fields["city"].queryset = (
             cities_with_membership()
-            .exclude(membership_status__in=["member", "suspended"])
+            .filter(
+                Q(membership_status__isnull=True)
+                | Q(membership_status__in=["candidate", "withdrawn"])
+            )
             .order_by("name_uk")
         )
         self.fields["city"].label_from_instance = lambda c: f"{c.name_uk} ({c.oblast_uk})"
