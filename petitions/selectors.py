@@ -1,0 +1,250 @@
+"""Reads: public lists, search, a petition page's parts, reports for other apps.
+
+Every function runs a constant number of queries, whatever the number of petitions,
+signatures or cities.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, time, timedelta
+
+from django.core.cache import cache
+from django.core.paginator import Page, Paginator
+from django.db import connection
+from django.db.models import BooleanField, Count, Q, QuerySet, Sum
+from django.db.models.expressions import RawSQL
+from django.http import Http404
+from django.utils import timezone
+
+from members import access
+from members.models import City
+from petitions import conf
+from petitions.models import Petition, Signature
+
+logger = logging.getLogger(__name__)
+Status = Petition.Status
+
+# The same expression as the GIN index created in migration 0002 (PostgreSQL only).
+FTS_DOCUMENT = (
+    "to_tsvector('simple'::regconfig, "
+    '"petitions_petition"."title" || \' \' || "petitions_petition"."text")'
+)
+
+
+def public_petitions() -> QuerySet[Petition]:
+    return Petition.objects.filter(status__in=Petition.PUBLIC_STATUSES).select_related("city")
+
+
+def search(queryset: QuerySet[Petition], text: str) -> QuerySet[Petition]:
+    """Full-text search (PostgreSQL, GIN index) or a case-insensitive match (SQLite)."""
+    text = (text or "").strip()
+    if not text:
+        return queryset
+    if connection.vendor == "postgresql":
+        # The text is a bound parameter; the SQL is a constant matching the index.
+        match = RawSQL(  # noqa: S611
+            f"{FTS_DOCUMENT} @@ websearch_to_tsquery('simple'::regconfig, %s)",
+            (text,),
+            output_field=BooleanField(),
+        )
+        return queryset.filter(match)
+    return queryset.filter(Q(title__icontains=text) | Q(text__icontains=text))
+
+
+def sort(queryset: QuerySet[Petition], order: str) -> QuerySet[Petition]:
+    if order == "newest":
+        return queryset.order_by("-published_at", "-id")
+    if order == "ending":
+        # "Ending soon" lists petitions that can still be signed.
+        return queryset.filter(status__in=[Status.COLLECTING, Status.REACHED]).order_by(
+            "collection_ends_at", "id"
+        )
+    return queryset.order_by("-signature_count", "-id")
+
+
+def petition_for_viewer(user, pk: int) -> Petition:
+    """A public petition, or a non-public one for its author and its city's staff; else 404."""
+    petition = Petition.objects.select_related("city").filter(pk=pk).first()
+    if petition is None:
+        raise Http404
+    if petition.is_public:
+        return petition
+    if user.is_authenticated and (
+        user.pk == petition.author_id or access.can_act_on_city(user, petition.city_id)
+    ):
+        return petition
+    raise Http404
+
+
+def signatories_page(petition: Petition, number) -> Page:
+    """A page of signatories' public names (never e-mails), oldest first.
+
+    The page count comes from the tallied count, so no COUNT(*) over the signatures runs.
+    """
+    rows = (
+        Signature.objects.filter(petition_id=petition.pk)
+        .order_by("created_at", "id")
+        .values_list("user__full_name", "created_at")
+    )
+    paginator = Paginator(rows, conf.SIGNATORIES_PER_PAGE)
+    paginator.__dict__["count"] = petition.signature_count  # cached_property
+    return paginator.get_page(number)
+
+
+def has_signed(petition: Petition, user) -> bool:
+    if not user.is_authenticated:
+        return False
+    return Signature.objects.filter(petition_id=petition.pk, user_id=user.pk).exists()
+
+
+def petitions_of_author(user) -> QuerySet[Petition]:
+    return Petition.objects.filter(author=user).select_related("city").order_by("-created_at")
+
+
+def signatures_of_user(user) -> QuerySet[Signature]:
+    return (
+        Signature.objects.filter(user=user)
+        .select_related("petition", "petition__city")
+        .order_by("-created_at")
+    )
+
+
+def signatories_for_record(petition: Petition) -> QuerySet:
+    """Rows for the official signatory CSV (the city's staff only; the caller checks)."""
+    return (
+        Signature.objects.filter(petition_id=petition.pk)
+        .order_by("created_at", "id")
+        .values_list("created_at", "user__full_name", "user__email", "user__identity_provider")
+    )
+
+
+def filter_cities() -> QuerySet[City]:
+    """Cities to offer in the list's filter: those with public petitions."""
+    cities_with_petitions = Petition.objects.filter(status__in=Petition.PUBLIC_STATUSES)
+    return City.objects.filter(pk__in=cities_with_petitions.values("city_id")).order_by("name_uk")
+
+
+def fileable_cities() -> QuerySet[City]:
+    """Cities that take petitions through the portal: those that saved their rules."""
+    return City.objects.filter(petition_rules__isnull=False).order_by("name_uk")
+
+
+def export_rows(queryset: QuerySet[Petition]):
+    """Open data: no personal data beyond the author's public name."""
+    return queryset.values_list(
+        "pk",
+        "city__name_uk",
+        "city__katottg",
+        "title",
+        "author_name",
+        "status",
+        "submitted_at",
+        "published_at",
+        "collection_ends_at",
+        "threshold",
+        "signature_count",
+        "reached_at",
+        "response_decision",
+        "answered_at",
+    )
+
+
+EXPORT_COLUMNS = (
+    "id",
+    "city",
+    "katottg",
+    "title",
+    "author",
+    "status",
+    "submitted_at",
+    "published_at",
+    "collection_ends_at",
+    "threshold",
+    "signature_count",
+    "reached_at",
+    "response_decision",
+    "answered_at",
+)
+
+
+# --- contracts for other apps ---------------------------------------------------------------
+
+
+def home_summary() -> dict:
+    """Counts for the home page card: two queries, cached for a minute."""
+    key = "petitions:home-summary"
+    try:
+        summary = cache.get(key)
+    except Exception:
+        summary = None
+    if summary is not None:
+        return summary
+    totals = Petition.objects.filter(status__in=Petition.PUBLIC_STATUSES).aggregate(
+        collecting=Count("pk", filter=Q(status=Status.COLLECTING)),
+        answered=Count("pk", filter=Q(status=Status.ANSWERED)),
+        signatures=Sum("signature_count"),
+    )
+    top = list(
+        Petition.objects.filter(status=Status.COLLECTING)
+        .order_by("-signature_count", "-id")
+        .values("pk", "title", "signature_count", "threshold")[:3]
+    )
+    summary = {
+        "collecting": totals["collecting"],
+        "answered": totals["answered"],
+        "signatures": totals["signatures"] or 0,
+        "top": top,
+    }
+    try:
+        cache.set(key, summary, 60)
+    except Exception as exc:
+        logger.warning("cache unavailable (%s)", type(exc).__name__)
+    return summary
+
+
+def open_petitions_for_city(city: City, limit: int = 5) -> list[Petition]:
+    return list(
+        Petition.objects.filter(city=city, status=Status.COLLECTING)
+        .select_related("city")
+        .order_by("-signature_count", "-id")[:limit]
+    )
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def city_activity(date_from: date, date_to: date) -> dict[int, dict]:
+    """Per city, in [date_from, date_to] (Kyiv days): filed, published, reached, answered on
+    time or late. One GROUP BY query."""
+    start, end = _day_start(date_from), _day_start(date_to + timedelta(days=1))
+
+    def within(field: str) -> Q:
+        return Q(**{f"{field}__gte": start, f"{field}__lt": end})
+
+    answered = within("answered_at")
+    rows = (
+        Petition.objects.filter(
+            within("submitted_at") | within("published_at") | within("reached_at") | answered
+        )
+        .values("city_id")
+        .annotate(
+            filed=Count("pk", filter=within("submitted_at")),
+            published=Count("pk", filter=within("published_at")),
+            reached_threshold=Count("pk", filter=within("reached_at")),
+            answered_on_time=Count("pk", filter=answered & Q(answered_on_time=True)),
+            answered_total=Count("pk", filter=answered),
+        )
+        .order_by()
+    )
+    result = {}
+    for row in rows:
+        result[row["city_id"]] = {
+            "filed": row["filed"],
+            "published": row["published"],
+            "reached_threshold": row["reached_threshold"],
+            "answered_on_time": row["answered_on_time"],
+            "answered_late": row["answered_total"] - row["answered_on_time"],
+        }
+    return result

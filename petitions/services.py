@@ -1,0 +1,517 @@
+"""Petition workflows: filing, moderation, signing, the tally, responses and beat jobs.
+
+Every status change goes through `_transition` (or the tally's conditional UPDATE for the
+threshold) and writes an audit entry in the same transaction. Signing inserts one row and
+never locks or updates the petition row; the tally recomputes the count from the rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from allauth.account.models import EmailAddress
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from members import access
+from members.models import City, StaffRole
+from opencity.accounts.models import User
+from opencity.core.services import audit, notify_user
+from opencity.queue import enqueue_on_commit, send_now
+from petitions import conf
+from petitions.models import Petition, PetitionRules, Signature
+from petitions.workdays import add_working_days
+
+logger = logging.getLogger(__name__)
+
+Status = Petition.Status
+MODERATE_ROLES = (StaffRole.Role.MODERATOR, StaffRole.Role.CITY_ADMIN)
+RESPOND_ROLES = (StaffRole.Role.RESPONDER, StaffRole.Role.CITY_ADMIN, StaffRole.Role.MODERATOR)
+SIGNABLE_STATUSES = (Status.COLLECTING, Status.REACHED)
+
+
+class TransitionNotAllowed(Exception):
+    """The petition is not in a state that allows this change; nothing was changed."""
+
+
+class SigningRefused(Exception):
+    """A signature was not recorded; `str(exc)` is a translated message for the signer."""
+
+
+class AlreadySigned(SigningRefused):
+    pass
+
+
+# --- rules --------------------------------------------------------------------------------
+
+
+def rules_for_city(city: City | int) -> PetitionRules:
+    """The city's saved rules, or the defaults (unsaved) if it has none yet."""
+    city_id = city if isinstance(city, int) else city.pk
+    rules = PetitionRules.objects.filter(city_id=city_id).first()
+    return rules or PetitionRules(city_id=city_id)
+
+
+def has_verified_email(user) -> bool:
+    if not user or not user.is_authenticated:
+        return False
+    if not hasattr(user, "_petitions_verified"):
+        user._petitions_verified = EmailAddress.objects.filter(
+            user_id=user.pk, verified=True
+        ).exists()
+    return user._petitions_verified
+
+
+# --- transitions ----------------------------------------------------------------------------
+
+
+def _transition(
+    petition: Petition,
+    *,
+    allowed_from: Iterable[str],
+    to: str,
+    actor,
+    action: str,
+    reason: str = "",
+    **fields,
+) -> Petition:
+    """Change the status if the row is in one of `allowed_from`; audit it. Atomic.
+
+    The row is locked FOR NO KEY UPDATE, which does not block concurrent signatures (their
+    foreign-key check takes KEY SHARE).
+    """
+    with transaction.atomic():
+        locked = Petition.objects.select_for_update(no_key=True).get(pk=petition.pk)
+        if locked.status not in allowed_from:
+            raise TransitionNotAllowed(
+                f"{action}: not allowed from {locked.status} (petition {petition.pk})"
+            )
+        from_state = locked.status
+        fields["status"] = to
+        for name, value in fields.items():
+            setattr(locked, name, value)
+        locked.save(update_fields=list(fields))
+        audit(
+            obj=locked,
+            action=action,
+            actor=actor,
+            city=locked.city,
+            from_state=from_state,
+            to_state=to,
+            reason=reason,
+        )
+    for name in fields:
+        setattr(petition, name, getattr(locked, name))
+    petition.status = to
+    return petition
+
+
+def _require_author(petition: Petition, actor) -> None:
+    if actor is None or not actor.is_authenticated or actor.pk != petition.author_id:
+        raise PermissionDenied
+
+
+def _require_staff(petition: Petition, actor, roles) -> None:
+    if not access.can_act_on_city(actor, petition.city_id, roles):
+        raise PermissionDenied
+
+
+def petition_create_draft(*, author: User, city: City, title: str, text: str) -> Petition:
+    """Save a draft of `author`. Callers check that the author has a verified e-mail."""
+    return Petition.objects.create(
+        author=author, author_name=author.public_name, city=city, title=title, text=text
+    )
+
+
+def petition_submit(*, petition: Petition, actor: User) -> Petition:
+    """draft → submitted (author only). Sets the moderation deadline in working days and
+    tells the author and the city's moderators. Atomic."""
+    _require_author(petition, actor)
+    if not has_verified_email(actor):
+        raise PermissionDenied
+    now = timezone.now()
+    rules = rules_for_city(petition.city_id)
+    due = add_working_days(timezone.localdate(now), rules.moderation_working_days)
+    with transaction.atomic():
+        _transition(
+            petition,
+            allowed_from=[Status.DRAFT],
+            to=Status.SUBMITTED,
+            actor=actor,
+            action="petition.submit",
+            author_name=actor.public_name,
+            submitted_at=now,
+            moderation_due=due,
+        )
+        _notify_author(petition, "received")
+        _notify_staff(petition, "staff_new", MODERATE_ROLES)
+    return petition
+
+
+def petition_file(*, author: User, city: City, title: str, text: str) -> Petition:
+    """Create and submit in one step (the file form's final button). Atomic."""
+    with transaction.atomic():
+        petition = petition_create_draft(author=author, city=city, title=title, text=text)
+        return petition_submit(petition=petition, actor=author)
+
+
+def petition_withdraw(*, petition: Petition, actor: User) -> Petition:
+    """draft/submitted → withdrawn, by the author before publication. Atomic."""
+    _require_author(petition, actor)
+    return _transition(
+        petition,
+        allowed_from=[Status.DRAFT, Status.SUBMITTED],
+        to=Status.WITHDRAWN,
+        actor=actor,
+        action="petition.withdraw",
+    )
+
+
+def petition_publish(*, petition: Petition, actor: User) -> Petition:
+    """submitted → collecting, by the city's moderator. Copies the city's current rules onto
+    the petition (it keeps them), starts collection, and records the author's own signature
+    (the author signs automatically, as on the Kyiv and E-DEM systems). Atomic."""
+    _require_staff(petition, actor, MODERATE_ROLES)
+    author = petition.author
+    if not author.full_name or not author.email:
+        raise TransitionNotAllowed("a petition without the author's name or e-mail")
+    rules = rules_for_city(petition.city_id)
+    now = timezone.now()
+    with transaction.atomic():
+        _transition(
+            petition,
+            allowed_from=[Status.SUBMITTED],
+            to=Status.COLLECTING,
+            actor=actor,
+            action="petition.publish",
+            threshold=rules.threshold,
+            collection_days=rules.collection_days,
+            respond_working_days=rules.respond_working_days,
+            published_at=now,
+            collection_ends_at=now + timedelta(days=rules.collection_days),
+        )
+        Signature.objects.get_or_create(petition=petition, user_id=petition.author_id)
+        _notify_author(petition, "published")
+        request_tally_on_commit(petition.pk)
+    return petition
+
+
+def petition_reject(*, petition: Petition, actor: User, ground: str, comment: str = "") -> Petition:
+    """submitted → rejected with a ground from the law's list, by the city's moderator."""
+    _require_staff(petition, actor, MODERATE_ROLES)
+    if ground not in Petition.RejectionGround.values:
+        raise ValueError(f"unknown rejection ground {ground!r}")
+    with transaction.atomic():
+        _transition(
+            petition,
+            allowed_from=[Status.SUBMITTED],
+            to=Status.REJECTED,
+            actor=actor,
+            action="petition.reject",
+            reason=f"{ground}: {comment}".strip(": "),
+            rejection_ground=ground,
+            rejection_comment=comment,
+        )
+        _notify_author(petition, "rejected")
+    return petition
+
+
+def petition_respond(*, petition: Petition, actor: User, decision: str, text: str) -> Petition:
+    """reached → answered: the council's official response, by the city's staff. Tells the
+    author now and the signers who opted in through a task (re-queued by a beat pass)."""
+    _require_staff(petition, actor, RESPOND_ROLES)
+    if decision not in Petition.Decision.values:
+        raise ValueError(f"unknown decision {decision!r}")
+    now = timezone.now()
+    petition.refresh_from_db(fields=["response_due"])
+    on_time = petition.response_due is None or timezone.localdate(now) <= petition.response_due
+    with transaction.atomic():
+        _transition(
+            petition,
+            allowed_from=[Status.REACHED],
+            to=Status.ANSWERED,
+            actor=actor,
+            action="petition.respond",
+            reason=decision,
+            response_decision=decision,
+            response_text=text,
+            answered_at=now,
+            answered_on_time=on_time,
+        )
+        _notify_author(petition, "answered")
+        from petitions import tasks
+
+        enqueue_on_commit(tasks.notify_signers_answered, petition.pk)
+    return petition
+
+
+# --- signing and the tally -------------------------------------------------------------------
+
+
+def petition_sign(*, petition: Petition, user: User, notify_on_answer: bool = True) -> Signature:
+    """Record `user`'s signature. Inserts one row; never locks or updates the petition.
+
+    Raises SigningRefused (nothing recorded) if the user cannot sign, the petition is not
+    collecting, or AlreadySigned if the database already holds this person's signature.
+    The displayed count follows through the coalesced tally.
+    """
+    if not has_verified_email(user):
+        raise SigningRefused(_("Confirm your e-mail address to sign petitions."))
+    if petition.status not in SIGNABLE_STATUSES or (
+        petition.collection_ends_at and petition.collection_ends_at <= timezone.now()
+    ):
+        raise SigningRefused(_("This petition is not collecting signatures."))
+    try:
+        with transaction.atomic():
+            signature = Signature.objects.create(
+                petition_id=petition.pk, user_id=user.pk, notify_on_answer=notify_on_answer
+            )
+    except IntegrityError as exc:
+        raise AlreadySigned(_("You have already signed this petition.")) from exc
+    request_tally_on_commit(petition.pk)
+    return signature
+
+
+def request_tally_on_commit(petition_id: int) -> None:
+    transaction.on_commit(lambda: request_tally(petition_id))
+
+
+def request_tally(petition_id: int) -> None:
+    """Queue a tally unless one is already pending for this petition.
+
+    The pending key lives exactly as long as the task's countdown, so a signature that finds
+    the key present committed before that task will count. If Redis is down nothing fails:
+    the beat pass (`tally_stale`) recounts.
+    """
+    from petitions import tasks
+
+    seconds = conf.TALLY_COALESCE_SECONDS
+    try:
+        first = cache.add(f"petitions:tally-pending:{petition_id}", 1, timeout=seconds)
+    except Exception as exc:
+        logger.warning("tally coalescing unavailable (%s)", type(exc).__name__)
+        first = True
+    if first:
+        send_now(tasks.tally_petition, petition_id, countdown=seconds)
+
+
+def petition_tally(*, petition_id: int) -> int | None:
+    """Recount signatures from rows and store the count; detect the threshold. Idempotent.
+
+    Overlapping runs are safe: a run stores its count only if no later-started run stored
+    one, and the threshold change is a conditional UPDATE handled by exactly one run.
+    """
+    started = timezone.now()
+    count = Signature.objects.filter(petition_id=petition_id).count()
+    Petition.objects.filter(pk=petition_id).filter(
+        Q(counted_at__isnull=True) | Q(counted_at__lt=started)
+    ).update(signature_count=count, counted_at=started)
+    state = Petition.objects.filter(pk=petition_id).values("status", "threshold").first() or {}
+    if (
+        state.get("status") == Status.COLLECTING
+        and state["threshold"]
+        and count >= state["threshold"]
+    ):
+        petition_mark_reached(petition_id=petition_id)
+    return count
+
+
+def petition_mark_reached(*, petition_id: int) -> bool:
+    """collecting → reached, exactly once: a conditional UPDATE claims it; the audit entry and
+    notifications go in the same transaction (a worker dying mid-way rolls all back)."""
+    now = timezone.now()
+    with transaction.atomic():
+        petition = Petition.objects.select_related("city", "author").get(pk=petition_id)
+        days = petition.respond_working_days or conf.DEFAULT_RESPOND_WORKING_DAYS
+        due = add_working_days(timezone.localdate(now), days)
+        claimed = Petition.objects.filter(
+            pk=petition_id, status=Status.COLLECTING, signature_count__gte=F("threshold")
+        ).update(status=Status.REACHED, reached_at=now, response_due=due)
+        if claimed != 1:
+            return False
+        petition.refresh_from_db()
+        audit(
+            obj=petition,
+            action="petition.reached",
+            city=petition.city,
+            from_state=Status.COLLECTING,
+            to_state=Status.REACHED,
+            reason=str(petition.signature_count),
+        )
+        _notify_author(petition, "reached")
+        _notify_staff(petition, "staff_reached", RESPOND_ROLES)
+    return True
+
+
+def tally_stale(now: datetime | None = None) -> int:
+    """Beat pass: recount open petitions that got signatures since their last count (or were
+    never counted) — what a Redis outage or a lost task left behind."""
+    now = now or timezone.now()
+    recent = Signature.objects.filter(
+        petition=OuterRef("pk"), created_at__gte=OuterRef("counted_at") - timedelta(minutes=2)
+    )
+    ids = list(
+        Petition.objects.filter(status__in=SIGNABLE_STATUSES)
+        .filter(Q(counted_at__isnull=True) | Exists(recent))
+        .values_list("pk", flat=True)[:5000]
+    )
+    for petition_id in ids:
+        petition_tally(petition_id=petition_id)
+    return len(ids)
+
+
+# --- beat jobs ------------------------------------------------------------------------------
+
+
+def close_expired(now: datetime | None = None) -> int:
+    """Close petitions whose period ended below the threshold (a final recount first, after
+    a short grace so that last-second signatures are committed). Idempotent."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(minutes=conf.CLOSE_GRACE_MINUTES)
+    closed = 0
+    for petition_id in Petition.objects.filter(
+        status=Status.COLLECTING, collection_ends_at__lt=cutoff
+    ).values_list("pk", flat=True):
+        petition_tally(petition_id=petition_id)
+        with transaction.atomic():
+            changed = Petition.objects.filter(pk=petition_id, status=Status.COLLECTING).update(
+                status=Status.CLOSED, closed_at=now
+            )
+            if changed != 1:
+                continue
+            petition = Petition.objects.select_related("city", "author").get(pk=petition_id)
+            audit(
+                obj=petition,
+                action="petition.close",
+                city=petition.city,
+                from_state=Status.COLLECTING,
+                to_state=Status.CLOSED,
+                reason=str(petition.signature_count),
+            )
+            _notify_author(petition, "closed")
+            closed += 1
+    return closed
+
+
+def flag_overdue(now: datetime | None = None) -> int:
+    """Flag petitions whose moderation or response deadline has passed and remind the city's
+    staff, once per petition and deadline (claimed with a conditional UPDATE)."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    flagged = 0
+    checks = (
+        (Status.SUBMITTED, "moderation_due", "moderation_overdue_at", MODERATE_ROLES, "moderation"),
+        (Status.REACHED, "response_due", "response_overdue_at", RESPOND_ROLES, "response"),
+    )
+    for status, due_field, flag_field, roles, kind in checks:
+        ids = Petition.objects.filter(
+            status=status, **{f"{due_field}__lt": today, f"{flag_field}__isnull": True}
+        ).values_list("pk", flat=True)
+        for petition_id in ids:
+            with transaction.atomic():
+                claimed = Petition.objects.filter(
+                    pk=petition_id, status=status, **{f"{flag_field}__isnull": True}
+                ).update(**{flag_field: now})
+                if claimed != 1:
+                    continue
+                petition = Petition.objects.select_related("city", "author").get(pk=petition_id)
+                audit(
+                    obj=petition,
+                    action=f"petition.{kind}_overdue",
+                    city=petition.city,
+                    reason=str(getattr(petition, due_field)),
+                )
+                _notify_staff(petition, f"staff_overdue_{kind}", roles)
+                flagged += 1
+    return flagged
+
+
+def notify_signers_answered(*, petition_id: int) -> int:
+    """E-mail the response to signers who opted in. Idempotent (one outbox key per signer);
+    marks the petition done so the beat pass stops re-queueing it."""
+    petition = Petition.objects.select_related("city").get(pk=petition_id)
+    if petition.status != Status.ANSWERED or petition.signers_notified_at:
+        return 0
+    sent = 0
+    signers = (
+        User.objects.filter(
+            petition_signatures__petition_id=petition_id,
+            petition_signatures__notify_on_answer=True,
+            is_active=True,
+        )
+        .exclude(pk=petition.author_id)
+        .order_by("pk")
+    )
+    for user in signers.iterator(chunk_size=500):
+        if notify_user(
+            user=user,
+            key=f"petition:{petition_id}:answered-signer",
+            template="petition_answered_signer",
+            context=_email_context(petition),
+            city=petition.city,
+        ):
+            sent += 1
+    Petition.objects.filter(pk=petition_id, signers_notified_at__isnull=True).update(
+        signers_notified_at=timezone.now()
+    )
+    return sent
+
+
+def answered_without_signer_notice(now: datetime | None = None) -> list[int]:
+    now = now or timezone.now()
+    return list(
+        Petition.objects.filter(
+            status=Status.ANSWERED,
+            signers_notified_at__isnull=True,
+            answered_at__lt=now - timedelta(minutes=5),
+        ).values_list("pk", flat=True)[:100]
+    )
+
+
+# --- notifications --------------------------------------------------------------------------
+
+
+def _email_context(petition: Petition) -> dict:
+    return {
+        "petition": petition,
+        "url": settings.SITE_URL + petition.get_absolute_url(),
+        "admin_url": f"{settings.SITE_URL}/admin/petitions/petition/{petition.pk}/change/",
+    }
+
+
+def _notify_author(petition: Petition, kind: str) -> None:
+    notify_user(
+        user=petition.author,
+        key=f"petition:{petition.pk}:{kind}",
+        template=f"petition_{kind}",
+        context=_email_context(petition),
+        city=petition.city,
+    )
+
+
+def staff_recipients(city_id: int, roles: Iterable[str]):
+    return (
+        User.objects.filter(
+            staff_roles__city_id=city_id, staff_roles__role__in=list(roles), is_active=True
+        )
+        .distinct()
+        .order_by("pk")
+    )
+
+
+def _notify_staff(petition: Petition, kind: str, roles: Iterable[str]) -> None:
+    for user in staff_recipients(petition.city_id, roles):
+        notify_user(
+            user=user,
+            key=f"petition:{petition.pk}:{kind}",
+            template=f"petition_{kind}",
+            context=_email_context(petition),
+            city=petition.city,
+        )

@@ -1,0 +1,329 @@
+"""Citizen pages. Thin: a form or filter, one service or selector, render or redirect."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from members import access
+from members.models import City
+from opencity.ratelimit import allow
+from petitions import conf, selectors, services
+from petitions.filters import PetitionFilter
+from petitions.forms import PetitionForm, SignForm
+from petitions.models import Petition
+
+logger = logging.getLogger(__name__)
+
+
+def _cached_fragment(key: str, build) -> str:
+    """Public page parts are shared by everyone for a few seconds; a cache outage only
+    means rendering them again."""
+    try:
+        html = cache.get(key)
+    except Exception:
+        html = None
+    if html is None:
+        html = build()
+        try:
+            cache.set(key, html, conf.PAGE_CACHE_SECONDS)
+        except Exception as exc:
+            logger.warning("page cache unavailable (%s)", type(exc).__name__)
+    return html
+
+
+def _too_many(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "429.html",
+        {"message": _("Too many attempts. Please wait a minute and try again.")},
+        status=429,
+    )
+
+
+def _list_filter(request: HttpRequest, city: City | None) -> PetitionFilter:
+    data = request.GET.copy()
+    if city is not None:
+        data["city"] = city.slug
+    return PetitionFilter(data, queryset=selectors.public_petitions())
+
+
+def petition_list(request: HttpRequest, city_slug: str | None = None) -> HttpResponse:
+    city = get_object_or_404(City, slug=city_slug) if city_slug else None
+    query = request.GET.copy()
+    query.pop("page", None)
+    digest = hashlib.sha1(
+        f"{city_slug}|{sorted(request.GET.lists())}".encode(), usedforsecurity=False
+    ).hexdigest()
+
+    def build() -> str:
+        filterset = _list_filter(request, city)
+        page = Paginator(filterset.ordered_qs, conf.PETITIONS_PER_PAGE).get_page(
+            request.GET.get("page")
+        )
+        return render_to_string(
+            "petitions/_list_content.html",
+            {"filterset": filterset, "page": page, "query": query.urlencode(), "city": city},
+        )
+
+    content = _cached_fragment(f"petitions:list:{get_language()}:{digest}", build)
+    return render(request, "petitions/list.html", {"content": content, "city": city})
+
+
+def petition_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    petition = selectors.petition_for_viewer(request.user, pk)
+    page_number = request.GET.get("page") or "1"
+    today = timezone.localdate()
+    key = (
+        f"petitions:detail:{petition.pk}:{petition.status}:{petition.signature_count}:"
+        f"{get_language()}:{page_number[:8]}:{today.isoformat()}"
+    )
+
+    def build() -> str:
+        return render_to_string(
+            "petitions/_detail_body.html",
+            {
+                "petition": petition,
+                "signatories": selectors.signatories_page(petition, page_number),
+                "days_left": _days_left(petition),
+                "SITE_URL": settings.SITE_URL,
+            },
+        )
+
+    body = _cached_fragment(key, build)
+    context = {
+        "petition": petition,
+        "body": body,
+        "share_url": settings.SITE_URL + petition.get_absolute_url(),
+        "can_sign": petition.status in services.SIGNABLE_STATUSES and not _period_over(petition),
+    }
+    user = request.user
+    if user.is_authenticated:
+        context["has_signed"] = selectors.has_signed(petition, user)
+        context["verified"] = services.has_verified_email(user)
+        context["sign_form"] = SignForm()
+        context["is_author"] = user.pk == petition.author_id
+        context["is_staff_of_city"] = access.can_act_on_city(user, petition.city_id)
+    return render(request, "petitions/detail.html", context)
+
+
+def _period_over(petition: Petition) -> bool:
+    return bool(petition.collection_ends_at and petition.collection_ends_at <= timezone.now())
+
+
+def _days_left(petition: Petition) -> int | None:
+    if petition.status not in services.SIGNABLE_STATUSES or not petition.collection_ends_at:
+        return None
+    return max(0, (timezone.localdate(petition.collection_ends_at) - timezone.localdate()).days)
+
+
+@require_GET
+def petition_count(request: HttpRequest, pk: int) -> JsonResponse:
+    """The live count for the progress bar's script: one primary-key read."""
+    row = (
+        Petition.objects.filter(pk=pk, status__in=Petition.PUBLIC_STATUSES)
+        .values("signature_count", "threshold", "status")
+        .first()
+    )
+    if row is None:
+        return JsonResponse({"error": "not found"}, status=404)
+    threshold = row["threshold"] or 0
+    count = row["signature_count"]
+    percent = min(100, count * 100 // threshold) if threshold else 0
+    response = JsonResponse(
+        {"count": count, "threshold": threshold, "percent": percent, "status": row["status"]}
+    )
+    response["Cache-Control"] = "max-age=2"
+    return response
+
+
+@login_required
+@require_POST
+def petition_sign(request: HttpRequest, pk: int) -> HttpResponse:
+    petition = get_object_or_404(
+        Petition.objects.only("pk", "status", "collection_ends_at", "city_id", "author_id"), pk=pk
+    )
+    if not allow("sign", request.user.pk):
+        return _too_many(request)
+    form = SignForm(request.POST)
+    notify = form.cleaned_data["notify_on_answer"] if form.is_valid() else False
+    try:
+        services.petition_sign(petition=petition, user=request.user, notify_on_answer=notify)
+    except services.AlreadySigned as exc:
+        messages.info(request, str(exc))
+    except services.SigningRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, _("Thank you, your signature is recorded. The count updates in a few seconds.")
+        )
+    return redirect("petitions:detail", pk=pk)
+
+
+@login_required
+def petition_file(request: HttpRequest) -> HttpResponse:
+    if not services.has_verified_email(request.user):
+        return render(request, "petitions/file_unverified.html", status=403)
+    action = request.POST.get("action", "preview") if request.method == "POST" else ""
+    if request.method != "POST" or action == "edit":
+        initial = {"city": request.user.home_city.slug} if request.user.home_city else {}
+        form = PetitionForm(request.POST or None, initial=initial)
+        if action == "edit":
+            form.errors  # noqa: B018  validate so the fields keep their values
+        return render(request, "petitions/file.html", {"form": form})
+    form = PetitionForm(request.POST)
+    if not form.is_valid():
+        return render(request, "petitions/file.html", {"form": form})
+    if action == "preview":
+        return render(
+            request, "petitions/file_preview.html", {"form": form, "data": form.cleaned_data}
+        )
+    if not allow("file", request.user.pk):
+        return _too_many(request)
+    data = form.cleaned_data
+    if action == "draft":
+        petition = services.petition_create_draft(
+            author=request.user, city=data["city"], title=data["title"], text=data["text"]
+        )
+        messages.success(request, _("Your draft is saved. Submit it when it is ready."))
+    else:
+        petition = services.petition_file(
+            author=request.user, city=data["city"], title=data["title"], text=data["text"]
+        )
+        messages.success(
+            request,
+            _("Your petition is submitted. Moderators publish it within two working days."),
+        )
+    return redirect(petition)
+
+
+def _own_petition(request: HttpRequest, pk: int) -> Petition:
+    petition = get_object_or_404(Petition.objects.select_related("city"), pk=pk)
+    if petition.author_id != request.user.pk:
+        raise PermissionDenied
+    return petition
+
+
+@login_required
+@require_POST
+def petition_submit(request: HttpRequest, pk: int) -> HttpResponse:
+    petition = _own_petition(request, pk)
+    try:
+        services.petition_submit(petition=petition, actor=request.user)
+    except services.TransitionNotAllowed:
+        messages.error(request, _("This petition cannot be submitted now."))
+    else:
+        messages.success(request, _("Your petition is submitted for moderation."))
+    return redirect(petition)
+
+
+@login_required
+@require_POST
+def petition_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    petition = _own_petition(request, pk)
+    try:
+        services.petition_withdraw(petition=petition, actor=request.user)
+    except services.TransitionNotAllowed:
+        messages.error(request, _("A published petition cannot be withdrawn."))
+    else:
+        messages.success(request, _("Your petition is withdrawn."))
+    return redirect(petition)
+
+
+@login_required
+def my_petitions(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.petitions_of_author(request.user), 20).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "petitions/my_petitions.html", {"page": page})
+
+
+@login_required
+def my_signatures(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.signatures_of_user(request.user), 20).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "petitions/my_signatures.html", {"page": page})
+
+
+@login_required
+def signatories_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    """The official signatory record: that city's staff only (names, e-mails, times)."""
+    petition = get_object_or_404(Petition, pk=pk)
+    if not access.can_act_on_city(request.user, petition.city_id):
+        raise PermissionDenied
+    rows = selectors.signatories_for_record(petition)
+    response = StreamingHttpResponse(
+        _csv_lines(
+            ("signed_at", "full_name", "email", "identity_provider"),
+            ((timezone.localtime(r[0]).isoformat(), *r[1:]) for r in rows.iterator()),
+        ),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="petition-{pk}-signatories.csv"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_lines(header, rows):
+    writer = csv.writer(_Echo())
+    yield "\ufeff" + writer.writerow(header)
+    for row in rows:
+        yield writer.writerow(["" if v is None else v for v in row])
+
+
+def _export_value(value):
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+@require_GET
+def export_csv(request: HttpRequest) -> HttpResponse:
+    filterset = _list_filter(request, None)
+    rows = selectors.export_rows(filterset.ordered_qs)
+    response = StreamingHttpResponse(
+        _csv_lines(
+            selectors.EXPORT_COLUMNS,
+            ([_export_value(v) for v in row] for row in rows.iterator(chunk_size=2000)),
+        ),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = 'attachment; filename="petitions.csv"'
+    return response
+
+
+@require_GET
+def export_json(request: HttpRequest) -> HttpResponse:
+    filterset = _list_filter(request, None)
+    rows = selectors.export_rows(filterset.ordered_qs)
+
+    def stream():
+        yield '{"petitions": ['
+        for i, row in enumerate(rows.iterator(chunk_size=2000)):
+            item = dict(zip(selectors.EXPORT_COLUMNS, map(_export_value, row), strict=True))
+            yield ("," if i else "") + json.dumps(item, ensure_ascii=False)
+        yield "]}"
+
+    return StreamingHttpResponse(stream(), content_type="application/json; charset=utf-8")
