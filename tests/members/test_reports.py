@@ -1,0 +1,323 @@
+"""Directors' reports: who may see them, every figure against hand-computed fixtures, the
+CSV/XLSX exports and the printable view, and query counts independent of the city count."""
+
+import csv
+import io
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from openpyxl import load_workbook
+
+from members import reports
+from members.models import Invoice, Payment
+from tests.factories import make_city, make_user
+from tests.members.factories import adopt, make_event, make_member, make_product
+
+pytestmark = pytest.mark.django_db
+SLUGS = list(reports.REPORTS)
+Q1 = {"date_from": "2024-01-01", "date_to": "2024-03-31"}
+
+
+# --- who may see them -------------------------------------------------------------------------
+def _all_urls():
+    urls = [reverse("members:report_index")]
+    for slug in SLUGS:
+        urls.append(reverse("members:report", args=[slug]))
+        urls.append(reverse("members:report_export", args=[slug, "csv"]))
+        urls.append(reverse("members:report_export", args=[slug, "xlsx"]))
+    return urls
+
+
+def test_anonymous_is_sent_to_sign_in(client, db):
+    for url in _all_urls():
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert "/accounts/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("who", ["citizen", "moderator_a", "city_admin_a", "association_staff"])
+def test_everybody_but_directors_is_refused(client, request, who):
+    user = request.getfixturevalue(who)
+    if who == "association_staff":  # the secretariat is not the board of directors
+        user.is_superuser = False
+        user.save()
+    client.force_login(user)
+    for url in _all_urls():
+        assert client.get(url).status_code == 403, url
+
+
+def test_directors_and_superusers_see_every_report(client, director):
+    superuser = make_user(is_staff=True, is_superuser=True)
+    for user in (director, superuser):
+        client.force_login(user)
+        for url in _all_urls():
+            assert client.get(url).status_code == 200, url
+
+
+# --- fixtures ---------------------------------------------------------------------------------
+@pytest.fixture
+def world(db, monkeypatch):
+    c1 = make_city(name_uk="Альфа", oblast_uk="Волинська")
+    c2 = make_city(name_uk="Бета", oblast_uk="Рівненська")
+    c3 = make_city(name_uk="Гамма", oblast_uk="Волинська")
+    c4 = make_city(name_uk="Дельта", oblast_uk="Рівненська")
+    make_member(c1, date(2015, 6, 12), founding=True, decided_by="founding")
+    make_event(c2, "candidate", date(2023, 12, 1))
+    make_member(c2, date(2024, 2, 15), decided_by="assembly", ref="GA-2024/1")
+    make_member(c3, date(2016, 1, 1))
+    make_event(c3, "suspended", date(2024, 3, 10), ref="B-2024/3")
+    make_member(c4, date(2017, 1, 1))
+    make_event(c4, "withdrawn", date(2024, 1, 20), ref="GA-2024/0")
+    chatbot = make_product("Чат-бот", slug="chatbot")
+    opendata = make_product("Відкриті дані", slug="opendata")
+    adopt(c1, chatbot, date(2024, 2, 1))
+    adopt(c2, chatbot, date(2023, 5, 1))
+    adopt(c3, opendata, date(2020, 9, 1))
+
+    calls = []
+
+    def petitions_activity(date_from, date_to):
+        calls.append(("petitions", date_from, date_to))
+        return {
+            c1.pk: {"filed": 5, "published": 4, "reached_threshold": 1,
+                    "answered_on_time": 2, "answered_late": 1},
+            c4.pk: {"filed": 3, "published": 2, "reached_threshold": 0,
+                    "answered_on_time": 0, "answered_late": 1},
+        }  # fmt: skip
+
+    def initiatives_activity(date_from, date_to):
+        calls.append(("initiatives", date_from, date_to))
+        return {c1.pk: {"submitted": 2, "funded": 1}, c2.pk: {"submitted": 4, "funded": 0}}
+
+    def training_stats(*, date_from=None, date_to=None, by="city"):
+        calls.append(("academy", date_from, date_to, by))
+        row = {"people_trained": 3, "hours": Decimal("12.5"), "sessions_held": 2,
+               "avg_rating": None}  # fmt: skip
+        if by == "total":
+            return {"total": {**row, "people_trained": 7}}
+        return {c2.pk: row}
+
+    monkeypatch.setattr("petitions.selectors.city_activity", petitions_activity)
+    monkeypatch.setattr("initiatives.selectors.city_activity", initiatives_activity)
+    monkeypatch.setattr("academy.selectors.training_stats", training_stats)
+    return {"c1": c1, "c2": c2, "c3": c3, "c4": c4, "calls": calls}
+
+
+def _invoice(city, year, dues, entry="0"):
+    return Invoice.objects.create(
+        city=city,
+        year=year,
+        annual_dues=Decimal(dues),
+        entry_fee=Decimal(entry),
+        issued_on=date(year, 1, 15),
+        number=f"T-{year}-{city.pk}",
+    )
+
+
+@pytest.fixture
+def dues(world):
+    c1, c2 = world["c1"], world["c2"]
+    i1 = _invoice(c1, 2023, "10000.00", "5000.00")
+    i2 = _invoice(c1, 2024, "10000.00")
+    i3 = _invoice(c2, 2024, "30000.00", "15000.00")
+    for invoice, amount in ((i1, "15000.00"), (i2, "2500.50"), (i3, "10000.00"), (i3, "5000.25")):
+        Payment.objects.create(invoice=invoice, amount=Decimal(amount), paid_on=date(2024, 5, 1))
+    return world
+
+
+# --- figures ----------------------------------------------------------------------------------
+def test_membership_over_time_and_by_oblast(world):
+    report = reports.membership_report(date(2024, 1, 1), date(2024, 3, 31))
+    months, oblasts = report.tables
+    assert len(months.columns) == 5
+    # month, candidate, member, suspended, withdrawn
+    assert months.rows == [
+        ["2024-01", 1, 2, 0, 1],
+        ["2024-02", 0, 3, 0, 1],
+        ["2024-03", 0, 2, 1, 1],
+    ]
+    assert oblasts.rows == [["Волинська", 0, 1, 1, 0], ["Рівненська", 0, 1, 0, 1]]
+    assert oblasts.totals[1:] == [0, 2, 1, 1]
+    assert [bar.value for bar in report.chart.bars] == [2, 3, 2]
+
+
+def test_period_report(world):
+    report = reports.period_report(date(2024, 1, 1), date(2024, 3, 31))
+    summary, joined, left, introduced = report.tables
+    figures = dict(summary.rows)
+    assert list(figures.values()) == [1, 2, 2, 7, Decimal("12.5"), 1, 8, 6, 1, 2, 2, 6, 1]
+    assert joined.rows == [["Бета", "Рівненська", date(2024, 2, 15), "загальні збори", "GA-2024/1"]]
+    assert [(r[0], r[2], r[4]) for r in left.rows] == [
+        ("Дельта", date(2024, 1, 20), "GA-2024/0"),
+        ("Гамма", date(2024, 3, 10), "B-2024/3"),
+    ]
+    assert introduced.rows == [["Альфа", "Волинська", "Чат-бот", date(2024, 2, 1)]]
+    assert ("academy", date(2024, 1, 1), date(2024, 3, 31), "total") in world["calls"]
+    assert ("petitions", date(2024, 1, 1), date(2024, 3, 31)) in world["calls"]
+
+
+def test_lifting_a_suspension_is_not_joining(world):
+    make_member(world["c3"], date(2024, 6, 1))
+    report = reports.period_report(date(2024, 4, 1), date(2024, 6, 30))
+    assert report.tables[1].rows == []
+
+
+def test_eservice_matrix(world):
+    report = reports.eservices_report(on=date(2024, 12, 31))
+    (table,) = report.tables
+    assert [c.label for c in table.columns][2:4] == ["Відкриті дані", "Чат-бот"]
+    # members on the day (Альфа, Бета) plus Гамма, which runs a product while suspended
+    assert table.rows == [
+        ["Альфа", "Волинська", None, date(2024, 2, 1), 1],
+        ["Бета", "Рівненська", None, date(2023, 5, 1), 1],
+        ["Гамма", "Волинська", date(2020, 9, 1), None, 1],
+    ]
+    assert table.totals[2:] == [1, 2, 3]
+    assert {bar.label: bar.value for bar in report.chart.bars} == {"Відкриті дані": 1, "Чат-бот": 2}
+
+
+def test_dues_report_all_years_and_one_year(dues):
+    (table,) = reports.dues_report().tables
+    assert table.rows == [
+        ["Альфа", "Волинська", Decimal("25000.00"), Decimal("17500.50"), Decimal("7499.50")],
+        ["Бета", "Рівненська", Decimal("45000.00"), Decimal("15000.25"), Decimal("29999.75")],
+    ]
+    assert table.totals[2:] == [Decimal("70000.00"), Decimal("32500.75"), Decimal("37499.25")]
+    (table,) = reports.dues_report(2024).tables
+    assert table.rows[0][2:] == [Decimal("10000.00"), Decimal("2500.50"), Decimal("7499.50")]
+    assert table.totals[2:] == [Decimal("55000.00"), Decimal("17500.75"), Decimal("37499.25")]
+    assert all(isinstance(v, Decimal) for row in table.rows for v in row[2:])
+
+
+def test_activity_per_city(world):
+    (table,) = reports.activity_report(date(2024, 1, 1), date(2024, 3, 31)).tables
+    # Альфа and Бета are members on 31 March; Дельта left but had petitions in the period
+    assert table.rows == [
+        ["Альфа", "Волинська", 5, 4, 2, 1, 2, 1, 0],
+        ["Бета", "Рівненська", 0, 0, 0, 0, 4, 0, 3],
+        ["Дельта", "Рівненська", 3, 2, 0, 1, 0, 0, 0],
+    ]
+    assert table.totals[2:] == [8, 6, 2, 2, 6, 1, 3]
+
+
+# --- pages and exports -----------------------------------------------------------------------
+def test_report_page_has_table_and_accessible_svg_chart(director_client, world):
+    response = director_client.get(reverse("members:report", args=["period"]), Q1)
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert 'role="img"' in body and 'aria-labelledby="chart-title chart-desc"' in body
+    assert '<title id="chart-title">' in body and "<table" in body
+    assert "<script" not in body.split("<main")[1]
+    assert "members/print.css" in body
+
+
+def test_invalid_period_shows_errors_and_no_report(director_client, world):
+    url = reverse("members:report", args=["period"])
+    response = director_client.get(url, {"date_from": "2024-03-31", "date_to": "2024-01-01"})
+    assert response.status_code == 200
+    assert response.context["report"] is None
+    assert response.context["form"].errors
+    response = director_client.get(url, {"date_from": "not a date", "date_to": "2024-01-01"})
+    assert response.context["form"].errors["date_from"]
+    export = reverse("members:report_export", args=["period", "xlsx"])
+    assert director_client.get(export, {"date_from": "x", "date_to": "y"}).status_code == 302
+
+
+def test_csv_export_of_the_dues_report(director_client, dues):
+    response = director_client.get(reverse("members:report_export", args=["dues", "csv"]))
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert 'filename="dues.csv"' in response["Content-Disposition"]
+    text = response.content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[1] == ["Альфа", "Волинська", "25000.00", "17500.50", "7499.50"]
+    assert rows[3][2:] == ["70000.00", "32500.75", "37499.25"]
+
+
+def test_xlsx_export_of_the_period_report_reads_back(director_client, world):
+    response = director_client.get(reverse("members:report_export", args=["period", "xlsx"]), Q1)
+    assert response.status_code == 200
+    assert "spreadsheetml" in response["Content-Type"]
+    assert 'filename="period_2024-01-01_2024-03-31.xlsx"' in response["Content-Disposition"]
+    workbook = load_workbook(io.BytesIO(response.content))
+    assert len(workbook.sheetnames) == 4
+    summary = list(workbook.worksheets[0].iter_rows(values_only=True))
+    assert summary[1][1] == 1 and summary[4][1] == 7  # joined, people trained
+    joined = list(workbook.worksheets[1].iter_rows(values_only=True))
+    assert joined[1][:3] == ("Бета", "Рівненська", datetime(2024, 2, 15))
+
+
+def test_xlsx_export_of_dues_keeps_money_as_numbers(director_client, dues):
+    response = director_client.get(
+        reverse("members:report_export", args=["dues", "xlsx"]), {"year": "2024"}
+    )
+    sheet = load_workbook(io.BytesIO(response.content)).worksheets[0]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[1] == ("Альфа", "Волинська", 10000, 2500.5, 7499.5)
+    assert sheet.cell(row=2, column=3).number_format == "#,##0.00"
+    assert Decimal(str(rows[-1][4])) == Decimal("37499.25")
+
+
+def test_matrix_exports_carry_every_city_while_the_page_is_paged(director_client, world,
+                                                                 monkeypatch):  # fmt: skip
+    from members import conf
+
+    monkeypatch.setattr(conf, "REPORT_PAGE_SIZE", 2)
+    page = director_client.get(reverse("members:report", args=["eservices"]))
+    assert len(page.context["tables"][0]["rows"]) == 2
+    printable = director_client.get(reverse("members:report", args=["eservices"]), {"print": "1"})
+    assert len(printable.context["tables"][0]["rows"]) == 3
+    assert 'media="all"' in printable.content.decode()
+    response = director_client.get(reverse("members:report_export", args=["eservices", "xlsx"]))
+    rows = list(
+        load_workbook(io.BytesIO(response.content)).worksheets[0].iter_rows(values_only=True)
+    )
+    assert len(rows) == 1 + 3 + 1  # header, three cities, totals
+
+
+def test_membership_csv_has_both_tables(director_client, world):
+    response = director_client.get(reverse("members:report_export", args=["membership", "csv"]), Q1)
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[2] == ["2024-01", "1", "2", "0", "1"]
+    assert ["Волинська", "0", "1", "1", "0"] in rows
+
+
+# --- performance shape -----------------------------------------------------------------------
+def _populate(n):
+    product = make_product()
+    for k in range(n):
+        city = make_city(oblast_uk=f"Область {k % 5}")
+        make_member(city, date(2016, 1, 1))
+        adopt(city, product, date(2020, 1, 1))
+        invoice = _invoice(city, 2024, "1000.00")
+        Payment.objects.create(invoice=invoice, amount=Decimal("10.00"), paid_on=date(2024, 2, 1))
+
+
+def _count_queries(client, url, params):
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url, params).status_code == 200
+    return len(ctx.captured_queries)
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_query_count_does_not_depend_on_the_number_of_cities(director_client, slug):
+    params = (
+        {"date_from": "2015-01-01", "date_to": "2024-12-31"}
+        if slug in reports.PERIOD_REPORTS
+        else {}
+    )
+    urls = [
+        reverse("members:report", args=[slug]),
+        reverse("members:report_export", args=[slug, "csv"]),
+        reverse("members:report_export", args=[slug, "xlsx"]),
+    ]
+    _populate(3)
+    director_client.get(urls[0], params)  # warm caches (content types, sessions)
+    small = [_count_queries(director_client, url, params) for url in urls]
+    _populate(27)
+    large = [_count_queries(director_client, url, params) for url in urls]
+    assert small == large
