@@ -8,7 +8,7 @@ from academy.models import LANGUAGE_CHOICES, Course, Expert, Session, Topic
 from members.models import City, EProduct
 
 
-def _session_cities():
+def _session_cities(request=None):
     return City.objects.filter(academy_sessions__isnull=False).distinct().order_by("name_uk")
 
 
@@ -46,7 +46,7 @@ class SessionFilter(django_filters.FilterSet):
     def filter_when(self, queryset, name, value):
         now = timezone.now()
         if value == "past":
-            return queryset.filter(ends_at__lte=now).order_by("-starts_at")
+            return queryset.filter(ends_at__lte=now).order_by("-starts_at", "-pk")
         return queryset.filter(ends_at__gt=now)
 
     def filter_free_seats(self, queryset, name, value):

@@ -31,7 +31,7 @@ def sessions_with_seats() -> QuerySet[Session]:
 
 
 def catalogue_sessions() -> QuerySet[Session]:
-    return sessions_with_seats().prefetch_related("course__topics")
+    return sessions_with_seats().prefetch_related("course__topics").order_by("starts_at", "pk")
 
 
 def session_detail(pk: int) -> Session:
