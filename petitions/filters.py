@@ -16,7 +16,7 @@ class PetitionFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(label=_("Search"), method="filter_text", max_length=200)
     city = django_filters.ModelChoiceFilter(
         label=_("City"),
-        queryset=selectors.filter_cities,
+        queryset=lambda request: selectors.filter_cities(),
         to_field_name="slug",
         empty_label=_("All cities"),
     )

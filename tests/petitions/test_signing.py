@@ -1,0 +1,241 @@
+"""Signing: one per person (database constraint), refused when not collecting, never locks
+the petition; the tally under concurrency; a Redis outage loses nothing."""
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from opencity.core.models import OutboundEmail
+from opencity.core.services import audit_trail
+from petitions import services
+from petitions.models import Petition, Signature
+from tests.factories import make_user
+from tests.helpers import broker_down
+from tests.petitions.factories import make_petition, sign_many
+
+Status = Petition.Status
+
+
+def run_threads(target, count):
+    barrier = threading.Barrier(count)
+    errors = []
+
+    def wrapper(i):
+        try:
+            barrier.wait(timeout=30)
+            target(i)
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=wrapper, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return errors
+
+
+@pytest.mark.django_db
+def test_second_signature_is_refused_and_changes_nothing(city_a, citizen):
+    petition = make_petition(city_a, status=Status.COLLECTING)
+    services.petition_sign(petition=petition, user=citizen)
+    with pytest.raises(services.AlreadySigned):
+        services.petition_sign(petition=petition, user=citizen)
+    assert Signature.objects.filter(petition=petition, user=citizen).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_database_refuses_a_duplicate_signature(city_a, citizen):
+    petition = make_petition(city_a, status=Status.COLLECTING)
+    Signature.objects.create(petition=petition, user=citizen)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Signature.objects.create(petition=petition, user=citizen)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "status", [s for s in Status.values if s not in (Status.COLLECTING, Status.REACHED)]
+)
+def test_signing_a_petition_that_is_not_collecting_is_refused(city_a, citizen, status):
+    petition = make_petition(city_a, status=status)
+    with pytest.raises(services.SigningRefused) as refused:
+        services.petition_sign(petition=petition, user=citizen)
+    assert not isinstance(refused.value, services.AlreadySigned)
+    assert not Signature.objects.filter(petition=petition).exists()
+
+
+@pytest.mark.django_db
+def test_a_petition_that_reached_its_threshold_keeps_collecting_until_the_end(city_a, citizen):
+    petition = make_petition(city_a, status=Status.REACHED)
+    services.petition_sign(petition=petition, user=citizen)
+    assert Signature.objects.filter(petition=petition, user=citizen).exists()
+
+
+@pytest.mark.django_db
+def test_signing_after_the_period_ended_is_refused(city_a, citizen):
+    petition = make_petition(
+        city_a, status=Status.COLLECTING, collection_ends_at=timezone.now() - timedelta(seconds=1)
+    )
+    with pytest.raises(services.SigningRefused):
+        services.petition_sign(petition=petition, user=citizen)
+
+
+@pytest.mark.django_db
+def test_unverified_email_cannot_sign(city_a, unverified_citizen):
+    petition = make_petition(city_a, status=Status.COLLECTING)
+    with pytest.raises(services.SigningRefused):
+        services.petition_sign(petition=petition, user=unverified_citizen)
+    assert not Signature.objects.filter(petition=petition).exists()
+
+
+@pytest.mark.django_db
+def test_signing_never_writes_the_petition_row(city_a, citizen, django_assert_num_queries):
+    petition = make_petition(city_a, status=Status.COLLECTING)
+    services.has_verified_email(citizen)
+    with django_assert_num_queries(3) as captured:  # savepoint, INSERT, release
+        services.petition_sign(petition=petition, user=citizen)
+    sql = " ".join(q["sql"] for q in captured.captured_queries).upper()
+    assert 'INSERT INTO "PETITIONS_SIGNATURE"' in sql
+    assert 'PETITIONS_PETITION" SET' not in sql and "FOR UPDATE" not in sql
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fifty_concurrent_attempts_by_one_person_make_one_signature(city_a):
+    petition = make_petition(city_a, status=Status.COLLECTING, threshold=1000)
+    user = make_user()
+    outcomes = []
+
+    def attempt(_i):
+        try:
+            services.petition_sign(petition=petition, user=user)
+            outcomes.append("signed")
+        except services.AlreadySigned:
+            outcomes.append("already")
+
+    assert run_threads(attempt, 50) == []
+    assert sorted(outcomes).count("signed") == 1 and len(outcomes) == 50
+    assert Signature.objects.filter(petition=petition, user=user).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fifty_different_people_signing_at_once_are_all_counted(city_a):
+    petition = make_petition(city_a, status=Status.COLLECTING, threshold=1000)
+    users = [make_user() for _ in range(50)]
+
+    def attempt(i):
+        services.petition_sign(petition=petition, user=users[i])
+
+    assert run_threads(attempt, 50) == []
+    assert Signature.objects.filter(petition=petition).count() == 50
+    services.petition_tally(petition_id=petition.pk)
+    petition.refresh_from_db()
+    assert petition.signature_count == 50
+
+
+@pytest.mark.django_db(transaction=True)
+def test_overlapping_tallies_mark_the_threshold_and_notify_exactly_once(city_a, responder_a):
+    petition = make_petition(city_a, status=Status.COLLECTING, threshold=5)
+    sign_many(petition, 6)
+
+    assert run_threads(lambda _i: services.petition_tally(petition_id=petition.pk), 12) == []
+    petition.refresh_from_db()
+    assert (petition.status, petition.signature_count) == (Status.REACHED, 6)
+    reached = [e for e in audit_trail(petition) if e.action == "petition.reached"]
+    assert len(reached) == 1
+    assert (
+        OutboundEmail.objects.filter(key__startswith=f"petition:{petition.pk}:reached").count() == 1
+    )
+    assert (
+        OutboundEmail.objects.filter(
+            key__startswith=f"petition:{petition.pk}:staff_reached"
+        ).count()
+        == 1
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_tally_that_dies_mid_way_leaves_nothing_and_the_retry_does_it_once(
+    city_a, responder_a, monkeypatch
+):
+    petition = make_petition(city_a, status=Status.COLLECTING, threshold=2)
+    sign_many(petition, 2)
+    real_notify = services._notify_staff
+    calls = {"n": 0}
+
+    def dying(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise SystemExit("worker killed")
+        return real_notify(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_notify_staff", dying)
+    with pytest.raises(SystemExit):
+        services.petition_tally(petition_id=petition.pk)
+    petition.refresh_from_db()
+    assert petition.status == Status.COLLECTING  # rolled back: no audit, no e-mail
+    assert not OutboundEmail.objects.filter(key__contains=f"petition:{petition.pk}:").exists()
+    services.petition_tally(petition_id=petition.pk)  # the retry
+    services.petition_tally(petition_id=petition.pk)
+    petition.refresh_from_db()
+    assert petition.status == Status.REACHED
+    assert (
+        OutboundEmail.objects.filter(key__startswith=f"petition:{petition.pk}:reached").count() == 1
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_signing_while_redis_is_down_records_the_signature_and_the_beat_pass_counts_it(
+    city_a, citizen, settings
+):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
+    petition = make_petition(city_a, status=Status.COLLECTING, threshold=100)
+    with broker_down():
+        services.petition_sign(petition=petition, user=citizen)
+    assert Signature.objects.filter(petition=petition, user=citizen).exists()
+    petition.refresh_from_db()
+    assert petition.signature_count == 0  # no tally ran
+    assert services.tally_stale() >= 1
+    petition.refresh_from_db()
+    assert petition.signature_count == 1
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_surge_queues_few_tallies_and_the_real_worker_catches_up(city_a, real_worker):
+    petition = make_petition(city_a, status=Status.COLLECTING, threshold=10_000)
+    users = [make_user() for _ in range(30)]
+    from petitions import tasks
+
+    sent = []
+    original = tasks.tally_petition.apply_async
+
+    def counting(*args, **kwargs):
+        sent.append(1)
+        return original(*args, **kwargs)
+
+    tasks.tally_petition.apply_async = counting
+    try:
+        for user in users:
+            services.petition_sign(petition=petition, user=user)
+    finally:
+        tasks.tally_petition.apply_async = original
+    assert 1 <= len(sent) <= 5  # coalesced: one per second at most
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        petition.refresh_from_db()
+        if petition.signature_count == 30:
+            break
+        time.sleep(0.2)
+    assert petition.signature_count == 30
