@@ -64,38 +64,39 @@ class AttendanceRefused(AcademyError):
 
 
 # --- registration ---------------------------------------------------------------------------
-def member_city_staff_city(user) -> City | None:
-    """The member city where `user` holds a StaffRole (first by name), or None."""
+def member_city_staff_city_id(user) -> int | None:
+    """A member city where `user` holds a StaffRole (first by name), or None."""
     return (
         member_cities()
         .filter(staff_roles__user=user)
         .order_by("name_uk")
-        .only("pk", "name_uk", "name_en")
+        .values_list("pk", flat=True)
         .first()
     )
 
 
-def represented_city(user) -> City | None:
+def represented_city_id(user, member_city_id: int | None = None) -> int | None:
     """Registration.city default: a member city they serve, any city they serve, home city."""
-    city = member_city_staff_city(user)
-    if city is not None:
-        return city
-    role = StaffRole.objects.filter(user=user).select_related("city").order_by("pk").first()
-    if role is not None:
-        return role.city
-    return user.home_city
+    if member_city_id is None:
+        member_city_id = member_city_staff_city_id(user)
+    if member_city_id is not None:
+        return member_city_id
+    role_city = (
+        StaffRole.objects.filter(user=user).order_by("pk").values_list("city_id", flat=True).first()
+    )
+    return role_city if role_city is not None else user.home_city_id
 
 
-def _check_can_register(session: Session, user, now: datetime) -> City | None:
-    """Rules that do not depend on the seat count; returns the city represented."""
+def _check_can_register(session: Session, user, now: datetime) -> int | None:
+    """Rules that do not depend on the seat count; returns the id of the city represented."""
     if not user.is_authenticated or not user.is_active:
         raise RegistrationClosed(_("Please sign in to register."))
     if session.is_cancelled:
         raise RegistrationClosed(_("This session has been cancelled."))
     if now >= session.registration_deadline:
         raise RegistrationClosed(_("Registration for this session has closed."))
-    staff_city = member_city_staff_city(user)
-    if session.in_priority_window(now) and staff_city is None:
+    member_city_id = member_city_staff_city_id(user)
+    if session.in_priority_window(now) and member_city_id is None:
         local = timezone.localtime(session.priority_until)
         raise PriorityWindow(
             _(
@@ -104,7 +105,7 @@ def _check_can_register(session: Session, user, now: datetime) -> City | None:
             )
             % {"date": local.strftime("%d.%m.%Y %H:%M")}
         )
-    return staff_city or represented_city(user)
+    return represented_city_id(user, member_city_id)
 
 
 def register(*, session_id: int, user, now: datetime | None = None) -> Registration:
@@ -117,7 +118,7 @@ def register(*, session_id: int, user, now: datetime | None = None) -> Registrat
     """
     now = now or timezone.now()
     session = Session.objects.get(pk=session_id)
-    city = _check_can_register(session, user, now)
+    city_id = _check_can_register(session, user, now)
     with transaction.atomic():
         session = Session.objects.select_for_update().get(pk=session_id)
         if session.is_cancelled or now >= session.registration_deadline:
@@ -135,13 +136,13 @@ def register(*, session_id: int, user, now: datetime | None = None) -> Registrat
         else:
             status, position = Status.WAITLISTED, (counts["last_position"] or 0) + 1
         registration = Registration.objects.create(
-            session=session, user=user, city=city, status=status, waitlist_position=position
+            session=session, user=user, city_id=city_id, status=status, waitlist_position=position
         )
         audit(
             obj=registration,
             action="academy.register",
             actor=user,
-            city=city,
+            city=City(pk=city_id) if city_id else None,
             to_state=status,
         )
     return registration
