@@ -687,8 +687,8 @@ def programmes_due_for_tally(today: date | None = None) -> list[int]:
 def results_publish(*, snapshot: ResultSnapshot, actor) -> ResultSnapshot:
     """Publish a tally result (atomic, once). City staff of the programme's city.
 
-    Marks the programme's projects funded / not funded, notifies authors at once and queues
-    the e-mails to voters who opted in (a periodic pass recovers a broker outage).
+    Marks the programme's projects funded / not funded and queues one task that e-mails the
+    authors and the voters who opted in (a periodic pass recovers a broker outage).
     """
     from members.access import can_act_on_city
 
@@ -721,15 +721,6 @@ def results_publish(*, snapshot: ResultSnapshot, actor) -> ResultSnapshot:
             city=programme.city,
             data={"winners": sorted(winners)},
         )
-        for initiative in Initiative.objects.filter(pk__in=all_ids).select_related(
-            "author", "programme__city"
-        ):
-            _notify_author(
-                initiative,
-                f"result:s{snapshot.pk}",
-                "initiatives/result",
-                funded=initiative.pk in winners,
-            )
         from initiatives.tasks import notify_voters_of_results
 
         enqueue_on_commit(notify_voters_of_results, snapshot.pk)
@@ -737,11 +728,25 @@ def results_publish(*, snapshot: ResultSnapshot, actor) -> ResultSnapshot:
 
 
 def notify_voters_of_results(*, snapshot_id: int) -> int:
-    """E-mail every opted-in voter that results are published (idempotent: keyed e-mails)."""
+    """E-mail the authors their result and every opted-in voter that results are published.
+
+    Idempotent: every e-mail has a deterministic key, so a second run records nothing.
+    """
     snapshot = ResultSnapshot.objects.select_related("programme__city").get(pk=snapshot_id)
     if snapshot.published_at is None:
         return 0
     sent = 0
+    winners = set(snapshot.rows.filter(winner=True).values_list("initiative_id", flat=True))
+    in_result = snapshot.rows.values_list("initiative_id", flat=True)
+    for initiative in Initiative.objects.filter(pk__in=in_result).select_related(
+        "author", "programme__city"
+    ):
+        _notify_author(
+            initiative,
+            f"result:s{snapshot.pk}",
+            "initiatives/result",
+            funded=initiative.pk in winners,
+        )
     ballots = Ballot.objects.filter(programme=snapshot.programme, notify=True).select_related(
         "voter"
     )

@@ -1,0 +1,346 @@
+"""Voting rules, enforced by the service and the database, under any sequence or concurrency."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.urls import reverse
+
+from initiatives.models import Ballot, Initiative, Vote
+from initiatives.services import Refused, vote_cast, vote_check_voter
+from tests.factories import make_user
+from tests.helpers import broker_down
+from tests.initiatives.factories import (
+    cast,
+    make_category,
+    make_initiative,
+    make_programme,
+    make_voter,
+    years_ago,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def programme(city_a):
+    programme = make_programme(city_a, stage="voting", max_votes=2)
+    make_category(programme, name="Малі проєкти")
+    make_category(programme, name="Великі проєкти")
+    return programme
+
+
+@pytest.fixture
+def small(programme):
+    return programme.categories.get(name="Малі проєкти")
+
+
+@pytest.fixture
+def large(programme):
+    return programme.categories.get(name="Великі проєкти")
+
+
+@pytest.fixture
+def voter(city_a):
+    return make_voter(city_a)
+
+
+def refused_code(func, **kwargs) -> str:
+    with pytest.raises(Refused) as info:
+        func(**kwargs)
+    return info.value.code
+
+
+def test_vote_is_recorded_on_the_voters_ballot(programme, small, voter):
+    initiative = make_initiative(programme, small)
+    vote = cast(voter, initiative)
+    assert vote.position == 1 and vote.category_id == small.pk
+    assert Ballot.objects.get(voter=voter, programme=programme).votes.count() == 1
+
+
+def test_votes_up_to_the_limit_are_accepted_and_one_more_is_refused(programme, small, voter):
+    first, second, third = (make_initiative(programme, small) for _ in range(3))
+    cast(voter, first)
+    cast(voter, second)
+    assert refused_code(vote_cast, voter=voter, initiative=third) == "limit"
+    assert Vote.objects.filter(voter=voter).count() == 2
+
+
+def test_second_vote_for_the_same_project_is_refused(programme, small, voter):
+    initiative = make_initiative(programme, small)
+    cast(voter, initiative)
+    assert refused_code(vote_cast, voter=voter, initiative=initiative) == "twice"
+    assert Vote.objects.filter(voter=voter).count() == 1
+
+
+def test_database_refuses_a_second_vote_for_a_project_even_past_the_service(programme, voter):
+    initiative = make_initiative(programme)
+    vote = cast(voter, initiative)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Vote.objects.create(
+            ballot=vote.ballot,
+            voter=voter,
+            programme=programme,
+            initiative=initiative,
+            category=initiative.category,
+            position=2,
+        )
+
+
+def test_database_refuses_two_votes_in_one_ballot_slot(programme, voter):
+    vote = cast(voter, make_initiative(programme))
+    other = make_initiative(programme)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Vote.objects.create(
+            ballot=vote.ballot,
+            voter=voter,
+            programme=programme,
+            initiative=other,
+            category=other.category,
+            position=1,
+        )
+
+
+def test_one_per_category_accepts_another_category_and_refuses_the_same(
+    programme, small, large, voter
+):
+    programme.one_per_category = True
+    programme.save()
+    cast(voter, make_initiative(programme, small))
+    assert refused_code(vote_cast, voter=voter, initiative=make_initiative(programme, small)) == (
+        "category"
+    )
+    cast(voter, make_initiative(programme, large))
+    assert Vote.objects.filter(voter=voter).count() == 2
+
+
+def test_without_one_per_category_two_votes_in_one_category_are_fine(programme, small, voter):
+    cast(voter, make_initiative(programme, small))
+    cast(voter, make_initiative(programme, small))
+    assert Vote.objects.filter(voter=voter, category=small).count() == 2
+
+
+def test_database_refuses_a_second_vote_in_a_category_slot(programme, small, voter):
+    programme.one_per_category = True
+    programme.save()
+    vote = cast(voter, make_initiative(programme, small))
+    other = make_initiative(programme, small)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Vote.objects.create(
+            ballot=vote.ballot,
+            voter=voter,
+            programme=programme,
+            initiative=other,
+            category=small,
+            category_slot=small,
+            position=2,
+        )
+
+
+def test_voter_who_turns_the_minimum_age_today_may_vote(programme, city_a):
+    voter = make_user(home_city=city_a, date_of_birth=years_ago(16))
+    cast(voter, make_initiative(programme))
+
+
+def test_voter_one_day_short_of_the_minimum_age_is_refused(programme, city_a):
+    voter = make_user(home_city=city_a, date_of_birth=years_ago(16) + timedelta(days=1))
+    assert refused_code(vote_cast, voter=voter, initiative=make_initiative(programme)) == "age"
+
+
+def test_voter_without_a_date_of_birth_is_asked_for_it(programme, city_a):
+    voter = make_user(home_city=city_a)
+    assert refused_code(vote_cast, voter=voter, initiative=make_initiative(programme)) == (
+        "age_unknown"
+    )
+
+
+def test_programme_without_minimum_age_does_not_ask_for_it(programme, city_a):
+    programme.min_voter_age = 0
+    programme.save()
+    cast(make_user(home_city=city_a), make_initiative(programme))
+
+
+def test_resident_of_another_city_is_refused(programme, city_b):
+    outsider = make_voter(city_b)
+    assert refused_code(vote_cast, voter=outsider, initiative=make_initiative(programme)) == (
+        "resident"
+    )
+    homeless = make_voter(None)
+    assert refused_code(vote_cast, voter=homeless, initiative=make_initiative(programme)) == (
+        "resident"
+    )
+
+
+def test_non_resident_may_vote_when_the_programme_is_open_to_all(programme, city_b):
+    programme.residents_only = False
+    programme.save()
+    cast(make_voter(city_b), make_initiative(programme))
+
+
+def test_author_cannot_vote_for_their_own_project_but_for_others(programme, voter):
+    own = make_initiative(programme, author=voter)
+    assert refused_code(vote_cast, voter=voter, initiative=own) == "own"
+    cast(voter, make_initiative(programme))
+
+
+def test_unverified_email_cannot_vote(programme, city_a):
+    voter = make_voter(city_a, verified=False)
+    assert refused_code(vote_cast, voter=voter, initiative=make_initiative(programme)) == (
+        "unverified"
+    )
+
+
+@pytest.mark.parametrize("stage", ["upcoming", "submission", "review", "results", "implementation"])
+def test_vote_outside_the_voting_stage_is_refused(city_a, voter, stage):
+    programme = make_programme(city_a, stage=stage)
+    initiative = make_initiative(programme)
+    assert refused_code(vote_cast, voter=voter, initiative=initiative) == "stage"
+    assert not Vote.objects.exists()
+
+
+def test_voting_is_open_on_its_first_and_last_day(city_a, voter):
+    programme = make_programme(city_a, stage="voting")
+    vote_check_voter(voter=voter, programme=programme, today=programme.voting_opens)
+    vote_check_voter(voter=voter, programme=programme, today=programme.voting_closes)
+    with pytest.raises(Refused):
+        vote_check_voter(
+            voter=voter, programme=programme, today=programme.voting_closes + timedelta(days=1)
+        )
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        Initiative.Status.SUBMITTED,
+        Initiative.Status.REJECTED,
+        Initiative.Status.WITHDRAWN,
+        Initiative.Status.REVISION,
+    ],
+)
+def test_project_not_on_the_ballot_gets_no_vote(programme, voter, status):
+    kwargs = {"rejection_reason": "duplicate"} if status == Initiative.Status.REJECTED else {}
+    initiative = make_initiative(programme, status=status, **kwargs)
+    assert refused_code(vote_cast, voter=voter, initiative=initiative) == "not_on_ballot"
+
+
+def test_a_vote_needs_no_broker(programme, voter):
+    initiative = make_initiative(programme)
+    with broker_down():
+        cast(voter, initiative)
+    assert Vote.objects.filter(voter=voter).count() == 1
+
+
+def _run_in_threads(target, count: int):
+    barrier = threading.Barrier(count)
+    results, lock = [], threading.Lock()
+
+    def run(i):
+        try:
+            barrier.wait(timeout=20)
+            outcome = target(i)
+        except Refused as exc:
+            outcome = exc.code
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            outcome = repr(exc)
+        finally:
+            connection.close()
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fifty_concurrent_votes_by_one_voter_never_exceed_the_limit(city_a):
+    programme = make_programme(city_a, stage="voting", max_votes=5)
+    category = make_category(programme, budget="100000000", max_cost="1000000")
+    voter = make_voter(city_a)
+    initiatives = [make_initiative(programme, category) for _ in range(50)]
+    results = _run_in_threads(lambda i: cast(voter, initiatives[i]).pk, 50)
+    assert len(results) == 50
+    votes = Vote.objects.filter(voter=voter)
+    assert votes.count() == 5
+    assert sorted(votes.values_list("position", flat=True)) == [1, 2, 3, 4, 5]
+    assert sorted(r for r in results if isinstance(r, str)) == ["limit"] * 45
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_votes_for_one_project_count_once(city_a):
+    programme = make_programme(city_a, stage="voting", max_votes=5)
+    voter = make_voter(city_a)
+    initiative = make_initiative(programme)
+    results = _run_in_threads(lambda i: cast(voter, initiative).pk, 20)
+    assert Vote.objects.filter(voter=voter).count() == 1
+    assert sorted(r for r in results if isinstance(r, str)) == ["twice"] * 19
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_votes_in_one_category_keep_one_per_category(city_a):
+    programme = make_programme(city_a, stage="voting", max_votes=5, one_per_category=True)
+    category = make_category(programme, budget="100000000", max_cost="1000000")
+    voter = make_voter(city_a)
+    initiatives = [make_initiative(programme, category) for _ in range(20)]
+    _run_in_threads(lambda i: cast(voter, initiatives[i]).pk, 20)
+    assert Vote.objects.filter(voter=voter).count() == 1
+
+
+# --- the vote view ----------------------------------------------------------------------------
+def _vote_url(initiative):
+    return reverse("initiatives:vote", args=[initiative.programme.slug, initiative.pk])
+
+
+def test_signed_in_resident_votes_through_the_page(client, programme, voter):
+    initiative = make_initiative(programme)
+    client.force_login(voter)
+    response = client.post(_vote_url(initiative), {"notify": "on"}, follow=True)
+    assert response.status_code == 200
+    assert Vote.objects.filter(voter=voter, initiative=initiative).exists()
+    assert Ballot.objects.get(voter=voter).notify is True
+    assert "зараховано" in response.content.decode()
+
+
+def test_refused_vote_through_the_page_explains_why(client, programme, city_b):
+    outsider = make_voter(city_b)
+    initiative = make_initiative(programme)
+    client.force_login(outsider)
+    response = client.post(_vote_url(initiative), follow=True)
+    assert not Vote.objects.exists()
+    assert "Лише мешканці" in response.content.decode()
+
+
+def test_anonymous_visitor_is_sent_to_sign_in_and_no_vote_is_recorded(client, programme):
+    initiative = make_initiative(programme)
+    response = client.post(_vote_url(initiative))
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    assert not Vote.objects.exists()
+
+
+def test_vote_by_get_is_not_allowed(client, programme, voter):
+    client.force_login(voter)
+    assert client.get(_vote_url(make_initiative(programme))).status_code == 405
+
+
+def test_too_many_vote_attempts_get_429(client, programme, voter, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "vote": (2, 60)}
+    client.force_login(voter)
+    initiatives = [make_initiative(programme) for _ in range(3)]
+    assert client.post(_vote_url(initiatives[0])).status_code == 302
+    assert client.post(_vote_url(initiatives[1])).status_code == 302
+    response = client.post(_vote_url(initiatives[2]))
+    assert response.status_code == 429
+    assert Vote.objects.filter(voter=voter).count() == 2
+
+
+def test_vote_redirect_never_leaves_the_site(client, programme, voter):
+    client.force_login(voter)
+    initiative = make_initiative(programme)
+    response = client.post(_vote_url(initiative), {"next": "https://evil.example/"})
+    assert response["Location"] == initiative.get_absolute_url()
