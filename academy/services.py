@@ -64,27 +64,34 @@ class AttendanceRefused(AcademyError):
 
 
 # --- registration ---------------------------------------------------------------------------
-def member_city_staff_city_id(user) -> int | None:
+def _staff_city_ids(user) -> list[int]:
+    return list(
+        StaffRole.objects.filter(user=user).order_by("pk").values_list("city_id", flat=True)
+    )
+
+
+def member_city_staff_city_id(user, staff_city_ids: list[int] | None = None) -> int | None:
     """A member city where `user` holds a StaffRole (first by name), or None."""
+    if staff_city_ids is None:
+        staff_city_ids = _staff_city_ids(user)
+    if not staff_city_ids:  # most people: no staff role, no membership query
+        return None
     return (
         member_cities()
-        .filter(staff_roles__user=user)
+        .filter(pk__in=staff_city_ids)
         .order_by("name_uk")
         .values_list("pk", flat=True)
         .first()
     )
 
 
-def represented_city_id(user, member_city_id: int | None = None) -> int | None:
+def represented_city_id(user) -> int | None:
     """Registration.city default: a member city they serve, any city they serve, home city."""
-    if member_city_id is None:
-        member_city_id = member_city_staff_city_id(user)
+    staff_city_ids = _staff_city_ids(user)
+    member_city_id = member_city_staff_city_id(user, staff_city_ids)
     if member_city_id is not None:
         return member_city_id
-    role_city = (
-        StaffRole.objects.filter(user=user).order_by("pk").values_list("city_id", flat=True).first()
-    )
-    return role_city if role_city is not None else user.home_city_id
+    return staff_city_ids[0] if staff_city_ids else user.home_city_id
 
 
 def _check_can_register(session: Session, user, now: datetime) -> int | None:
@@ -95,7 +102,8 @@ def _check_can_register(session: Session, user, now: datetime) -> int | None:
         raise RegistrationClosed(_("This session has been cancelled."))
     if now >= session.registration_deadline:
         raise RegistrationClosed(_("Registration for this session has closed."))
-    member_city_id = member_city_staff_city_id(user)
+    staff_city_ids = _staff_city_ids(user)
+    member_city_id = member_city_staff_city_id(user, staff_city_ids)
     if session.in_priority_window(now) and member_city_id is None:
         local = timezone.localtime(session.priority_until)
         raise PriorityWindow(
@@ -105,7 +113,9 @@ def _check_can_register(session: Session, user, now: datetime) -> int | None:
             )
             % {"date": local.strftime("%d.%m.%Y %H:%M")}
         )
-    return represented_city_id(user, member_city_id)
+    if member_city_id is not None:
+        return member_city_id
+    return staff_city_ids[0] if staff_city_ids else user.home_city_id
 
 
 def register(*, session_id: int, user, now: datetime | None = None) -> Registration:
@@ -117,20 +127,24 @@ def register(*, session_id: int, user, now: datetime | None = None) -> Registrat
     registered). Callers: the register view (signed-in user, rate-limited).
     """
     now = now or timezone.now()
-    session = Session.objects.get(pk=session_id)
+    session = Session.objects.get(pk=session_id, course__is_published=True)
     city_id = _check_can_register(session, user, now)
     with transaction.atomic():
         session = Session.objects.select_for_update().get(pk=session_id)
         if session.is_cancelled or now >= session.registration_deadline:
             raise RegistrationClosed(_("Registration for this session has closed."))
-        active = Registration.objects.filter(session=session).exclude(status=Status.CANCELLED)
-        if active.filter(user=user).exists():
-            raise AlreadyRegistered(_("You are already registered for this session."))
-        counts = active.aggregate(
-            seated=Count("pk", filter=Q(status=Status.SEATED)),
-            waiting=Count("pk", filter=Q(status=Status.WAITLISTED)),
-            last_position=Max("waitlist_position"),
+        counts = (
+            Registration.objects.filter(session=session)
+            .exclude(status=Status.CANCELLED)
+            .aggregate(
+                mine=Count("pk", filter=Q(user=user)),
+                seated=Count("pk", filter=Q(status=Status.SEATED)),
+                waiting=Count("pk", filter=Q(status=Status.WAITLISTED)),
+                last_position=Max("waitlist_position"),
+            )
         )
+        if counts["mine"]:
+            raise AlreadyRegistered(_("You are already registered for this session."))
         if counts["seated"] < session.capacity and counts["waiting"] == 0:
             status, position = Status.SEATED, None
         else:

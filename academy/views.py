@@ -83,11 +83,12 @@ def calendar_feed(request):
 @login_required
 @require_POST
 def register(request, pk: int):
-    session = get_object_or_404(Session, pk=pk, course__is_published=True)
     if not allow("register", request.user.pk):
         return render(request, "429.html", status=429)
     try:
-        registration = services.register(session_id=session.pk, user=request.user)
+        registration = services.register(session_id=pk, user=request.user)
+    except Session.DoesNotExist:
+        raise Http404 from None
     except services.AcademyError as error:
         messages.error(request, error.message)
     else:
@@ -101,7 +102,7 @@ def register(request, pk: int):
                     "seat frees up."
                 ),
             )
-    return redirect(session.get_absolute_url())
+    return redirect("academy:session_detail", pk=pk)
 
 
 @login_required
