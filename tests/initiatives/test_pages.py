@@ -200,3 +200,30 @@ def test_city_activity_counts_submissions_and_funded_projects_in_the_range(
     assert activity[city_a.pk] == {"submitted": 2, "funded": 1}
     assert activity[city_b.pk] == {"submitted": 1, "funded": 0}
     assert selectors.city_activity(date(2000, 1, 1), date(2000, 12, 31)) == {}
+
+
+def test_demo_data_is_idempotent():
+    from initiatives import demo
+    from initiatives.models import Programme, Vote
+    from opencity.accounts import demo as accounts_demo
+    from tests.factories import make_city
+
+    make_city(katottg=demo.LUTSK, name_uk="Луцька")
+    make_city(katottg=demo.CHERNIVTSI, name_uk="Чернівецька")
+    accounts_demo.seed(log=lambda *_: None)
+    demo.seed(log=lambda *_: None)
+    counts = (Programme.objects.count(), Initiative.objects.count(), Vote.objects.count())
+    demo.seed(log=lambda *_: None)
+    assert counts == (2, 10, 6)
+    assert (Programme.objects.count(), Initiative.objects.count(), Vote.objects.count()) == counts
+
+
+def test_staff_hear_about_each_new_stage_once(city_a, moderator_a):
+    from initiatives.tasks import announce_stages
+    from opencity.core.models import OutboundEmail
+
+    make_programme(city_a, stage="voting")
+    assert announce_stages() == 1
+    assert announce_stages() == 0
+    emails = OutboundEmail.objects.filter(key__startswith="initiatives:stage:")
+    assert list(emails.values_list("to", flat=True)) == [moderator_a.email]
