@@ -3,4 +3,12 @@
 Plain data only: settings import this module before Django is set up.
 """
 
-BEAT_SCHEDULE: dict = {}
+from celery.schedules import crontab
+
+BEAT_SCHEDULE: dict = {
+    # Idempotent: new members get this year's invoice the day after they are accepted.
+    "members-issue-invoices": {
+        "task": "members.tasks.issue_invoices_current_year",
+        "schedule": crontab(hour=4, minute=10),
+    },
+}

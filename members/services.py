@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 from collections import Counter
 from datetime import date
 from decimal import Decimal
@@ -24,6 +25,8 @@ from members.models import (
     StaffRole,
 )
 from opencity.core.services import audit, notify_user
+
+logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
@@ -454,8 +457,12 @@ def invoices_issue_for_year(*, year: int, actor=None) -> int:
     city_ids = set(member_cities(on=date(year, 1, 1)).values_list("pk", flat=True))
     city_ids |= set(member_cities(on=last_day).values_list("pk", flat=True))
     created = 0
-    for city in City.objects.filter(pk__in=city_ids):
-        _, was_created = invoice_issue(city=city, year=year, actor=actor)
+    for city in City.objects.filter(pk__in=city_ids).exclude(invoices__year=year):
+        try:
+            _, was_created = invoice_issue(city=city, year=year, actor=actor)
+        except DuesError:
+            logger.warning("no dues tier for %s (population %s)", city, city.population)
+            continue
         created += was_created
     return created
 

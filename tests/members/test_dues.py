@@ -125,3 +125,16 @@ def test_admin_payment_form_refuses_overpayment(association_client, tiers, city_
     )
     assert response.status_code == 302
     assert Payment.objects.get().amount == Decimal("20000.00")
+
+
+def test_daily_invoice_task_is_idempotent_and_skips_cities_without_a_tier(city_a, city_b):
+    from members.tasks import issue_invoices_current_year
+
+    make_tiers()
+    make_member(city_a, date(2016, 1, 1))
+    city_b.population = None  # no tier matches: skipped, not a failure of the whole run
+    city_b.save()
+    make_member(city_b, date(2016, 1, 1))
+    assert issue_invoices_current_year.delay().get() == 1
+    assert issue_invoices_current_year.delay().get() == 0
+    assert Invoice.objects.get().city == city_a

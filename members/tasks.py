@@ -1,0 +1,16 @@
+"""Thin Celery wrappers around members.services."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.utils import timezone
+
+from members.services import invoices_issue_for_year
+
+
+@shared_task(name="members.tasks.issue_invoices_current_year")
+def issue_invoices_current_year() -> int:
+    """Issue this year's dues invoices to every member that has none yet. Idempotent (one
+    invoice per city and year is a database constraint), so a daily run also covers cities
+    accepted during the year and days when the worker was down."""
+    return invoices_issue_for_year(year=timezone.localdate().year)
