@@ -1,8 +1,8 @@
 """The certificate PDF: A4 landscape, bilingual (Ukrainian first, English below), with the
 verification code and a QR code linking to the public check page.
 
-Fonts: DejaVu Sans, bundled in academy/fonts/ with its licence (Bitstream Vera licence,
-free to redistribute), so Cyrillic renders on any machine.
+Fonts: DejaVu Sans (Latin/Greek/Cyrillic subset), bundled in academy/fonts/ with its licence
+(Bitstream Vera licence, free to redistribute), so Cyrillic renders on any machine.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ def render_certificate_pdf(certificate) -> bytes:
     pdf.set_creator("OpenCity E-City Academy")
     pdf.set_title(f"Certificate {certificate.code}")
     pdf.set_auto_page_break(False)
-    pdf.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
-    pdf.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+    pdf.add_font("DejaVu", "", str(FONTS / "DejaVuSans-LatinCyrillic.ttf"))
+    pdf.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold-LatinCyrillic.ttf"))
     pdf.add_page()
     width = pdf.w
 

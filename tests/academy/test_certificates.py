@@ -220,3 +220,15 @@ def test_roster_before_the_session_refuses_attendance(client, academy_staff, cit
     registration.refresh_from_db()
     assert not registration.attended
     assert timezone.now() < session.starts_at
+
+
+def test_bundled_certificate_fonts_cover_ukrainian_text():
+    from fontTools.ttLib import TTFont
+
+    from academy.certificates import FONTS
+
+    text = "АБВГҐДЕЄЖЗИІЇЙКЛМНОПРСТУФХЦЧШЩЬЮЯабвгґдеєжзиіїйклмнопрстуфхцчшщьюя’«»·№–—ABCxyz019"
+    for name in ("DejaVuSans-LatinCyrillic.ttf", "DejaVuSans-Bold-LatinCyrillic.ttf"):
+        cmap = TTFont(FONTS / name).getBestCmap()
+        assert [char for char in text if ord(char) not in cmap] == []
+    assert (FONTS / "LICENSE-DejaVu.txt").exists()
