@@ -143,8 +143,15 @@ class CityContactAdmin(AssociationOnlyAdmin):
     autocomplete_fields = ("city",)
 
 
+class CityEServiceInline(admin.TabularInline):
+    model = CityEService
+    extra = 1
+    autocomplete_fields = ("city",)
+
+
 @admin.register(EProduct)
 class EProductAdmin(admin.ModelAdmin):
+    inlines = [CityEServiceInline]
     list_display = ("name", "category", "developer", "licence")
     list_filter = ("category",)
     search_fields = ("name", "developer", "description")

@@ -515,11 +515,17 @@ def display_row(table: Table, row: list) -> list[tuple[str, str]]:
     ]
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _plain(value):
     if value is None:
         return ""
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        # Text typed into admin must never run as a spreadsheet formula (CSV injection).
+        return "'" + value
     return value
 
 
@@ -532,7 +538,7 @@ def to_csv(report: Report) -> str:
             writer.writerow([])
         if len(report.tables) > 1:
             writer.writerow([table.title])
-        writer.writerow([column.label for column in table.columns])
+        writer.writerow([_plain(column.label) for column in table.columns])
         for row in table.rows:
             writer.writerow([_plain(v) for v in row])
         if table.totals:
@@ -550,6 +556,12 @@ def _xlsx_cells(sheet, values: list, kinds: list[str], font=None) -> list:
     for value, kind in zip(values, kinds, strict=False):
         if value is None or value == "":
             out.append(None)
+        elif isinstance(value, str) and value.startswith("="):
+            cell = WriteOnlyCell(sheet, value=value)
+            cell.data_type = "s"  # text, never a formula
+            if font is not None:
+                cell.font = font
+            out.append(cell)
         elif font is None and kind not in XLSX_FORMATS:
             out.append(value)
         else:
@@ -580,6 +592,7 @@ def to_xlsx(report: Report) -> bytes:
         header = []
         for column in table.columns:
             cell = WriteOnlyCell(sheet, value=column.label)
+            cell.data_type = "s"
             cell.font = bold
             header.append(cell)
         sheet.append(header)

@@ -328,3 +328,14 @@ def test_query_count_does_not_depend_on_the_number_of_cities(director_client, sl
     large = [_count_queries(director_client, url, params) for url in urls]
     assert small == large
     assert min(small) >= 4  # session, user, groups, report queries: the count is real
+
+
+def test_text_cells_never_become_spreadsheet_formulas(director_client, world):
+    make_product('=HYPERLINK("http://evil.example","x")', slug="evil")
+    xlsx = director_client.get(reverse("members:report_export", args=["eservices", "xlsx"]))
+    sheet = load_workbook(io.BytesIO(xlsx.content)).worksheets[0]
+    cell = next(c for c in sheet[1] if str(c.value).startswith("=HYPERLINK"))
+    assert cell.data_type == "s"  # stored as text, not as a formula
+    csv_text = director_client.get(reverse("members:report_export", args=["eservices", "csv"]))
+    first_line = csv_text.content.decode("utf-8-sig").splitlines()[0]
+    assert "'=HYPERLINK" in first_line
