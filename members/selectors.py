@@ -43,7 +43,11 @@ def city_membership_status(city: City, on=None) -> str | None:
 
 
 def home_summary() -> dict:
-    return {"member_cities": member_cities().count(), "hromadas": City.objects.count()}
+    return {
+        "member_cities": member_cities().count(),
+        "hromadas": City.objects.count(),
+        "e_products": EProduct.objects.count(),
+    }
 
 
 @dataclass(frozen=True)
@@ -107,10 +111,13 @@ def products_catalogue() -> QuerySet[EProduct]:
 
 def product_with_adoptions(slug: str) -> EProduct:
     adoptions = CityEService.objects.select_related("city").order_by("since", "city__name_uk")
-    lookups = [Prefetch("adoptions", queryset=adoptions)]
-    if hasattr(EProduct, "experts"):  # the academy's Expert.products (reverse accessor)
-        lookups.append("experts")
-    return EProduct.objects.prefetch_related(*lookups).get(slug=slug)
+    from academy.models import Expert
+
+    experts = Expert.objects.filter(is_public=True).order_by("full_name")
+    return EProduct.objects.prefetch_related(
+        Prefetch("adoptions", queryset=adoptions),
+        Prefetch("experts", queryset=experts),  # the academy's Expert.products
+    ).get(slug=slug)
 
 
 def applications_of(user) -> QuerySet[MembershipApplication]:

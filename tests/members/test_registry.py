@@ -153,3 +153,15 @@ def test_catalogue_filters_by_category_and_product_page_lists_cities(client, reg
     assert response.status_code == 200
     assert "Луцька громада" in response.content.decode()
     assert client.get(reverse("members:product_detail", args=["nope"])).status_code == 404
+
+
+def test_product_page_links_the_public_experts_who_helped(client, registry):
+    from academy.models import Expert
+
+    shown = Expert.objects.create(full_name="Олена Цифрова", slug="olena", is_public=True)
+    hidden = Expert.objects.create(full_name="Прихований Експерт", slug="hidden", is_public=False)
+    for expert in (shown, hidden):
+        expert.products.add(registry["chatbot"])
+    body = client.get(reverse("members:product_detail", args=["chatbot"])).content.decode()
+    assert "Олена Цифрова" in body and reverse("academy:expert_detail", args=["olena"]) in body
+    assert "Прихований Експерт" not in body
