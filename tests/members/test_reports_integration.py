@@ -23,12 +23,9 @@ def _at(day: date, hour: int = 12) -> datetime:
 
 
 def _petition(city, author, submitted: date, **fields) -> Petition:
-    defaults = {"status": "submitted"}
-    defaults.update(fields)
-    return Petition.objects.create(
-        city=city, author=author, author_name="Автор", title="Петиція", text="Текст",
-        submitted_at=_at(submitted), **defaults,
-    )  # fmt: skip
+    values = {"status": "submitted", "title": "Петиція", "author_name": "Автор", "text": "Текст"}
+    values.update(fields)
+    return Petition.objects.create(city=city, author=author, submitted_at=_at(submitted), **values)
 
 
 def _published(day: date) -> dict:
@@ -100,3 +97,18 @@ def test_city_staff_do_not_see_the_association_back_office(city_admin_a, client,
                            issued_on=date(2024, 1, 1), number="X-1")  # fmt: skip
     client.force_login(city_admin_a)
     assert client.get(reverse(f"admin:members_{model}_changelist")).status_code == 403
+
+
+def test_city_profile_lists_open_petitions_and_trainings_of_its_staff(client, city_a, city_b):
+    make_member(city_a, date(2016, 1, 1))
+    author = make_user()
+    opened = _published(date(2024, 1, 6))
+    _petition(city_a, author, date(2024, 1, 5), title="Більше велодоріжок", **opened)
+    _petition(city_b, author, date(2024, 1, 5), title="Чужа петиція", **opened)
+    session = _session(date(2024, 2, 14), "4.0")
+    Registration.objects.create(session=session, user=make_user(), city=city_a, status="seated",
+                                attended=True)  # fmt: skip
+    response = client.get(reverse("members:city_detail", args=[city_a.slug]))
+    body = response.content.decode()
+    assert "Більше велодоріжок" in body and "Чужа петиція" not in body
+    assert "Е-демократія 101" in body
