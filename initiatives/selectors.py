@@ -77,6 +77,15 @@ def initiative_for_viewer(user, programme_slug: str, pk: int) -> Initiative | No
     return None
 
 
+def initiative_for_vote(programme_slug: str, pk: int) -> Initiative | None:
+    """The initiative for the vote action: no vote count (the hot path stays cheap)."""
+    return (
+        Initiative.objects.select_related("programme__city")
+        .filter(pk=pk, programme__slug=programme_slug)
+        .first()
+    )
+
+
 def initiatives_by_author(user, programme: Programme) -> QuerySet[Initiative]:
     return Initiative.objects.filter(author=user, programme=programme).order_by("-submitted_at")
 

@@ -16,8 +16,8 @@ from decimal import Decimal
 
 from allauth.account.models import EmailAddress
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, OuterRef
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -516,12 +516,10 @@ def vote_cast(*, voter, initiative: Initiative, notify: bool | None = None) -> V
     if initiative.author_id == voter.pk:
         raise Refused(_("You cannot vote for your own project."), code="own")
     with transaction.atomic():
-        Ballot.objects.bulk_create(
-            [Ballot(voter=voter, programme=programme, notify=bool(notify))],
-            ignore_conflicts=True,
+        ballot_id = _lock_ballot(voter_id=voter.pk, programme_id=programme.pk, notify=bool(notify))
+        cast = list(
+            Vote.objects.filter(ballot_id=ballot_id).values_list("initiative_id", "category_id")
         )
-        ballot = Ballot.objects.select_for_update().get(voter=voter, programme=programme)
-        cast = list(Vote.objects.filter(ballot=ballot).values_list("initiative_id", "category_id"))
         if any(initiative_id == initiative.pk for initiative_id, _cat in cast):
             raise Refused(_("You have already voted for this project."), code="twice")
         if len(cast) >= programme.max_votes:
@@ -529,7 +527,7 @@ def vote_cast(*, voter, initiative: Initiative, notify: bool | None = None) -> V
         if programme.one_per_category and any(cat == initiative.category_id for _i, cat in cast):
             raise Refused(_("You have already voted in this category."), code="category")
         vote = Vote.objects.create(
-            ballot=ballot,
+            ballot_id=ballot_id,
             voter=voter,
             programme=programme,
             initiative=initiative,
@@ -537,9 +535,36 @@ def vote_cast(*, voter, initiative: Initiative, notify: bool | None = None) -> V
             position=len(cast) + 1,
             category_slot_id=initiative.category_id if programme.one_per_category else None,
         )
-        if notify and not ballot.notify:
-            Ballot.objects.filter(pk=ballot.pk).update(notify=True)
     return vote
+
+
+_LOCK_BALLOT_SQL = """
+    INSERT INTO initiatives_ballot (voter_id, programme_id, notify, created_at)
+    VALUES (%s, %s, %s, now())
+    ON CONFLICT (voter_id, programme_id)
+    DO UPDATE SET notify = initiatives_ballot.notify OR EXCLUDED.notify
+    RETURNING id
+"""
+
+
+def _lock_ballot(*, voter_id: int, programme_id: int, notify: bool) -> int:
+    """Create the voter's ballot if needed and lock its row until the transaction ends.
+
+    On PostgreSQL one upsert does both (ON CONFLICT DO UPDATE locks the existing row, like
+    SELECT ... FOR UPDATE); elsewhere, insert-if-missing then select_for_update().
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_LOCK_BALLOT_SQL, [voter_id, programme_id, notify])
+            return cursor.fetchone()[0]
+    Ballot.objects.bulk_create(
+        [Ballot(voter_id=voter_id, programme_id=programme_id, notify=notify)],
+        ignore_conflicts=True,
+    )
+    ballot = Ballot.objects.select_for_update().get(voter_id=voter_id, programme_id=programme_id)
+    if notify and not ballot.notify:
+        Ballot.objects.filter(pk=ballot.pk).update(notify=True)
+    return ballot.pk
 
 
 def ballot_set_notify(*, voter, programme: Programme, notify: bool) -> None:
@@ -626,9 +651,9 @@ def tally_programme(*, programme_id: int, actor=None, force: bool = False) -> Re
     existing = ResultSnapshot.objects.filter(programme=programme, content_hash=content_hash).first()
     if existing is not None:
         return existing
-    total_voters = Ballot.objects.filter(
-        Exists(Vote.objects.filter(ballot=OuterRef("pk"))), programme=programme
-    ).count()
+    # A ballot exists only with a vote: it is created in the vote's transaction, which rolls
+    # back on any refusal.
+    total_voters = Ballot.objects.filter(programme=programme).count()
     try:
         with transaction.atomic():
             snapshot = ResultSnapshot.objects.create(

@@ -210,7 +210,9 @@ def _back(request, fallback: str) -> str:
 @login_required
 @require_POST
 def vote(request, slug, pk):
-    initiative = _initiative(request, slug, pk)
+    initiative = selectors.initiative_for_vote(slug, pk)
+    if initiative is None:
+        raise Http404
     back = _back(request, initiative.get_absolute_url())
     if not ratelimit.allow("vote", request.user.pk):
         return _too_many(request)

@@ -1,0 +1,63 @@
+"""Shared set-up of the initiatives benchmarks: a scratch PostgreSQL database, migrated.
+
+The database (`bench_initiatives` unless BENCH_DB is set) is created fresh and dropped at
+the end; Redis database 12 holds the cache. Only 127.0.0.1 is used.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+DB_NAME = os.environ.get("BENCH_DB", "bench_initiatives")
+PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+REDIS = "redis://127.0.0.1:6379/12"
+
+ENV = {
+    "DJANGO_ENV": "development",
+    "DEBUG": "0",
+    "DATABASE_URL": f"{PG}/{DB_NAME}",
+    "REDIS_URL": REDIS,
+    "CACHE_REDIS_URL": REDIS,
+    "CACHE_KEY_PREFIX": "bench-initiatives",
+    "CELERY_TASK_ALWAYS_EAGER": "1",
+    "LOG_LEVEL": "WARNING",
+    "DJANGO_SETTINGS_MODULE": "opencity.settings",
+}
+
+
+def admin_sql(sql: str) -> None:
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def create_database() -> None:
+    admin_sql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+    admin_sql(f'CREATE DATABASE "{DB_NAME}"')
+    env = {**os.environ, **ENV}
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"], check=True, env=env, cwd=ROOT
+    )
+
+
+def drop_database() -> None:
+    admin_sql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+
+
+def setup_django() -> None:
+    os.environ.update(ENV)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def flush_cache() -> None:
+    import redis
+
+    redis.Redis.from_url(REDIS).flushdb()

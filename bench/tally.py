@@ -1,0 +1,223 @@
+"""Benchmark: tally 1,000,000 votes across 500 initiatives in 5 categories.
+
+Bulk-loads users, ballots and votes with COPY (psycopg) into a scratch database, then times
+the Celery tally task (run in-process) and, on the same rows, a plain SQL GROUP BY count.
+Last line: tally_s=… raw_groupby_s=… ratio=…  (targets: tally ≤ 5 s, ratio ≤ 1.5).
+
+    .venv/bin/python bench/tally.py [--keep]
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import sys
+import time
+from datetime import timedelta
+from decimal import Decimal
+
+from _initiatives_common import create_database, drop_database, flush_cache, setup_django
+
+VOTERS = int(os.environ.get("BENCH_VOTERS", "200000"))
+VOTES_PER_VOTER = 5  # 1,000,000 votes
+CATEGORIES = 5
+PER_CATEGORY = 100  # 500 initiatives
+
+
+def load(programme, categories, author) -> list:
+    from django.contrib.auth.hashers import make_password
+    from django.db import connection
+    from django.utils import timezone
+
+    from initiatives.models import Initiative
+
+    now = timezone.now()
+    initiatives = Initiative.objects.bulk_create(
+        Initiative(
+            programme=programme,
+            category=categories[n % CATEGORIES],
+            author=author,
+            title=f"Проєкт {n}",
+            summary="s",
+            description="d",
+            address="a",
+            total_cost=Decimal(random.randrange(50, 500) * 1000),
+            status=Initiative.Status.ACCEPTED,
+            submitted_at=now - timedelta(days=60, minutes=n),
+        )
+        for n in range(CATEGORIES * PER_CATEGORY)
+    )
+    by_category = {}
+    for initiative in initiatives:
+        by_category.setdefault(initiative.category_id, []).append(initiative)
+    # Skewed popularity so that there are clear winners, like a real vote.
+    weights = {
+        cat: [1.0 / (rank + 1) ** 0.8 for rank in range(len(items))]
+        for cat, items in by_category.items()
+    }
+    password = make_password("bench")
+    raw = connection.connection  # psycopg 3 connection under Django
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COALESCE(MAX(id), 0) FROM accounts_user")
+        first_user = cursor.fetchone()[0] + 1
+    with raw.cursor() as cur:
+        with cur.copy(
+            "COPY accounts_user (id, password, is_superuser, email, full_name, "
+            "preferred_language, identity_provider, is_staff, is_active, date_joined) "
+            "FROM STDIN"
+        ) as copy:
+            for i in range(VOTERS):
+                uid = first_user + i
+                copy.write_row(
+                    (
+                        uid,
+                        password,
+                        False,
+                        f"v{uid}@bench.local",
+                        f"Виборець {uid}",
+                        "uk",
+                        "",
+                        False,
+                        True,
+                        now,
+                    )
+                )
+        with cur.copy(
+            "COPY initiatives_ballot (id, voter_id, programme_id, notify, created_at) FROM STDIN"
+        ) as copy:
+            for i in range(VOTERS):
+                copy.write_row((i + 1, first_user + i, programme.pk, False, now))
+        cats = list(by_category)
+        with cur.copy(
+            "COPY initiatives_vote (id, ballot_id, voter_id, programme_id, "
+            "initiative_id, category_id, position, created_at) FROM STDIN"
+        ) as copy:
+            vote_id = 0
+            for i in range(VOTERS):
+                chosen = set()
+                for position in range(1, VOTES_PER_VOTER + 1):
+                    cat = cats[(i + position) % CATEGORIES]
+                    while True:
+                        pick = random.choices(by_category[cat], weights[cat])[0]
+                        if pick.pk not in chosen:
+                            break
+                    chosen.add(pick.pk)
+                    vote_id += 1
+                    copy.write_row(
+                        (vote_id, i + 1, first_user + i, programme.pk, pick.pk, cat, position, now)
+                    )
+    raw.commit()
+    with connection.cursor() as cursor:
+        for table in ("accounts_user", "initiatives_ballot", "initiatives_vote"):
+            cursor.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT MAX(id) FROM {table}))"
+            )
+    connection.connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE initiatives_vote")
+        cursor.execute("VACUUM ANALYZE initiatives_ballot")
+    print(f"loaded {vote_id:,} votes of {VOTERS:,} voters in {time.perf_counter() - started:.1f} s")
+    return initiatives
+
+
+def main() -> None:
+    keep = "--keep" in sys.argv
+    random.seed(42)
+    create_database()
+    try:
+        setup_django()
+        flush_cache()
+        from django.db import connection
+        from django.utils import timezone
+
+        from initiatives import tasks
+        from initiatives.models import Category, Programme, ResultSnapshot
+        from members.models import City
+        from opencity.accounts.models import User
+
+        today = timezone.localdate()
+        city = City.objects.create(
+            katottg="UA07080170000013585",
+            slug="lutska",
+            name_uk="Луцька",
+            name_en="Lutska",
+            oblast_uk="Волинська",
+            oblast_en="Volynska",
+        )
+        programme = Programme.objects.create(
+            city=city,
+            title="Bench",
+            slug="bench",
+            year=2027,
+            total_budget=Decimal("50000000"),
+            submission_opens=today - timedelta(days=90),
+            submission_closes=today - timedelta(days=80),
+            review_closes=today - timedelta(days=70),
+            voting_opens=today - timedelta(days=30),
+            voting_closes=today - timedelta(days=1),
+            implementation_starts=today + timedelta(days=30),
+            max_votes=VOTES_PER_VOTER,
+        )
+        categories = [
+            Category.objects.create(
+                programme=programme,
+                name=f"Категорія {n}",
+                budget=Decimal("10000000"),
+                max_project_cost=Decimal("2000000"),
+                position=n,
+            )
+            for n in range(CATEGORIES)
+        ]
+        author = User.objects.create_user(email="author@bench.local", full_name="Автор")
+        load(programme, categories, author)
+
+        raw_sql = (
+            "SELECT initiative_id, count(*) FROM initiatives_vote WHERE programme_id = %s "
+            "GROUP BY initiative_id"
+        )
+
+        def raw_groupby() -> float:
+            started = time.perf_counter()
+            with connection.cursor() as cursor:
+                cursor.execute(raw_sql, [programme.pk])
+                rows = cursor.fetchall()
+            assert len(rows) == CATEGORIES * PER_CATEGORY
+            return time.perf_counter() - started
+
+        raw_groupby()  # warm the cache for both measurements alike
+        raw_times = [raw_groupby() for _ in range(3)]
+        started = time.perf_counter()
+        tasks.tally.apply(args=(programme.pk,)).get()
+        tally_s = time.perf_counter() - started
+        started = time.perf_counter()
+        tasks.tally.apply(args=(programme.pk,)).get()
+        again_s = time.perf_counter() - started
+        raw_times += [raw_groupby() for _ in range(2)]
+        snapshot = ResultSnapshot.objects.get()
+        assert ResultSnapshot.objects.count() == 1, "the second run must record nothing new"
+        assert snapshot.total_votes == VOTERS * VOTES_PER_VOTER
+        raw_s = statistics.median(raw_times)
+        winners = snapshot.rows.filter(winner=True).count()
+        print(
+            f"snapshot: {snapshot.total_votes:,} votes, {snapshot.total_voters:,} voters, "
+            f"{winners} winners, funded {snapshot.funded_amount} UAH"
+        )
+        print(
+            f"second (idempotent) tally run: {again_s:.3f} s; raw GROUP BY runs: "
+            + ", ".join(f"{t:.3f}" for t in raw_times)
+        )
+        connection.close()
+        print(f"tally_s={tally_s:.3f} raw_groupby_s={raw_s:.3f} ratio={tally_s / raw_s:.2f}")
+    finally:
+        if not keep:
+            from django.db import connections
+
+            connections.close_all()
+            drop_database()
+
+
+if __name__ == "__main__":
+    main()

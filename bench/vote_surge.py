@@ -1,0 +1,333 @@
+"""Benchmark: a surge of concurrent voters over HTTP through gunicorn on PostgreSQL.
+
+Seeds a programme in its voting stage (500 initiatives in 5 categories, max 5 votes per
+voter) and signed-in, verified, adult resident voters (sessions written directly). Each voter
+sends 6 vote requests for 6 different projects in a burst, so several of one voter's requests
+are in flight at once and one of them must be refused by the limit. Runs for DURATION
+seconds (≥ 60) with stdlib threads over http.client (no extra dependency), then checks the
+database: nobody holds more than 5 votes (over_limit) and every acknowledged vote within the
+limit is stored (lost).
+
+Last line: vote_rps=… p99_ms=… over_limit=0 lost=0  (target ≥ 300 votes/s, p99 ≤ 250 ms)
+vote_rps counts votes stored per second; requests/s (including refusals) is printed above.
+
+    .venv/bin/python bench/vote_surge.py
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import queue
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import timedelta
+from decimal import Decimal
+
+from _initiatives_common import (
+    ENV,
+    ROOT,
+    create_database,
+    drop_database,
+    flush_cache,
+    setup_django,
+)
+
+PORT = int(os.environ.get("BENCH_PORT", "8111"))
+DURATION = float(os.environ.get("BENCH_DURATION", "62"))  # the issue asks for ≥ 60 s
+CLIENT_THREADS = int(os.environ.get("BENCH_CLIENTS", "32"))
+GUNICORN_WORKERS = int(os.environ.get("BENCH_WORKERS", "3"))
+GUNICORN_THREADS = int(os.environ.get("BENCH_THREADS", "6"))
+VOTERS = int(os.environ.get("BENCH_VOTERS", "15000"))
+ATTEMPTS = 6  # one more than the limit
+MAX_VOTES = 5
+CSRF = "benchcsrftokenbenchcsrftoken1234"  # 32 characters: an unmasked CSRF secret
+
+
+def seed():
+    from django.contrib.auth.hashers import make_password
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.db import connection
+    from django.utils import timezone
+
+    from initiatives.models import Category, Initiative, Programme
+    from members.models import City
+    from opencity.accounts.models import User
+
+    today = timezone.localdate()
+    now = timezone.now()
+    city = City.objects.create(
+        katottg="UA07080170000013585",
+        slug="lutska",
+        name_uk="Луцька",
+        name_en="Lutska",
+        oblast_uk="Волинська",
+        oblast_en="Volynska",
+    )
+    programme = Programme.objects.create(
+        city=city,
+        title="Surge",
+        slug="surge",
+        year=2027,
+        total_budget=Decimal("50000000"),
+        submission_opens=today - timedelta(days=90),
+        submission_closes=today - timedelta(days=80),
+        review_closes=today - timedelta(days=70),
+        voting_opens=today - timedelta(days=1),
+        voting_closes=today + timedelta(days=10),
+        implementation_starts=today + timedelta(days=40),
+        max_votes=MAX_VOTES,
+        min_voter_age=16,
+        residents_only=True,
+    )
+    categories = [
+        Category.objects.create(
+            programme=programme,
+            name=f"Категорія {n}",
+            budget=Decimal("10000000"),
+            max_project_cost=Decimal("2000000"),
+            position=n,
+        )
+        for n in range(5)
+    ]
+    author = User.objects.create_user(email="author@bench.local", full_name="Автор")
+    initiatives = Initiative.objects.bulk_create(
+        Initiative(
+            programme=programme,
+            category=categories[n % 5],
+            author=author,
+            title=f"Проєкт {n}",
+            summary="s",
+            description="d",
+            address="a",
+            total_cost=Decimal("100000"),
+            status=Initiative.Status.ACCEPTED,
+        )
+        for n in range(500)
+    )
+    password = make_password("bench")
+    probe = User(password=password)
+    auth_hash = probe.get_session_auth_hash()
+    store = SessionStore()
+    expire = now + timedelta(days=1)
+    first = User.objects.order_by("-pk").values_list("pk", flat=True).first() + 1
+    sessions = []
+    raw = connection.connection
+    with raw.cursor() as cur:
+        with cur.copy(
+            "COPY accounts_user (id, password, is_superuser, email, full_name, "
+            "preferred_language, home_city_id, date_of_birth, identity_provider, "
+            "is_staff, is_active, date_joined) FROM STDIN"
+        ) as copy:
+            for uid in range(first, first + VOTERS):
+                copy.write_row(
+                    (
+                        uid,
+                        password,
+                        False,
+                        f"v{uid}@bench.local",
+                        f"Виборець {uid}",
+                        "uk",
+                        city.pk,
+                        today - timedelta(days=30 * 365),
+                        "",
+                        False,
+                        True,
+                        now,
+                    )
+                )
+        with cur.copy(
+            'COPY account_emailaddress (id, user_id, email, verified, "primary") FROM STDIN'
+        ) as copy:
+            for n, uid in enumerate(range(first, first + VOTERS), start=1):
+                copy.write_row((n, uid, f"v{uid}@bench.local", True, True))
+        with cur.copy(
+            "COPY django_session (session_key, session_data, expire_date) FROM STDIN"
+        ) as copy:
+            for uid in range(first, first + VOTERS):
+                key = f"bench{uid:035d}"
+                data = store.encode(
+                    {
+                        "_auth_user_id": str(uid),
+                        "_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
+                        "_auth_user_hash": auth_hash,
+                    }
+                )
+                copy.write_row((key, data, expire))
+                sessions.append(key)
+    raw.commit()
+    with connection.cursor() as cursor:
+        for table in ("accounts_user", "account_emailaddress"):
+            cursor.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT MAX(id) FROM {table}))"
+            )
+        cursor.execute("ANALYZE")
+    voters = list(range(first, first + VOTERS))
+    return programme, [i.pk for i in initiatives], list(zip(voters, sessions, strict=True))
+
+
+def start_gunicorn() -> subprocess.Popen:
+    env = {**os.environ, **ENV}
+    process = subprocess.Popen(
+        [
+            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            "opencity.wsgi",
+            "-b",
+            f"127.0.0.1:{PORT}",
+            "-w",
+            str(GUNICORN_WORKERS),
+            "-k",
+            "gthread",
+            "--threads",
+            str(GUNICORN_THREADS),
+            "--keep-alive",
+            "5",
+            "--log-level",
+            "warning",
+            "--timeout",
+            "30",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return process
+        except OSError:
+            time.sleep(0.3)
+    process.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+def surge(programme, initiative_ids, voters):
+    work: queue.Queue = queue.Queue()
+    plans = {}
+    for voter_id, session in voters:
+        chosen = random.sample(initiative_ids, ATTEMPTS)
+        plans[voter_id] = chosen
+        for pk in chosen:  # a voter's six requests are queued together: they run in parallel
+            work.put((voter_id, session, pk))
+    latencies: list[float] = []
+    statuses: Counter = Counter()
+    acknowledged: Counter = Counter()
+    lock = threading.Lock()
+    stop_at = time.monotonic() + DURATION
+
+    def client():
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=15)
+        local_lat, local_status, local_ok = [], Counter(), Counter()
+        while time.monotonic() < stop_at:
+            try:
+                voter_id, session, pk = work.get_nowait()
+            except queue.Empty:
+                break
+            body = f"next=/initiatives/{programme.slug}/ballot/"
+            headers = {
+                "Cookie": f"sessionid={session}; csrftoken={CSRF}",
+                "X-CSRFToken": CSRF,
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Host": f"127.0.0.1:{PORT}",
+            }
+            started = time.perf_counter()
+            try:
+                conn.request("POST", f"/initiatives/{programme.slug}/{pk}/vote/", body, headers)
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+                if response.getheader("Connection", "").lower() == "close":
+                    conn.close()
+            except (OSError, http.client.HTTPException) as exc:
+                status = type(exc).__name__
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=15)
+            local_lat.append(time.perf_counter() - started)
+            local_status[status] += 1
+            if status == 302:
+                local_ok[voter_id] += 1
+        with lock:
+            latencies.extend(local_lat)
+            statuses.update(local_status)
+            acknowledged.update(local_ok)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=client) for _ in range(CLIENT_THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    return latencies, statuses, acknowledged, elapsed
+
+
+def main() -> None:
+    random.seed(7)
+    create_database()
+    gunicorn = None
+    try:
+        setup_django()
+        flush_cache()
+        programme, initiative_ids, voters = seed()
+        from django.db import connection
+
+        connection.close()
+        gunicorn = start_gunicorn()
+        print(
+            f"seeded {len(voters):,} voters, 500 initiatives; gunicorn {GUNICORN_WORKERS}x"
+            f"{GUNICORN_THREADS} gthread on 127.0.0.1:{PORT}; {CLIENT_THREADS} client threads; "
+            f"{DURATION:.0f} s"
+        )
+        latencies, statuses, acknowledged, elapsed = surge(programme, initiative_ids, voters)
+
+        from django.db.models import Count
+
+        from initiatives.models import Vote
+
+        stored = dict(
+            Vote.objects.values("voter_id").annotate(n=Count("*")).values_list("voter_id", "n")
+        )
+        over_limit = sum(1 for n in stored.values() if n > MAX_VOTES)
+        lost = sum(
+            max(0, min(MAX_VOTES, ok) - stored.get(voter, 0)) for voter, ok in acknowledged.items()
+        )
+        total_votes = sum(stored.values())
+        latencies.sort()
+        p50 = latencies[len(latencies) // 2] * 1000
+        p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
+        print(
+            f"requests: {len(latencies):,} in {elapsed:.1f} s = {len(latencies) / elapsed:.0f}/s;"
+            f" statuses: {dict(statuses)}"
+        )
+        print(
+            f"votes stored: {total_votes:,}; voters with a full ballot: "
+            f"{sum(1 for n in stored.values() if n == MAX_VOTES):,}; p50_ms={p50:.0f}"
+        )
+        print(
+            f"vote_rps={total_votes / elapsed:.0f} p99_ms={p99:.0f} over_limit={over_limit} "
+            f"lost={lost}"
+        )
+    finally:
+        if gunicorn is not None:
+            os.killpg(gunicorn.pid, signal.SIGTERM)
+            try:
+                gunicorn.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(gunicorn.pid, signal.SIGKILL)
+        from django.db import connections
+
+        connections.close_all()
+        drop_database()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
