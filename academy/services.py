@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
@@ -507,14 +507,17 @@ def feedback_submit(
 ) -> Feedback:
     """Record an attendee's feedback on a session that has ended, once.
 
-    Refuses non-attendees, other people's registrations, a session not yet over and a second
-    feedback (the one-to-one constraint also refuses it under a race).
+    Refuses non-attendees, other people's registrations, a session not yet over or over for
+    longer than conf.FEEDBACK_DAYS, and a second feedback (the one-to-one constraint also
+    refuses it under a race).
     """
     now = now or timezone.now()
     if registration.user_id != user.pk or not registration.attended:
         raise FeedbackRefused(_("Only people who attended the session can leave feedback."))
     if registration.session.ends_at > now:
         raise FeedbackRefused(_("Feedback opens when the session is over."))
+    if now > registration.session.ends_at + timedelta(days=conf.FEEDBACK_DAYS):
+        raise FeedbackRefused(_("Feedback for this session is closed."))
     try:
         with transaction.atomic():
             return Feedback.objects.create(

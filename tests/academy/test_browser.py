@@ -32,7 +32,10 @@ def sign_in(browser, user):
     browser.find_element(By.ID, "id_login").send_keys(user.email)
     browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
-    wait_for(browser, EC.presence_of_element_located((By.CSS_SELECTOR, ".account-nav form")))
+    wait_for(
+        browser,
+        EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".account-nav"), user.get_short_name()),
+    )
 
 
 def main_text(browser) -> str:

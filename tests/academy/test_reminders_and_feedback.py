@@ -104,3 +104,10 @@ def test_rating_outside_one_to_five_is_refused_by_the_form_and_the_database(
     assert response.status_code == 200 and not Feedback.objects.exists()
     with pytest.raises(IntegrityError), transaction.atomic():
         Feedback.objects.create(registration=attended, rating=6)
+
+
+@pytest.mark.django_db
+def test_feedback_closes_a_month_after_the_session(citizen):
+    registration = seat(make_past_session(starts_in=-timedelta(days=45)), citizen, attended=True)
+    with pytest.raises(services.FeedbackRefused):
+        services.feedback_submit(registration=registration, user=citizen, rating=4, comment="")
