@@ -154,6 +154,12 @@ class Petition(models.Model):
             ),
             models.Index(fields=["status", "-published_at", "-id"], name="petition_status_newest"),
             models.Index(fields=["status", "collection_ends_at"], name="petition_ending"),
+            # "Ending soon" lists the petitions that can still be signed.
+            models.Index(
+                fields=["collection_ends_at", "id"],
+                condition=Q(status__in=["collecting", "reached"]),
+                name="petition_open_ending",
+            ),
             models.Index(fields=["city", "status", "-signature_count"], name="petition_city"),
             models.Index(fields=["author", "-created_at"], name="petition_by_author"),
             models.Index(fields=["status", "moderation_due"], name="petition_moderation"),

@@ -12,10 +12,11 @@ from datetime import date, datetime, time, timedelta
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import BooleanField, Count, Q, QuerySet, Sum
+from django.db.models import BooleanField, Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 from django.http import Http404
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from members import access
 from members.models import City
@@ -120,9 +121,52 @@ def signatories_for_record(petition: Petition) -> QuerySet:
 
 
 def filter_cities() -> QuerySet[City]:
-    """Cities to offer in the list's filter: those with public petitions."""
-    cities_with_petitions = Petition.objects.filter(status__in=Petition.PUBLIC_STATUSES)
-    return City.objects.filter(pk__in=cities_with_petitions.values("city_id")).order_by("name_uk")
+    """Cities to offer in the list's filter: those with public petitions (the ids are kept
+    in the cache for a few minutes; the choices then cost one primary-key query)."""
+    key = "petitions:filter-city-ids"
+    try:
+        ids = cache.get(key)
+    except Exception:
+        ids = None
+    if ids is None:
+        ids = list(
+            City.objects.filter(
+                Exists(
+                    Petition.objects.filter(
+                        city=OuterRef("pk"), status__in=Petition.PUBLIC_STATUSES
+                    )
+                )
+            ).values_list("pk", flat=True)
+        )
+        try:
+            cache.set(key, ids, 300)
+        except Exception as exc:
+            logger.warning("cache unavailable (%s)", type(exc).__name__)
+    return City.objects.filter(pk__in=ids).order_by("name_uk")
+
+
+class CachedCountPaginator(Paginator):
+    """The total of a filtered list changes slowly; counting 100,000 rows on every page view
+    does not pay. The count is kept per filter combination for a short while."""
+
+    def __init__(self, object_list, per_page, *, count_key: str, seconds: int = 30):
+        super().__init__(object_list, per_page)
+        self.count_key = count_key
+        self.seconds = seconds
+
+    @cached_property
+    def count(self) -> int:
+        try:
+            value = cache.get(self.count_key)
+        except Exception:
+            value = None
+        if value is None:
+            value = self.object_list.count()
+            try:
+                cache.set(self.count_key, value, self.seconds)
+            except Exception as exc:
+                logger.warning("cache unavailable (%s)", type(exc).__name__)
+        return value
 
 
 def fileable_cities() -> QuerySet[City]:

@@ -48,6 +48,10 @@ def _cached_fragment(key: str, build) -> str:
     return html
 
 
+def _digest(text: str) -> str:
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
+
+
 def _too_many(request: HttpRequest) -> HttpResponse:
     return render(
         request,
@@ -68,15 +72,18 @@ def petition_list(request: HttpRequest, city_slug: str | None = None) -> HttpRes
     city = get_object_or_404(City, slug=city_slug) if city_slug else None
     query = request.GET.copy()
     query.pop("page", None)
-    digest = hashlib.sha1(
-        f"{city_slug}|{sorted(request.GET.lists())}".encode(), usedforsecurity=False
-    ).hexdigest()
+    digest = _digest(f"{city_slug}|{sorted(request.GET.lists())}")
+    filters = {k: v for k, v in request.GET.lists() if k not in ("page", "sort")}
+    count_key = "petitions:list-count:" + _digest(
+        f"{city_slug}|{sorted(filters.items())}|{request.GET.get('sort') == 'ending'}"
+    )
 
     def build() -> str:
         filterset = _list_filter(request, city)
-        page = Paginator(filterset.ordered_qs, conf.PETITIONS_PER_PAGE).get_page(
-            request.GET.get("page")
+        paginator = selectors.CachedCountPaginator(
+            filterset.ordered_qs, conf.PETITIONS_PER_PAGE, count_key=count_key
         )
+        page = paginator.get_page(request.GET.get("page"))
         return render_to_string(
             "petitions/_list_content.html",
             {"filterset": filterset, "page": page, "query": query.urlencode(), "city": city},
