@@ -4,7 +4,8 @@
 Creates the PostgreSQL database `bench_members` (dropped at the end unless --keep), imports
 all hromadas, then bulk-inserts five years of history: membership events for every hromada,
 e-service adoptions, dues invoices and payments, 100,000 petitions and 20,000 training
-registrations (through the petitions and academy models). Each report page is rendered
+registrations (through the petitions and academy models), plus 20,000 participatory-budget
+initiatives with published results (initiatives models). Each report page is rendered
 through Django's test client (full middleware stack, signed-in director) 25 times after two
 warm-up runs; p50/p95/max and the query count are printed, then every export is timed.
 
@@ -48,6 +49,7 @@ warnings.filterwarnings("ignore", message="No directory at")  # collectstatic is
 
 PETITIONS = 100_000
 REGISTRATIONS = 20_000
+INITIATIVES = 20_000
 YEARS = 5
 
 
@@ -283,11 +285,66 @@ def populate(rng: random.Random, today: date) -> dict:
                 )  # fmt: skip
         Registration.objects.bulk_create(registrations, batch_size=5000)
 
+    with timed(f"{INITIATIVES:,} initiatives in participatory budgets, with results"):
+        populate_initiatives(rng, today, [c for c, _d in members], users)
+
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     return {"director": director}
+
+
+def populate_initiatives(rng: random.Random, today: date, member_ids: list[int], users) -> None:
+    from django.utils import timezone
+
+    from initiatives.models import Category, Initiative, Programme, ResultRow, ResultSnapshot
+
+    tz = timezone.get_current_timezone()
+    cities = rng.sample(member_ids, min(200, len(member_ids)))
+    per_programme = INITIATIVES // (len(cities) * YEARS)
+    programmes = []
+    for city_id in cities:
+        for year in range(today.year - YEARS, today.year):
+            programmes.append(
+                Programme(city_id=city_id, title=f"Громадський бюджет {year}",
+                          slug=f"pb-{city_id}-{year}", year=year,
+                          total_budget=Decimal("5000000.00"),
+                          submission_opens=date(year, 2, 1), submission_closes=date(year, 3, 31),
+                          review_closes=date(year, 5, 31), voting_opens=date(year, 6, 1),
+                          voting_closes=date(year, 6, 30), implementation_starts=date(year, 9, 1))
+            )  # fmt: skip
+    programmes = Programme.objects.bulk_create(programmes, batch_size=2000)
+    categories = Category.objects.bulk_create(
+        [Category(programme=p, name="Малі проєкти", budget=Decimal("5000000.00"),
+                  max_project_cost=Decimal("500000.00")) for p in programmes],
+        batch_size=2000,
+    )  # fmt: skip
+    initiatives = []
+    for programme, category in zip(programmes, categories, strict=True):
+        for n in range(per_programme):
+            day = date(programme.year, 2, 1) + timedelta(days=rng.randint(0, 58))
+            initiatives.append(
+                Initiative(programme=programme, category=category, author=rng.choice(users),
+                           title=f"Проєкт {n}", summary="Короткий опис", description="Опис",
+                           address="вул. Центральна, 1", total_cost=Decimal("250000.00"),
+                           status="accepted",
+                           submitted_at=datetime(day.year, day.month, day.day, 12, tzinfo=tz))
+            )  # fmt: skip
+    initiatives = Initiative.objects.bulk_create(initiatives, batch_size=5000)
+    snapshots = ResultSnapshot.objects.bulk_create(
+        [ResultSnapshot(programme=p, content_hash="0" * 64, total_votes=1000, total_voters=500,
+                        funded_amount=Decimal("1250000.00"),
+                        published_at=datetime(p.year, 7, 5, 12, tzinfo=tz)) for p in programmes]
+    )  # fmt: skip
+    rows = []
+    for k, (snapshot, category) in enumerate(zip(snapshots, categories, strict=True)):
+        chunk = initiatives[k * per_programme : (k + 1) * per_programme]
+        for rank, initiative in enumerate(chunk, start=1):
+            rows.append(ResultRow(snapshot=snapshot, initiative=initiative, category=category,
+                                  rank=rank, votes=1000 - rank, amount=initiative.total_cost,
+                                  winner=rank <= 5))  # fmt: skip
+    ResultRow.objects.bulk_create(rows, batch_size=5000)
 
 
 # --- measurements ------------------------------------------------------------------------------
