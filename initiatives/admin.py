@@ -164,6 +164,23 @@ class ProgrammeAdmin(CityScopedAdmin):
             data={"fields": sorted(form.changed_data)},
         )
 
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        changed = {
+            formset.prefix: len(formset.new_objects)
+            + len(formset.changed_objects)
+            + len(formset.deleted_objects)
+            for formset in formsets
+        }
+        if change and any(changed.values()):
+            audit(
+                obj=form.instance,
+                action="programme_parts_changed",
+                actor=request.user,
+                city=form.instance.city,
+                data=changed,
+            )
+
     def get_urls(self):
         return [
             path(

@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -95,8 +96,7 @@ def initiative_detail(request, slug, pk):
         "can_withdraw": (
             initiative.status
             in (Initiative.Status.SUBMITTED, Initiative.Status.REVISION, Initiative.Status.ACCEPTED)
-            and not programme.voting_has_started
-            and programme.stage in (Stage.SUBMISSION, Stage.REVIEW)
+            and timezone.localdate() <= programme.review_closes
         ),
     }
     return render(request, "initiatives/initiative_detail.html", context)
