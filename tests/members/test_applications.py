@@ -289,3 +289,26 @@ def test_applicant_answers_on_the_application_page(
     assert response.status_code == 302
     application.refresh_from_db()
     assert (application.status, application.message) == (A.SUBMITTED, "Ось протокол.")
+
+
+def test_my_applications_lists_only_my_own(client, citizen, city_a, city_b):
+    url = reverse("members:application_mine")
+    assert client.get(url).status_code == 302
+    mine = _submit(city_a, citizen)
+    other = _submit(city_b, make_user())
+    client.force_login(citizen)
+    assert list(client.get(url).context["applications"]) == [mine]
+    assert client.get(reverse("members:application_detail", args=[other.pk])).status_code == 404
+
+
+def test_membership_change_in_admin_is_audited(association_client, city_a):
+    url = reverse("admin:members_membershipevent_add")
+    response = association_client.post(
+        url,
+        {"city": city_a.pk, "status": "member", "effective_on": "2024-05-01",
+         "decided_by": "assembly", "decision_date": "2024-05-01", "decision_ref": "GA-2024/5"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    entry = AuditEntry.objects.get(action="membership.change")
+    assert (entry.to_state, entry.reason, entry.city) == ("member", "GA-2024/5", city_a)
+    assert city_membership_status(city_a) == "member"
