@@ -293,11 +293,20 @@ class _Echo:
         return value
 
 
+def _csv_cell(value):
+    if value is None:
+        return ""
+    # A cell that starts like a formula is shown as text by spreadsheets (CSV injection).
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def _csv_lines(header, rows):
     writer = csv.writer(_Echo())
     yield "\ufeff" + writer.writerow(header)
     for row in rows:
-        yield writer.writerow(["" if v is None else v for v in row])
+        yield writer.writerow([_csv_cell(v) for v in row])
 
 
 def _export_value(value):

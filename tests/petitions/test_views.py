@@ -319,7 +319,7 @@ def test_signatory_csv_is_for_that_citys_staff_only(client, city_a, moderator_a,
 
 
 def test_open_data_exports_public_petitions_without_emails(client, city_a, city_b):
-    shown = make_petition(city_a, status=Status.ANSWERED)
+    shown = make_petition(city_a, status=Status.ANSWERED, title="=HYPERLINK(1) парк і сквер")
     make_petition(city_b)
     draft = make_petition(city_a, status=Status.DRAFT)
     response = client.get(reverse("petitions:export_csv"), {"city": city_a.slug})
@@ -329,6 +329,7 @@ def test_open_data_exports_public_petitions_without_emails(client, city_a, city_
     assert rows[0]["katottg"] == city_a.katottg
     assert rows[0]["author"] == shown.author_name
     assert rows[0]["response_decision"] == "supported"
+    assert rows[0]["title"] == "'=HYPERLINK(1) парк і сквер"  # not a formula
     assert "@" not in body and draft.title not in body
     response = client.get(reverse("petitions:export_json"), {"status": "answered"})
     data = json.loads(b"".join(response.streaming_content))
