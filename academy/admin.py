@@ -23,6 +23,7 @@ from academy.models import (
     Topic,
 )
 from members.admin_scoping import CityScopedAdmin
+from opencity.queue import enqueue_on_commit
 
 
 class AcademyStaffAdmin(admin.ModelAdmin):
@@ -96,6 +97,13 @@ class SessionAdmin(AcademyStaffAdmin):
     search_fields = ["course__title", "venue"]
     autocomplete_fields = ["course", "city", "trainers"]
     list_select_related = ["course", "city"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # More seats (or a fixed mistake) should reach the waitlist now, not at the next pass.
+        from academy.tasks import promote_waitlist
+
+        enqueue_on_commit(promote_waitlist, obj.pk)
 
 
 @admin.action(description=_("Mark as attended (issues certificates)"))

@@ -93,9 +93,8 @@ def certificate_by_code(code: str) -> Certificate | None:
 
 def upcoming_sessions_feed(limit: int = 200) -> QuerySet[Session]:
     return (
-        Session.objects.filter(
-            course__is_published=True, is_cancelled=False, ends_at__gt=timezone.now()
-        )
+        # Cancelled sessions stay in the feed (STATUS:CANCELLED) so calendars drop them.
+        Session.objects.filter(course__is_published=True, ends_at__gt=timezone.now())
         .select_related("course", "city")
         .order_by("starts_at")[:limit]
     )

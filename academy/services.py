@@ -10,6 +10,7 @@ so this one lock per session is deliberate; nothing else locks the session row.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from datetime import datetime, timedelta
 
@@ -323,7 +324,8 @@ def new_certificate_code() -> str:
 
 
 def normalise_code(code: str) -> str:
-    return code.strip().upper()
+    """Upper case, and only the symbols a code can contain (people paste with spaces)."""
+    return re.sub(r"[^A-Z0-9-]", "", code.upper())
 
 
 def certificate_issue(*, registration: Registration, actor=None) -> Certificate:

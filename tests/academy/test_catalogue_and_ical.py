@@ -135,3 +135,11 @@ def test_folding_never_splits_a_multibyte_character():
         assert len(part.encode("utf-8")) <= 75
         part.encode("utf-8").decode("utf-8")
     assert folded.replace("\r\n ", "") == line
+
+
+@pytest.mark.django_db
+def test_calendar_feed_marks_a_cancelled_session_so_calendars_drop_it(client):
+    session = make_session(is_cancelled=True)
+    lines = _unfold(client.get(reverse("academy:calendar_feed")).content.decode())
+    assert f"UID:academy-session-{session.pk}@127.0.0.1" in lines
+    assert "STATUS:CANCELLED" in lines

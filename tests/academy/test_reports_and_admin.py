@@ -122,3 +122,48 @@ def test_admin_action_marks_attendance(client, association_staff, citizen):
     registration.refresh_from_db()
     assert registration.attended
     assert Registration.objects.get(pk=registration.pk).certificate
+
+
+@pytest.mark.django_db
+def test_more_seats_in_admin_promote_the_waitlist(
+    client, association_staff, django_capture_on_commit_callbacks
+):
+    session = make_session(capacity=1)
+    seat(session, make_user())
+    waiting = seat(session, make_user(), status=Registration.Status.WAITLISTED, waitlist_position=1)
+    client.force_login(association_staff)
+    url = f"/admin/academy/session/{session.pk}/change/"
+    response = client.get(url)
+    form = response.context["adminform"].form
+    data = {
+        name: form.initial.get(name) for name in form.fields if form.initial.get(name) is not None
+    }
+    local = timezone.localtime
+    data.update(
+        {
+            "capacity": 2,
+            "starts_at_0": local(session.starts_at).strftime("%d.%m.%Y"),
+            "starts_at_1": local(session.starts_at).strftime("%H:%M:%S"),
+            "ends_at_0": local(session.ends_at).strftime("%d.%m.%Y"),
+            "ends_at_1": local(session.ends_at).strftime("%H:%M:%S"),
+            "registration_deadline_0": local(session.registration_deadline).strftime("%d.%m.%Y"),
+            "registration_deadline_1": local(session.registration_deadline).strftime("%H:%M:%S"),
+            "course": session.course_id,
+            "trainers": [],
+        }
+    )
+    data.pop("starts_at", None), data.pop("ends_at", None), data.pop("registration_deadline", None)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    waiting.refresh_from_db()
+    assert waiting.status == Registration.Status.SEATED
+
+
+def test_beat_schedule_names_real_tasks():
+    from academy.schedule import BEAT_SCHEDULE
+    from opencity import celery_app
+
+    celery_app.loader.import_default_modules()
+    for entry in BEAT_SCHEDULE.values():
+        assert entry["task"] in celery_app.tasks
