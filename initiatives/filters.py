@@ -48,16 +48,22 @@ class InitiativeFilter(django_filters.FilterSet):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        programme_id = self.data.get("programme")
+        programme_id = str(self.data.get("programme") or "")
         categories = Category.objects.select_related("programme")
         districts = District.objects.select_related("programme")
-        if programme_id and str(programme_id).isdigit():
+        if programme_id.isdigit():
             categories = categories.filter(programme_id=programme_id)
             districts = districts.filter(programme_id=programme_id)
+        # Querysets first: the form is built from the filters on first access.
         self.filters["category"].queryset = categories
         self.filters["district"].queryset = districts
-        for name in ("q",):
-            self.form.fields[name].widget = forms.TextInput(attrs={"type": "search"})
+        self.form.fields["q"].widget = forms.TextInput(attrs={"type": "search"})
+        if not programme_id.isdigit():
+            # Without a programme, names repeat across programmes: say which one.
+            for name in ("category", "district"):
+                self.form.fields[name].label_from_instance = lambda obj: (
+                    f"{obj.programme.title}: {obj.name}"
+                )
 
     def search(self, queryset, name, value):
         value = value.strip()

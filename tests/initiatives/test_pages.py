@@ -227,3 +227,19 @@ def test_staff_hear_about_each_new_stage_once(city_a, moderator_a):
     assert announce_stages() == 0
     emails = OutboundEmail.objects.filter(key__startswith="initiatives:stage:")
     assert list(emails.values_list("to", flat=True)) == [moderator_a.email]
+
+
+def test_list_with_nonsense_filters_still_answers(client, lutsk):
+    make_initiative(lutsk, title="Видимий")
+    response = client.get(
+        "/initiatives/", {"sort": "bogus", "category": "abc", "programme": "99999", "page": "x"}
+    )
+    assert response.status_code == 200
+    assert "errorlist" in response.content.decode()
+
+
+def test_extend_form_with_a_bad_date_is_shown_again_with_errors(moderator_a_client, lutsk):
+    url = reverse("admin:initiatives_programme_extend", args=[lutsk.pk])
+    response = moderator_a_client.post(url, {"stage": "voting", "until": "31.02.2027"})
+    html = response.content.decode()
+    assert response.status_code == 200 and "errorlist" in html and "31.02.2027" in html
