@@ -82,8 +82,18 @@ class CourseAdmin(AcademyStaffAdmin):
     inlines = [MaterialInline]
 
 
+@admin.action(description=_("Cancel the selected sessions and notify participants"))
+def cancel_sessions(modeladmin, request, queryset):
+    notified = sum(
+        services.session_cancel(session_id=pk, actor=request.user)
+        for pk in queryset.values_list("pk", flat=True)
+    )
+    modeladmin.message_user(request, _("%(count)s people notified.") % {"count": notified})
+
+
 @admin.register(Session)
 class SessionAdmin(AcademyStaffAdmin):
+    actions = [cancel_sessions]
     list_display = [
         "course",
         "starts_at",

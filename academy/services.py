@@ -267,6 +267,47 @@ def sessions_with_free_seats_and_waitlist(now: datetime | None = None) -> list[i
     )
 
 
+def session_cancel(*, session_id: int, actor, reason: str = "") -> int:
+    """Cancel a session and e-mail everyone registered or waiting, once each.
+
+    Atomic; idempotent (a cancelled session returns 0 and sends nothing: the outbox key is
+    per registration). Registrations are kept as they were, for the record. Academy staff
+    only (admin action). Returns the number of people notified.
+    """
+    with transaction.atomic():
+        session = Session.objects.select_for_update().select_related("course").get(pk=session_id)
+        if session.is_cancelled:
+            return 0
+        Session.objects.filter(pk=session.pk).update(is_cancelled=True)
+        session.is_cancelled = True
+        audit(
+            obj=session,
+            action="academy.session.cancel",
+            actor=actor,
+            city=session.city,
+            from_state="scheduled",
+            to_state="cancelled",
+            reason=reason,
+        )
+        people = (
+            Registration.objects.filter(session=session)
+            .exclude(status=Status.CANCELLED)
+            .select_related("user", "city")
+        )
+        notified = 0
+        for registration in people:
+            notified += bool(
+                notify_user(
+                    user=registration.user,
+                    key=f"academy:session-cancelled:r{registration.pk}",
+                    template="academy_session_cancelled",
+                    context={"session": session, "course": session.course, "reason": reason},
+                    city=registration.city,
+                )
+            )
+    return notified
+
+
 # --- reminders ------------------------------------------------------------------------------
 def due_reminder_ids(now: datetime | None = None) -> list[int]:
     now = now or timezone.now()

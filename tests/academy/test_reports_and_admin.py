@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core import mail
 from django.utils import timezone
 
 from academy import selectors
@@ -167,3 +168,23 @@ def test_beat_schedule_names_real_tasks():
     celery_app.loader.import_default_modules()
     for entry in BEAT_SCHEDULE.values():
         assert entry["task"] in celery_app.tasks
+
+
+@pytest.mark.django_db
+def test_cancelling_a_session_emails_everyone_registered_once(
+    client, association_staff, django_capture_on_commit_callbacks
+):
+    session = make_session(capacity=1)
+    seated = seat(session, make_user())
+    waiting = seat(session, make_user(), status=Registration.Status.WAITLISTED, waitlist_position=1)
+    seat(session, make_user(), status=Registration.Status.CANCELLED)
+    client.force_login(association_staff)
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(2):
+            client.post(
+                "/admin/academy/session/",
+                {"action": "cancel_sessions", "_selected_action": [session.pk]},
+            )
+    session.refresh_from_db()
+    assert session.is_cancelled
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([seated.user.email, waiting.user.email])
