@@ -607,28 +607,34 @@ def to_xlsx(report: Report) -> bytes:
     return buffer.getvalue()
 
 
+def _px(value) -> str:
+    """A coordinate as text with a dot: templates would localise a number ("12,5" in uk)."""
+    return f"{Decimal(value):.1f}"
+
+
 def chart_geometry(chart: Chart) -> dict:
     """Coordinates for the server-rendered SVG (no JavaScript, no library)."""
-    values = [float(bar.value) for bar in chart.bars]  # geometry only, never money sums
-    top = max(values, default=0) or 1
+    # Pixel geometry in Decimal too: amounts never pass through a float.
+    values = [Decimal(bar.value) for bar in chart.bars]
+    top = max(values, default=Decimal(0)) or Decimal(1)
     if chart.kind == "columns":
         n = max(len(values), 1)
         plot_w, plot_h, left, base = 720, 200, 40, 220
-        step = plot_w / n
-        every = max(1, round(n / 12))
+        step = Decimal(plot_w) / n
+        every = max(1, (n + 6) // 12)
         columns = []
         for k, (bar, value) in enumerate(zip(chart.bars, values, strict=True)):
             h = value / top * plot_h
             columns.append(
                 {
-                    "x": round(left + k * step, 1),
-                    "y": round(base - h, 1),
-                    "w": round(max(step - 1, 1), 1),
-                    "h": round(h, 1),
+                    "x": _px(left + k * step),
+                    "y": _px(base - h),
+                    "w": _px(max(step - 1, 1)),
+                    "h": _px(h),
                     "label": bar.label,
                     "value": display(bar.value, INT if isinstance(bar.value, int) else MONEY),
                     "tick": k % every == 0,
-                    "tick_x": round(left + k * step + step / 2, 1),
+                    "tick_x": _px(left + k * step + step / 2),
                 }
             )
         return {
@@ -649,8 +655,8 @@ def chart_geometry(chart: Chart) -> dict:
             {
                 "y": k * row_h + 4,
                 "text_y": k * row_h + 18,
-                "w": round(max(w, 0), 1),
-                "value_x": round(label_w + max(w, 0) + 6, 1),
+                "w": _px(max(w, 0)),
+                "value_x": _px(label_w + max(w, 0) + 6),
                 "label": bar.label if len(bar.label) <= 38 else bar.label[:37] + "…",
                 "value": display(bar.value, INT if isinstance(bar.value, int) else MONEY),
             }

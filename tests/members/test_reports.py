@@ -3,6 +3,7 @@ CSV/XLSX exports and the printable view, and query counts independent of the cit
 
 import csv
 import io
+import re
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -339,3 +340,13 @@ def test_text_cells_never_become_spreadsheet_formulas(director_client, world):
     csv_text = director_client.get(reverse("members:report_export", args=["eservices", "csv"]))
     first_line = csv_text.content.decode("utf-8-sig").splitlines()[0]
     assert "'=HYPERLINK" in first_line
+
+
+def test_svg_coordinates_are_not_localised_in_ukrainian(director_client, dues):
+    url = reverse("members:report", args=["dues"])
+    response = director_client.get(url, HTTP_ACCEPT_LANGUAGE="uk")
+    assert "Заборгованість" in response.content.decode()
+    svg = response.content.decode().split("<svg", 1)[1].split("</svg>", 1)[0]
+    numbers = re.findall(r'\s(?:x|y|width|height)="([^"]*)"', svg)
+    assert len(numbers) > 6
+    assert all(re.fullmatch(r"-?\d+(\.\d+)?", n) for n in numbers), numbers
