@@ -251,7 +251,7 @@ def period_report(date_from: date, date_to: date) -> Report:
         (_("Initiatives funded"), initiatives["funded"]),
     ]
     summary_table = Table(
-        title=_("Summary"),
+        title=_("The period in brief"),
         columns=[Column(_("Indicator")), Column(_("Value"), DECIMAL)],
         rows=[[label, value] for label, value in summary],
     )
@@ -647,7 +647,7 @@ def chart_geometry(chart: Chart) -> dict:
             "top_label": display(max((b.value for b in chart.bars), default=0), INT),
             "columns": columns,
         }
-    label_w, plot_w, row_h = 260, 360, 24
+    label_w, plot_w, row_h = 330, 360, 24
     bars = []
     for k, (bar, value) in enumerate(zip(chart.bars, values, strict=True)):
         w = value / top * plot_w
@@ -657,7 +657,7 @@ def chart_geometry(chart: Chart) -> dict:
                 "text_y": k * row_h + 18,
                 "w": _px(max(w, 0)),
                 "value_x": _px(label_w + max(w, 0) + 6),
-                "label": bar.label if len(bar.label) <= 38 else bar.label[:37] + "…",
+                "label": bar.label if len(bar.label) <= 46 else bar.label[:45] + "…",
                 "value": display(bar.value, INT if isinstance(bar.value, int) else MONEY),
             }
         )
