@@ -289,7 +289,9 @@ class PaymentInline(admin.TabularInline):
 
 @admin.register(Invoice)
 class InvoiceAdmin(AssociationOnlyAdmin):
-    list_display = ("number", "city", "year", "annual_dues", "entry_fee", "paid", "issued_on")
+    list_display = (
+        "number", "city", "year", "annual_dues", "entry_fee", "paid", "outstanding", "issued_on",
+    )  # fmt: skip
     list_filter = ("year",)
     search_fields = ("number", "city__name_uk")
     autocomplete_fields = ("city",)
@@ -307,6 +309,10 @@ class InvoiceAdmin(AssociationOnlyAdmin):
     @admin.display(description=_("paid, UAH"))
     def paid(self, obj):
         return obj.paid_sum
+
+    @admin.display(description=_("outstanding, UAH"))
+    def outstanding(self, obj):
+        return obj.total - obj.paid_sum
 
 
 class PaymentForm(forms.ModelForm):

@@ -138,3 +138,14 @@ def test_daily_invoice_task_is_idempotent_and_skips_cities_without_a_tier(city_a
     assert issue_invoices_current_year.delay().get() == 1
     assert issue_invoices_current_year.delay().get() == 0
     assert Invoice.objects.get().city == city_a
+
+
+def test_invoice_admin_shows_paid_and_outstanding(association_client, tiers, city_a):
+    from django.urls import reverse
+
+    invoice, _ = invoice_issue(city=city_a, year=2024)  # 45,000.00
+    payment_record(invoice=invoice, amount=Decimal("20000.00"), paid_on=date(2024, 2, 1))
+    response = association_client.get(reverse("admin:members_invoice_changelist"))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "25000.00" in body or "25000,00" in body or "25 000,00" in body
