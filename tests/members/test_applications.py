@@ -312,3 +312,12 @@ def test_membership_change_in_admin_is_audited(association_client, city_a):
     entry = AuditEntry.objects.get(action="membership.change")
     assert (entry.to_state, entry.reason, entry.city) == ("member", "GA-2024/5", city_a)
     assert city_membership_status(city_a) == "member"
+
+
+def test_too_many_submissions_get_429(citizen_client, city_a, monkeypatch):
+    from opencity import ratelimit
+
+    monkeypatch.setattr(ratelimit, "allow", lambda action, who: action != "file")
+    response = citizen_client.post(reverse("members:application_new"), _form_data(city_a))
+    assert response.status_code == 429
+    assert MembershipApplication.objects.count() == 0
