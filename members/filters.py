@@ -35,9 +35,19 @@ class CityFilter(django_filters.FilterSet):
         method="filter_eservice",
     )
 
+    ogp = django_filters.ChoiceFilter(
+        label=_("OGP Local"),
+        choices=[("yes", _("takes part"))],
+        empty_label=_("Any"),
+        method="filter_ogp",
+    )
+
     class Meta:
         model = City
         fields = []
+
+    def filter_ogp(self, queryset, name, value):
+        return queryset.filter(ogp__isnull=False)
 
     def filter_eservice(self, queryset, name, value):
         return queryset.filter(eservices__product=value)
@@ -54,7 +64,9 @@ class CityFilter(django_filters.FilterSet):
     @property
     def qs(self):
         queryset = super().qs
-        if not self.form.cleaned_data.get("status") and not self.form.cleaned_data.get("q"):
+        data = self.form.cleaned_data
+        if not data.get("status") and not data.get("q") and not data.get("ogp"):
+            # OGP Local takes in non-members too, so that filter looks at every hromada.
             queryset = queryset.filter(membership_status=MembershipEvent.Status.MEMBER)
         return queryset
 

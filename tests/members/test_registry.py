@@ -165,3 +165,11 @@ def test_product_page_links_the_public_experts_who_helped(client, registry):
     body = client.get(reverse("members:product_detail", args=["chatbot"])).content.decode()
     assert "Олена Цифрова" in body and reverse("academy:expert_detail", args=["olena"]) in body
     assert "Прихований Експерт" not in body
+
+
+def test_city_list_filters_ogp_local_participants_members_or_not(client, registry):
+    from members.models import OGPParticipation
+
+    OGPParticipation.objects.create(city=registry["b"], member_since=date(2021, 1, 1))
+    response = client.get(reverse("members:city_list"), {"ogp": "yes"})
+    assert _names(response) == ["Чернівецька"]

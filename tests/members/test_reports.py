@@ -272,6 +272,8 @@ def test_matrix_exports_carry_every_city_while_the_page_is_paged(director_client
     printable = director_client.get(reverse("members:report", args=["eservices"]), {"print": "1"})
     assert len(printable.context["tables"][0]["rows"]) == 3
     assert 'media="all"' in printable.content.decode()
+    assert "members/print.js" in printable.content.decode()  # the Print button
+    assert "members/print.js" not in page.content.decode()
     response = director_client.get(reverse("members:report_export", args=["eservices", "xlsx"]))
     rows = list(
         load_workbook(io.BytesIO(response.content)).worksheets[0].iter_rows(values_only=True)
