@@ -354,6 +354,10 @@ class Vote(models.Model):
         indexes = [
             # The tally: GROUP BY initiative over one programme's votes (index-only scan).
             models.Index(fields=["programme", "initiative"], name="vote_programme_initiative"),
+            # Voters of a programme = their first votes: a small partial index to count them.
+            models.Index(
+                fields=["programme"], condition=Q(position=1), name="vote_programme_first"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -651,9 +651,8 @@ def tally_programme(*, programme_id: int, actor=None, force: bool = False) -> Re
     existing = ResultSnapshot.objects.filter(programme=programme, content_hash=content_hash).first()
     if existing is not None:
         return existing
-    # A ballot exists only with a vote: it is created in the vote's transaction, which rolls
-    # back on any refusal.
-    total_voters = Ballot.objects.filter(programme=programme).count()
+    # Every voter has exactly one vote in slot 1 (unique per ballot, slots filled in order).
+    total_voters = Vote.objects.filter(programme_id=programme.pk, position=1).count()
     try:
         with transaction.atomic():
             snapshot = ResultSnapshot.objects.create(
@@ -663,18 +662,7 @@ def tally_programme(*, programme_id: int, actor=None, force: bool = False) -> Re
                 total_voters=total_voters,
                 funded_amount=sum((r.amount for r in rows if r.winner), Decimal("0")),
             )
-            ResultRow.objects.bulk_create(
-                ResultRow(
-                    snapshot=snapshot,
-                    initiative_id=r.initiative_id,
-                    category_id=r.category_id,
-                    rank=r.rank,
-                    votes=r.votes,
-                    amount=r.amount,
-                    winner=r.winner,
-                )
-                for r in rows
-            )
+            _insert_rows(snapshot.pk, rows)
             audit(
                 obj=snapshot,
                 action="tally_recorded",
@@ -686,6 +674,43 @@ def tally_programme(*, programme_id: int, actor=None, force: bool = False) -> Re
         # A concurrent run recorded the same result first.
         return ResultSnapshot.objects.get(programme=programme, content_hash=content_hash)
     return snapshot
+
+
+_INSERT_ROWS_SQL = """
+    INSERT INTO initiatives_resultrow
+        (snapshot_id, initiative_id, category_id, rank, votes, amount, winner)
+    SELECT %s, * FROM unnest(
+        %s::bigint[], %s::bigint[], %s::integer[], %s::integer[], %s::numeric[], %s::boolean[]
+    )
+"""
+
+
+def _insert_rows(snapshot_id: int, rows: list[TallyRow]) -> None:
+    """Write the result rows in one statement (PostgreSQL: arrays, no model instances)."""
+    if connection.vendor != "postgresql":
+        ResultRow.objects.bulk_create(
+            ResultRow(
+                snapshot_id=snapshot_id,
+                initiative_id=r.initiative_id,
+                category_id=r.category_id,
+                rank=r.rank,
+                votes=r.votes,
+                amount=r.amount,
+                winner=r.winner,
+            )
+            for r in rows
+        )
+        return
+    columns = (
+        [r.initiative_id for r in rows],
+        [r.category_id for r in rows],
+        [r.rank for r in rows],
+        [r.votes for r in rows],
+        [r.amount for r in rows],
+        [r.winner for r in rows],
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_ROWS_SQL, [snapshot_id, *columns])
 
 
 def tally_request(*, programme: Programme, actor) -> None:
