@@ -2,6 +2,7 @@
 the count and the progress bar follow; axe accessibility checks on the petition pages."""
 
 import pytest
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -17,7 +18,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def wait_for(browser, condition, timeout=10):
-    return WebDriverWait(browser, timeout).until(condition)
+    # A page replaced mid-check raises a generic WebDriverException in Chromium: retry.
+    return WebDriverWait(browser, timeout, ignored_exceptions=(WebDriverException,)).until(
+        condition
+    )
 
 
 def sign_in(browser, user):
