@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -301,15 +302,33 @@ def _chart(rows) -> dict:
     }
 
 
+def _budget_use(programme: Programme, rows) -> list[dict]:
+    funded: dict[int, Decimal] = {}
+    for row in rows:
+        if row.winner:
+            funded[row.category_id] = funded.get(row.category_id, Decimal("0")) + row.amount
+    return [
+        {
+            "category": category,
+            "funded": funded.get(category.pk, Decimal("0")),
+            "left": category.budget - funded.get(category.pk, Decimal("0")),
+        }
+        for category in programme.categories.all()
+    ]
+
+
 def results(request, slug):
     programme = _programme(slug)
     snapshot = _snapshot_for(request, programme)
     rows = selectors.result_rows(snapshot)
-    return render(
-        request,
-        "initiatives/results.html",
-        {"programme": programme, "snapshot": snapshot, "rows": rows, "chart": _chart(rows)},
-    )
+    context = {
+        "programme": programme,
+        "snapshot": snapshot,
+        "rows": rows,
+        "chart": _chart(rows),
+        "budget_use": _budget_use(programme, rows),
+    }
+    return render(request, "initiatives/results.html", context)
 
 
 def _export_rows(rows):
