@@ -309,13 +309,15 @@ def request_tally(petition_id: int) -> None:
 def petition_tally(*, petition_id: int) -> int | None:
     """Recount signatures from rows and store the count; detect the threshold. Idempotent.
 
-    Overlapping runs are safe: a run stores its count only if no later-started run stored
-    one, and the threshold change is a conditional UPDATE handled by exactly one run.
+    Overlapping runs are safe: the stored count never goes back, and the threshold change is
+    a conditional UPDATE handled by exactly one run.
     """
     started = timezone.now()
     count = Signature.objects.filter(petition_id=petition_id).count()
+    # A run stores its count unless a later-started run already stored one; a larger count
+    # always wins (signatures are never deleted), whatever the order the runs finish in.
     Petition.objects.filter(pk=petition_id).filter(
-        Q(counted_at__isnull=True) | Q(counted_at__lt=started)
+        Q(counted_at__isnull=True) | Q(counted_at__lt=started) | Q(signature_count__lt=count)
     ).update(signature_count=count, counted_at=started)
     state = Petition.objects.filter(pk=petition_id).values("status", "threshold").first() or {}
     if (

@@ -241,10 +241,16 @@ def test_an_older_tally_never_overwrites_a_newer_count(city_a):
     petition = make_petition(city_a, status=Status.COLLECTING, threshold=50)
     sign_many(petition, 2)
     later = timezone.now() + timedelta(seconds=5)
-    Petition.objects.filter(pk=petition.pk).update(signature_count=7, counted_at=later)
-    services.petition_tally(petition_id=petition.pk)
+    Petition.objects.filter(pk=petition.pk).update(signature_count=1, counted_at=later)
+    services.petition_tally(petition_id=petition.pk)  # started earlier, but counted more
     petition.refresh_from_db()
-    assert petition.signature_count == 7
+    assert petition.signature_count == 2
+    sign_many(petition, 1)
+    Petition.objects.filter(pk=petition.pk).update(signature_count=3, counted_at=later)
+    Signature.objects.filter(petition=petition).first().delete()
+    services.petition_tally(petition_id=petition.pk)  # started earlier, counted less
+    petition.refresh_from_db()
+    assert petition.signature_count == 3
 
 
 # --- beat jobs ----------------------------------------------------------------------------
