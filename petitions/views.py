@@ -32,7 +32,7 @@ from petitions.models import Petition
 logger = logging.getLogger(__name__)
 
 
-def _cached_fragment(key: str, build) -> str:
+def _cached_fragment(key: str, build, seconds: int = conf.PAGE_CACHE_SECONDS) -> str:
     """Public page parts are shared by everyone for a few seconds; a cache outage only
     means rendering them again."""
     try:
@@ -42,7 +42,7 @@ def _cached_fragment(key: str, build) -> str:
     if html is None:
         html = build()
         try:
-            cache.set(key, html, conf.PAGE_CACHE_SECONDS)
+            cache.set(key, html, seconds)
         except Exception as exc:
             logger.warning("page cache unavailable (%s)", type(exc).__name__)
     return html
@@ -113,7 +113,7 @@ def petition_detail(request: HttpRequest, pk: int) -> HttpResponse:
             },
         )
 
-    body = _cached_fragment(key, build)
+    body = _cached_fragment(key, build, conf.DETAIL_CACHE_SECONDS)
     context = {
         "petition": petition,
         "body": body,
