@@ -109,7 +109,7 @@ def test_submit_accept_vote_tally_and_see_the_winners(browser):
 
     browser.delete_all_cookies()
     browser.get(f"{browser.base_url}/initiatives/{programme.slug}/results/")
-    table = browser.find_element(By.CSS_SELECTOR, "main table").text
+    table = browser.find_element(By.CSS_SELECTOR, "[aria-labelledby=table-heading] table").text
     # 60,000 UAH with 3 votes wins first; 150,000 − 60,000 leaves exactly 90,000 for the rival.
     assert "Сквер біля бібліотеки" in table and "Нові лавки в парку" in table
     assert table.count("фінансується") == 2
