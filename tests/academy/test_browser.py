@@ -22,7 +22,7 @@ from tests.factories import PASSWORD, make_user
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def wait_for(browser, condition, timeout=10):
+def wait_for(browser, condition, timeout=20):
     return WebDriverWait(browser, timeout).until(condition)
 
 
@@ -96,7 +96,8 @@ def test_register_cancel_promote_attend_and_verify_the_certificate(browser):
     sign_in(browser, staff)
     browser.get(url)
     browser.find_element(By.LINK_TEXT, "Учасники та присутність").click()
-    browser.find_element(By.XPATH, "//label[contains(., 'Богдан Другий')]/input").click()
+    checkbox = (By.XPATH, "//label[contains(., 'Богдан Другий')]/input")
+    wait_for(browser, EC.element_to_be_clickable(checkbox)).click()
     click_main_button(browser, "Зберегти присутність")
     wait_for(browser, EC.text_to_be_present_in_element((By.TAG_NAME, "main"), "змін: 1"))
 
