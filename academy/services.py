@@ -217,7 +217,11 @@ def waitlist_promote(*, session_id: int, now: datetime | None = None) -> list[in
     now = now or timezone.now()
     promoted: list[int] = []
     with transaction.atomic():
-        session = Session.objects.select_for_update().select_related("course").get(pk=session_id)
+        session = (
+            Session.objects.select_for_update(of=("self",))
+            .select_related("course")
+            .get(pk=session_id)
+        )
         if session.is_cancelled or session.starts_at <= now:
             return promoted
         seated = session.registrations.filter(status=Status.SEATED).count()
@@ -275,7 +279,11 @@ def session_cancel(*, session_id: int, actor, reason: str = "") -> int:
     only (admin action). Returns the number of people notified.
     """
     with transaction.atomic():
-        session = Session.objects.select_for_update().select_related("course").get(pk=session_id)
+        session = (
+            Session.objects.select_for_update(of=("self",))
+            .select_related("course")
+            .get(pk=session_id)
+        )
         if session.is_cancelled:
             return 0
         Session.objects.filter(pk=session.pk).update(is_cancelled=True)
