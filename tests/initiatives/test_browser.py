@@ -143,8 +143,10 @@ def test_list_detail_and_ballot_pages_are_accessible(browser, public_programme):
     assert_accessible(browser)
 
 
-def test_list_is_usable_on_a_360px_phone(browser, public_programme):
+def test_pages_are_usable_on_a_360px_phone(browser, public_programme):
+    programme, initiative = public_programme
     browser.set_window_size(360, 740)
-    browser.get(browser.base_url + "/initiatives/")
-    width = browser.execute_script("return document.documentElement.scrollWidth")
-    assert width <= 360
+    for path in ("/initiatives/", initiative.get_absolute_url(), programme.get_absolute_url()):
+        browser.get(browser.base_url + path)
+        width = browser.execute_script("return document.documentElement.scrollWidth")
+        assert width <= 360, f"{path} scrolls sideways on a phone"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core import mail
 from django.db import IntegrityError, transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from initiatives.models import CostLine, Initiative
 from initiatives.services import (
@@ -276,3 +278,35 @@ def test_author_is_emailed_once_when_received(programme, category, citizen):
         cost_lines=[CostLineInput("a", Decimal("10"))],
     )
     assert OutboundEmail.objects.filter(key__startswith="initiatives:received:").count() == 1
+
+
+def test_resubmission_tells_the_staff_again(citizen_client, sent_back, category, moderator_a):
+    url = reverse("initiatives:revise", args=[sent_back.programme.slug, sent_back.pk])
+    citizen_client.post(url, form_data(category))
+    keys = OutboundEmail.objects.filter(to=moderator_a.email).values_list("key", flat=True)
+    assert any(key.startswith("initiatives:resubmitted:") for key in keys)
+
+
+def test_revision_after_the_review_deadline_is_refused(citizen, sent_back, category):
+    from initiatives.services import initiative_resubmit
+
+    programme = sent_back.programme
+    programme.submission_opens -= timedelta(days=60)
+    programme.submission_closes -= timedelta(days=60)
+    programme.review_closes = timezone.localdate() - timedelta(days=1)
+    programme.save()
+    with pytest.raises(Refused) as info:
+        initiative_resubmit(
+            initiative=sent_back,
+            author=citizen,
+            category=category,
+            district=None,
+            title="x",
+            summary="x",
+            description="x",
+            address="x",
+            latitude=None,
+            longitude=None,
+            cost_lines=[CostLineInput("a", Decimal("1"))],
+        )
+    assert info.value.code == "stage"

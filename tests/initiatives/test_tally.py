@@ -292,3 +292,11 @@ def test_results_csv_and_json_list_votes_amounts_and_winners(published, client):
     assert data["total_votes"] == 10 and data["funded_amount"] == "6000.00"
     funded = {r["initiative_id"] for r in data["rows"] if r["funded"]}
     assert funded == {p["a"].pk, p["c"].pk, p["d"].pk}
+
+
+@pytest.mark.django_db
+def test_csv_neutralises_spreadsheet_formulas_in_titles(published, client):
+    programme, p = published
+    Initiative.objects.filter(pk=p["a"].pk).update(title='=HYPERLINK("http://x")')
+    csv_text = client.get(f"/initiatives/{programme.slug}/results.csv").content.decode("utf-8-sig")
+    assert "'=HYPERLINK" in csv_text

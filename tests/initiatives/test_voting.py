@@ -344,3 +344,11 @@ def test_vote_redirect_never_leaves_the_site(client, programme, voter):
     initiative = make_initiative(programme)
     response = client.post(_vote_url(initiative), {"next": "https://evil.example/"})
     assert response["Location"] == initiative.get_absolute_url()
+
+
+def test_vote_through_another_programmes_address_is_not_found(client, programme, voter, city_a):
+    other = make_programme(city_a, stage="voting")
+    initiative = make_initiative(programme)
+    client.force_login(voter)
+    response = client.post(reverse("initiatives:vote", args=[other.slug, initiative.pk]))
+    assert response.status_code == 404 and not Vote.objects.exists()
