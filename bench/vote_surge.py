@@ -40,9 +40,9 @@ from _initiatives_common import (
 
 PORT = int(os.environ.get("BENCH_PORT", "8111"))
 DURATION = float(os.environ.get("BENCH_DURATION", "62"))  # the issue asks for ≥ 60 s
-CLIENT_THREADS = int(os.environ.get("BENCH_CLIENTS", "32"))
+CLIENT_THREADS = int(os.environ.get("BENCH_CLIENTS", "16"))
 GUNICORN_WORKERS = int(os.environ.get("BENCH_WORKERS", "3"))
-GUNICORN_THREADS = int(os.environ.get("BENCH_THREADS", "6"))
+GUNICORN_THREADS = int(os.environ.get("BENCH_THREADS", "4"))
 VOTERS = int(os.environ.get("BENCH_VOTERS", "15000"))
 ATTEMPTS = 6  # one more than the limit
 MAX_VOTES = 5
