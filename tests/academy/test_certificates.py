@@ -159,6 +159,7 @@ def test_lookup_form_redirects_to_the_check_page(client):
 def test_only_the_holder_downloads_the_pdf(client, certificate, citizen):
     services.certificate_generate_pdf(certificate_id=certificate.pk)
     url = reverse("academy:certificate_pdf", args=[certificate.code])
+    assert client.get(url).status_code == 302  # anonymous: sign in first
     client.force_login(make_user())
     assert client.get(url).status_code == 404
     client.force_login(citizen)
