@@ -7,6 +7,7 @@ from PIL import Image, UnidentifiedImageError
 from academy import conf
 from academy.models import LANGUAGE_CHOICES, Expert, Topic
 from members.models import City, EProduct
+from members.selectors import member_cities
 from opencity.forms import clean_plain_text
 
 
@@ -80,17 +81,13 @@ class ExpertProfileForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["expertise"].queryset = Topic.objects.all()
         self.fields["products"].queryset = EProduct.objects.all()
-        # Only cities already linked plus member cities would be ideal; all hromadas are too
-        # many for a select, so offer the cities the academy has dealt with and the current.
-        current = self.instance.cities.values_list("pk", flat=True) if self.instance.pk else []
-        self.fields["cities"].queryset = (
-            City.objects.filter(pk__in=list(current))
-            | City.objects.filter(academy_sessions__isnull=False)
-            | City.objects.filter(academy_registrations__isnull=False)
-        )
-        self.fields["cities"].queryset = (
-            self.fields["cities"].queryset.distinct().order_by("name_uk")
-        )
+        # All 1,469 hromadas are too many for one select: offer member cities, the cities
+        # the academy has trained, and those already on the profile.
+        ids = set(member_cities().values_list("pk", flat=True))
+        ids |= set(City.objects.filter(academy_sessions__isnull=False).values_list("pk", flat=True))
+        if self.instance.pk:
+            ids |= set(self.instance.cities.values_list("pk", flat=True))
+        self.fields["cities"].queryset = City.objects.filter(pk__in=ids).order_by("name_uk")
         if self.instance.pk:
             self.initial["languages"] = self.instance.language_codes
 

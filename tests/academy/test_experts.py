@@ -11,8 +11,8 @@ from PIL import Image
 
 from academy.models import Expert
 from members.models import EProduct
-from tests.academy.factories import make_expert, make_session, make_topic
-from tests.factories import make_user
+from tests.academy.factories import make_expert, make_member, make_session, make_topic
+from tests.factories import make_city, make_user
 
 
 @pytest.mark.django_db
@@ -83,12 +83,14 @@ def test_expert_edits_their_own_profile_with_a_photo(client):
     client.force_login(user)
     url = reverse("academy:expert_edit", args=[expert.slug])
     assert client.get(url).status_code == 200
+    member = make_member(make_city(name_uk="Луцька"))
     photo = SimpleUploadedFile("me.png", _png(), content_type="image/png")
-    response = client.post(url, _form(expert, photo=photo))
+    response = client.post(url, _form(expert, photo=photo, cities=[member.pk]))
     assert response.status_code == 302
     expert.refresh_from_db()
     assert expert.headline == "Нова посада" and expert.languages == "uk,en"
     assert expert.photo.name.endswith(".png")
+    assert list(expert.cities.all()) == [member]
 
 
 @pytest.mark.django_db
