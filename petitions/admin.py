@@ -35,6 +35,7 @@ class PetitionRulesAdmin(CityScopedAdmin):
         "collection_days",
         "respond_working_days",
         "moderation_working_days",
+        "require_identity",
     )
     search_fields = ("city__name_uk", "city__name_en")
     autocomplete_fields = ("city",)
@@ -69,6 +70,7 @@ class _PetitionAdminBase(CityScopedAdmin):
         "threshold",
         "collection_days",
         "respond_working_days",
+        "require_identity",
         "signature_count",
         "counted_at",
         "reached_at",

@@ -36,6 +36,14 @@ class PetitionRules(models.Model):
     moderation_working_days = models.PositiveSmallIntegerField(
         _("moderation deadline (working days)"), default=conf.DEFAULT_MODERATION_WORKING_DAYS
     )
+    require_identity = models.BooleanField(
+        _("signers must confirm their identity"),
+        default=False,
+        help_text=_(
+            "Accept signatures only from people identified by BankID or ID.gov.ua "
+            "(the portal's identity provider), not just by a confirmed e-mail address."
+        ),
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -117,6 +125,7 @@ class Petition(models.Model):
     respond_working_days = models.PositiveSmallIntegerField(
         _("days to respond (working days)"), null=True, blank=True
     )
+    require_identity = models.BooleanField(_("signers must confirm their identity"), default=False)
     published_at = models.DateTimeField(_("published"), null=True, blank=True)
     collection_ends_at = models.DateTimeField(_("collection ends"), null=True, blank=True)
     reached_at = models.DateTimeField(_("threshold reached"), null=True, blank=True)

@@ -194,6 +194,7 @@ def petition_publish(*, petition: Petition, actor: User) -> Petition:
             threshold=rules.threshold,
             collection_days=rules.collection_days,
             respond_working_days=rules.respond_working_days,
+            require_identity=rules.require_identity,
             published_at=now,
             collection_ends_at=now + timedelta(days=rules.collection_days),
         )
@@ -268,6 +269,13 @@ def petition_sign(*, petition: Petition, user: User, notify_on_answer: bool = Tr
         petition.collection_ends_at and petition.collection_ends_at <= timezone.now()
     ):
         raise SigningRefused(_("This petition is not collecting signatures."))
+    if petition.require_identity and not user.identity_verified_at:
+        raise SigningRefused(
+            _(
+                "This council accepts signatures only from people who confirmed their identity "
+                "(BankID, ID.gov.ua). Sign in with your identity provider to sign."
+            )
+        )
     try:
         with transaction.atomic():
             signature = Signature.objects.create(

@@ -164,7 +164,10 @@ def petition_count(request: HttpRequest, pk: int) -> JsonResponse:
 @require_POST
 def petition_sign(request: HttpRequest, pk: int) -> HttpResponse:
     petition = get_object_or_404(
-        Petition.objects.only("pk", "status", "collection_ends_at", "city_id", "author_id"), pk=pk
+        Petition.objects.only(
+            "pk", "status", "collection_ends_at", "city_id", "author_id", "require_identity"
+        ),
+        pk=pk,
     )
     if not allow("sign", request.user.pk):
         return _too_many(request)

@@ -239,3 +239,23 @@ def test_a_surge_queues_few_tallies_and_the_real_worker_catches_up(city_a, real_
             break
         time.sleep(0.2)
     assert petition.signature_count == 30
+
+
+@pytest.mark.django_db
+def test_a_city_that_requires_identity_refuses_email_only_signers(city_a, citizen, moderator_a):
+    from tests.petitions.factories import make_rules
+
+    make_rules(city_a, require_identity=True)
+    petition = make_petition(city_a, status=Status.SUBMITTED)
+    services.petition_publish(petition=petition, actor=moderator_a)
+    petition.refresh_from_db()
+    assert petition.require_identity is True
+    with pytest.raises(services.SigningRefused):
+        services.petition_sign(petition=petition, user=citizen)
+    identified = make_user()
+    identified.identity_verified_at = timezone.now()
+    identified.identity_provider = "idgovua"
+    identified.save()
+    services.petition_sign(petition=petition, user=identified)
+    assert Signature.objects.filter(petition=petition, user=identified).exists()
+    assert not Signature.objects.filter(petition=petition, user=citizen).exists()
