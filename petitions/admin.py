@@ -174,6 +174,11 @@ class _PetitionAdminBase(CityScopedAdmin):
                 name="{}_{}_publish".format(*info),
             ),
             path(
+                "<int:pk>/reject/",
+                self.admin_site.admin_view(self.reject_view),
+                name="{}_{}_reject".format(*info),
+            ),
+            path(
                 "<int:pk>/respond/",
                 self.admin_site.admin_view(self.respond_view),
                 name="{}_{}_respond".format(*info),
@@ -203,6 +208,35 @@ class _PetitionAdminBase(CityScopedAdmin):
         else:
             self.message_user(request, gettext("The petition is published."))
         return HttpResponseRedirect(self._change_url(petition))
+
+    def reject_view(self, request: HttpRequest, pk: int):
+        petition = self._get_scoped(request, pk)
+        if not access.can_act_on_city(request.user, petition.city_id, services.MODERATE_ROLES):
+            raise PermissionDenied
+        form = RejectForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.petition_reject(
+                    petition=petition,
+                    actor=request.user,
+                    ground=form.cleaned_data["ground"],
+                    comment=form.cleaned_data["comment"],
+                )
+            except services.TransitionNotAllowed:
+                self.message_user(
+                    request, gettext("This petition cannot be rejected."), messages.ERROR
+                )
+            else:
+                self.message_user(request, gettext("The petition is rejected."))
+            return HttpResponseRedirect(self._change_url(petition))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Reject the petition"),
+            "form": form,
+            "petitions": [petition],
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/petitions/reject.html", context)
 
     def respond_view(self, request: HttpRequest, pk: int):
         petition = self._get_scoped(request, pk)

@@ -126,3 +126,27 @@ def test_city_admin_edits_rules_and_the_90_day_cap_is_enforced(client, city_admi
 
 def test_moderator_cannot_change_rules(moderator_a_client):
     assert moderator_a_client.get(reverse("admin:petitions_petitionrules_add")).status_code == 403
+
+
+def test_reject_page_of_one_petition_requires_a_ground(moderator_a_client, city_a):
+    petition = make_petition(city_a, status=Status.SUBMITTED)
+    url = reverse("admin:petitions_petition_reject", args=[petition.pk])
+    change = reverse("admin:petitions_petition_change", args=[petition.pk])
+    assert url in moderator_a_client.get(change).content.decode()
+    response = moderator_a_client.post(url, {"ground": "", "comment": "<b>ні</b>"})
+    assert response.status_code == 200 and set(response.context["form"].errors) == {
+        "ground",
+        "comment",
+    }
+    moderator_a_client.post(url, {"ground": "competence", "comment": "Це питання області."})
+    petition.refresh_from_db()
+    assert (petition.status, petition.rejection_ground) == (Status.REJECTED, "competence")
+
+
+def test_reject_page_is_scoped_to_the_clerks_city(client, moderator_b, city_a):
+    petition = make_petition(city_a, status=Status.SUBMITTED)
+    client.force_login(moderator_b)
+    url = reverse("admin:petitions_petition_reject", args=[petition.pk])
+    assert client.post(url, {"ground": "obscene"}).status_code == 404
+    petition.refresh_from_db()
+    assert petition.status == Status.SUBMITTED
