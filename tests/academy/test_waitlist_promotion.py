@@ -132,3 +132,28 @@ def test_waitlist_place_counts_only_people_still_waiting(citizen_client, citizen
     response = citizen_client.get(session.get_absolute_url())
     assert mine.waitlist_position == 3
     assert "номер 2" in response.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancellations_and_new_registrations_at_once_keep_capacity_and_order():
+    session, seated, queue = _full_session_with_waitlist(capacity=5, waiting=10)
+    newcomers = [make_user() for _ in range(10)]
+    results = run_in_threads(
+        [
+            lambda r=r: services.registration_cancel(registration_id=r.pk, user=r.user)
+            for r in seated
+        ]
+        + [lambda u=u: services.register(session_id=session.pk, user=u) for u in newcomers]
+    )
+    assert not [r for r in results if isinstance(r, Exception)], results
+    now_seated = set(
+        Registration.objects.filter(session=session, status=Status.SEATED).values_list(
+            "pk", flat=True
+        )
+    )
+    assert now_seated == {r.pk for r in queue[:5]}  # the first five waiting, in order
+    waiting = Registration.objects.filter(session=session, status=Status.WAITLISTED)
+    assert waiting.count() == 15
+    positions = list(waiting.values_list("waitlist_position", flat=True))
+    assert len(set(positions)) == 15
+    assert len(mail.outbox) == 5
