@@ -13,9 +13,17 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
+from academy import services
 from academy.access import ACADEMY_GROUP
 from academy.models import Certificate, Registration, Session
-from tests.academy.factories import make_course, make_expert, make_session, make_topic
+from tests.academy.factories import (
+    make_course,
+    make_expert,
+    make_past_session,
+    make_session,
+    make_topic,
+    seat,
+)
 from tests.browser.fixtures import assert_accessible
 from tests.factories import PASSWORD, make_user
 
@@ -149,3 +157,25 @@ def test_catalogue_is_usable_on_a_360px_phone(browser):
     browser.set_window_size(360, 740)
     browser.get(browser.base_url + "/academy/")
     assert browser.execute_script("return document.documentElement.scrollWidth") <= 360
+
+
+def test_signed_in_pages_are_accessible(browser):
+    trainer = make_user(full_name="Ігор Тренер")
+    expert = make_expert(full_name="Ігор Тренер", user=trainer)
+    held = make_past_session(course=make_course(title="Кібергігієна"))
+    held.trainers.add(expert)
+    registration = seat(held, trainer, attended=True)
+    certificate = services.certificate_issue(registration=registration)
+    services.certificate_generate_pdf(certificate_id=certificate.pk)
+    seat(make_session(), trainer)
+    sign_in(browser, trainer)
+    for path in (
+        "/academy/registrations/",
+        f"/academy/registrations/{registration.pk}/feedback/",
+        f"/academy/sessions/{held.pk}/roster/",
+        expert.get_absolute_url(),
+        f"/academy/experts/{expert.slug}/edit/",
+    ):
+        browser.get(browser.base_url + path)
+        assert "404" not in browser.title and "403" not in browser.title
+        assert_accessible(browser)
