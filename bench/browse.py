@@ -2,7 +2,7 @@
 100,000 petitions and 2,000,000 signatures.
 
     .venv/bin/python bench/browse.py [--petitions 100000] [--signatures 2000000]
-                                     [--readers 50] [--duration 60] [--think 0]
+                                     [--readers 50] [--duration 60] [--think 1] [--saturate 20]
 
 What it does, bounded in time and cleaning up after itself:
 1. creates the PostgreSQL database `bench_petitions` (dropped first if left over), migrates,
@@ -14,11 +14,14 @@ What it does, bounded in time and cleaning up after itself:
    a list page (sort by most signed / newest / ending soon, pages 1-10, or a city's page),
    a search (one of the seeded words, any sort), or a petition page (80% one of the hot
    petitions, 20% any public petition; sometimes a later page of signatories), pausing
-   `--think` seconds between pages;
-4. prints p50/p95 per page kind; stops gunicorn, drops the database, flushes Redis db 11.
+   pausing on average `--think` seconds between pages (a person reads a page; 0 makes
+   every reader a tight loop);
+4. prints p50/p95 per page kind; then, with `--saturate N`, runs N seconds without pauses
+   to measure capacity (pages/s at saturation; latency there is readers / capacity);
+5. stops gunicorn, drops the database, flushes Redis db 11.
 
 The last line is `list_p50_ms=… list_p95_ms=… search_p50_ms=… search_p95_ms=… detail_p50_ms=…
-detail_p95_ms=… rps=…`.
+detail_p95_ms=… rps=… errors=… saturated_rps=…` (percentiles from the phase with pauses).
 """
 
 from __future__ import annotations
@@ -79,6 +82,8 @@ def pick(kind: str, data: dict, rng: random.Random) -> str:
 def reader(seed_value: int, data: dict, until: float, think: float, results: dict, errors: list):
     rng = random.Random(seed_value)
     connection = http.client.HTTPConnection(common.HOST, PORT, timeout=30)
+    if think:
+        time.sleep(rng.uniform(0, 2 * think))  # readers arrive over time, not all at once
     local = {"list": [], "search": [], "detail": []}
     while time.monotonic() < until:
         kind = rng.choice(("list", "search", "detail"))
@@ -103,6 +108,31 @@ def reader(seed_value: int, data: dict, until: float, think: float, results: dic
         results[kind].extend(values)
 
 
+def run_phase(data: dict, readers: int, duration: float, think: float):
+    results = {"list": [], "search": [], "detail": []}
+    errors: list[str] = []
+    until = time.monotonic() + duration
+    threads = [
+        threading.Thread(target=reader, args=(i, data, until, think, results, errors))
+        for i in range(readers)
+    ]
+    began = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - began
+    figures = {}
+    for kind, values in results.items():
+        values.sort()
+        figures[kind] = [1000 * common.percentile(values, f) for f in (0.5, 0.95)]
+        print(f"  {kind:7} n={len(values):6} p50={figures[kind][0]:.0f} ms "
+              f"p95={figures[kind][1]:.0f} ms max={1000 * values[-1]:.0f} ms")  # fmt: skip
+    total = sum(len(v) for v in results.values())
+    print(f"  {total / elapsed:.0f} pages/s, errors={len(errors)} {errors[:3]}")
+    return figures, total / elapsed, errors
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=50_000)
@@ -110,7 +140,11 @@ def main() -> None:
     parser.add_argument("--signatures", type=int, default=2_000_000)
     parser.add_argument("--readers", type=int, default=50)
     parser.add_argument("--duration", type=float, default=60.0)
-    parser.add_argument("--think", type=float, default=0.0, help="mean pause between pages, s")
+    parser.add_argument("--think", type=float, default=1.0, help="mean pause between pages, s")
+    parser.add_argument("--warmup", type=float, default=10.0, help="seconds, not counted")
+    parser.add_argument(
+        "--saturate", type=float, default=20.0, help="then N seconds without pauses (capacity)"
+    )
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
@@ -131,35 +165,24 @@ def main() -> None:
         rss.start()
         print(f"{args.readers} readers for {args.duration:.0f}s (think {args.think}s) against "
               f"gunicorn {args.workers}x{args.threads}; load {common.load_average()}")  # fmt: skip
-        results = {"list": [], "search": [], "detail": []}
-        errors: list[str] = []
-        until = time.monotonic() + args.duration
-        threads = [
-            threading.Thread(target=reader, args=(i, data, until, args.think, results, errors))
-            for i in range(args.readers)
-        ]
-        began = time.monotonic()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.monotonic() - began
+        print(f"warm-up ({args.warmup:.0f}s, not counted):")
+        run_phase(data, args.readers, args.warmup, args.think)
+        print("measured:")
+        figures, total_rps, errors = run_phase(data, args.readers, args.duration, args.think)
+        saturated_rps = None
+        if args.saturate:
+            print(f"saturation: {args.readers} readers without pauses for {args.saturate:.0f}s")
+            _figures, saturated_rps, _errors = run_phase(data, args.readers, args.saturate, 0.0)
         rss.running = False
-        figures = {}
-        for kind, values in results.items():
-            values.sort()
-            figures[kind] = [1000 * common.percentile(values, f) for f in (0.5, 0.95)]
-            print(f"{kind:7} n={len(values):6} p50={figures[kind][0]:.0f} ms "
-                  f"p95={figures[kind][1]:.0f} ms max={1000 * values[-1]:.0f} ms")  # fmt: skip
-        total = sum(len(v) for v in results.values())
-        print(f"errors={len(errors)} {errors[:3]}; gunicorn worker max RSS {rss.max_mb:.0f} MB; "
-              f"load average after: {common.load_average()}")  # fmt: skip
+        print(f"gunicorn worker max RSS {rss.max_mb:.0f} MB; load average after: "
+              f"{common.load_average()}")  # fmt: skip
         print(
             " ".join(
                 f"{kind}_p50_ms={figures[kind][0]:.0f} {kind}_p95_ms={figures[kind][1]:.0f}"
                 for kind in ("list", "search", "detail")
             )
-            + f" rps={total / elapsed:.0f}"
+            + f" rps={total_rps:.0f} errors={len(errors)}"
+            + (f" saturated_rps={saturated_rps:.0f}" if saturated_rps else "")
         )
     finally:
         common.stop(server)

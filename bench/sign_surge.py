@@ -1,6 +1,6 @@
 """Petitions benchmark: a surge of signatures at ONE petition over HTTP, counted by Celery.
 
-    .venv/bin/python bench/sign_surge.py [--users 40000] [--clients 24] [--duration 60]
+    .venv/bin/python bench/sign_surge.py [--users 50000] [--clients 24] [--duration 60]
 
 What it does, bounded in time and cleaning up after itself:
 1. creates the PostgreSQL database `bench_petitions` (dropped first if left over), migrates,
@@ -257,7 +257,7 @@ def raw_insert_rate(petition_id: int, user_ids: list[int], clients: int) -> floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--users", type=int, default=40_000)
+    parser.add_argument("--users", type=int, default=50_000)
     parser.add_argument("--clients", type=int, default=24)
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")

@@ -127,7 +127,7 @@ class Command(BaseCommand):
                 status, created_at, submitted_at, moderation_due, threshold, collection_days,
                 respond_working_days, published_at, collection_ends_at, reached_at,
                 response_due, rejection_ground, rejection_comment, response_decision,
-                response_text, answered_at, answered_on_time, signature_count)
+                response_text, answered_at, answered_on_time, signature_count, require_identity)
             SELECT {base_petition} + g,
                    ({cities})[1 + g % {len(city_ids)}],
                    {base_user} + 1 + g % {users},
@@ -148,7 +148,7 @@ class Command(BaseCommand):
                    CASE WHEN st = 'answered' THEN 'Рада підтримала петицію.' ELSE '' END,
                    CASE WHEN st = 'answered' THEN ts + interval '30 days' END,
                    CASE WHEN st = 'answered' THEN true END,
-                   0
+                   0, false
             FROM (
                 SELECT g,
                        ({words})[1 + g % {n_words}] AS w1,
