@@ -259,3 +259,24 @@ def test_a_city_that_requires_identity_refuses_email_only_signers(city_a, citize
     services.petition_sign(petition=petition, user=identified)
     assert Signature.objects.filter(petition=petition, user=identified).exists()
     assert not Signature.objects.filter(petition=petition, user=citizen).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pages_and_signing_work_through_a_redis_outage(client, city_a, settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.db"
+    petition = make_petition(city_a, threshold=100)
+    signer = make_user()
+    client.force_login(signer)
+    with broker_down():
+        assert client.get("/petitions/").status_code == 200
+        assert client.get(petition.get_absolute_url()).status_code == 200
+        response = client.post(f"/petitions/{petition.pk}/sign/")
+    assert response.status_code == 302
+    assert Signature.objects.filter(petition=petition, user=signer).exists()
