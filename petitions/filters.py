@@ -45,5 +45,8 @@ class PetitionFilter(django_filters.FilterSet):
 
     @property
     def ordered_qs(self):
-        order = self.form.cleaned_data.get("sort") if self.form.is_valid() else ""
-        return selectors.sort(self.qs, order or "signed")
+        """The filtered, sorted list; nothing when the filters are invalid (the form says
+        what is wrong) rather than everything."""
+        if not self.form.is_valid():
+            return self.queryset.none()
+        return selectors.sort(self.qs, self.form.cleaned_data.get("sort") or "signed")

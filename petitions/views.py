@@ -62,10 +62,12 @@ def _too_many(request: HttpRequest) -> HttpResponse:
 
 
 def _list_filter(request: HttpRequest, city: City | None) -> PetitionFilter:
+    queryset = selectors.public_petitions()
     data = request.GET.copy()
     if city is not None:
-        data["city"] = city.slug
-    return PetitionFilter(data, queryset=selectors.public_petitions())
+        queryset = queryset.filter(city=city)
+        data.pop("city", None)
+    return PetitionFilter(data, queryset=queryset)
 
 
 def petition_list(request: HttpRequest, city_slug: str | None = None) -> HttpResponse:

@@ -62,6 +62,21 @@ def test_list_survives_bad_filter_input(client, city_a):
     assert "<b>" not in text_of(response).split("<main", 1)[1].replace("&lt;b&gt;", "")
 
 
+def test_a_city_page_without_public_petitions_lists_none_of_other_cities(client, city_a, city_b):
+    other = make_petition(city_b, title="Петиція іншої громади про сквер")
+    make_petition(city_a, status=Status.SUBMITTED)
+    page = text_of(client.get(reverse("petitions:city", args=[city_a.slug])))
+    assert other.title not in page
+
+
+def test_an_invalid_filter_shows_an_error_and_no_results(client, city_a):
+    shown = make_petition(city_a, title="Петиція про освітлення вулиці")
+    response = client.get(reverse("petitions:list"), {"status": "hacked"})
+    assert response.status_code == 200
+    assert shown.title not in text_of(response)
+    assert 'class="errorlist' in text_of(response)
+
+
 def test_unknown_city_page_is_404(client):
     assert client.get(reverse("petitions:city", args=["atlantis"])).status_code == 404
 
