@@ -211,7 +211,7 @@ def main() -> None:
         tally_s = statistics.median(tally_times)
         winners = snapshot.rows.filter(winner=True).count()
         print(
-            f"snapshot: {snapshot.total_votes:,} votes, {snapshot.total_voters:,} voters, "
+            f"snapshot: {snapshot.total_votes:,} votes, "
             f"{winners} winners, funded {snapshot.funded_amount} UAH"
         )
         print("full tally task runs (s): " + ", ".join(f"{t:.3f}" for t in tally_times))

@@ -291,7 +291,8 @@ def seed(log) -> None:
         snapshot = tally_programme(programme_id=cv.pk)
         winners = set(snapshot.rows.filter(winner=True).values_list("initiative_id", flat=True))
         snapshot.published_at = now - timedelta(days=195)
-        snapshot.save(update_fields=["published_at"])
+        snapshot.total_voters = Vote.objects.filter(programme=cv, position=1).count()
+        snapshot.save(update_fields=["published_at", "total_voters"])
         for initiative in made:
             initiative.status = (
                 Initiative.Status.FUNDED

@@ -371,7 +371,8 @@ class ResultSnapshot(models.Model):
     content_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(_("tallied at"), default=timezone.now)
     total_votes = models.PositiveIntegerField(_("votes"))
-    total_voters = models.PositiveIntegerField(_("voters"))
+    # Recorded when the results are published (the tally itself only decides the winners).
+    total_voters = models.PositiveIntegerField(_("voters"), null=True, blank=True)
     funded_amount = models.DecimalField(_("funded, UAH"), **MONEY)
     published_at = models.DateTimeField(_("published"), null=True, blank=True)
     published_by = models.ForeignKey(

@@ -17,7 +17,6 @@ from decimal import Decimal
 from allauth.account.models import EmailAddress
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -612,54 +611,72 @@ def _content_hash(programme: Programme, budgets: dict[int, Decimal], rows: list[
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+_TALLY_INPUTS_SQL = """
+    WITH counts AS MATERIALIZED (
+        SELECT initiative_id, COUNT(*) AS n FROM initiatives_vote
+        WHERE programme_id = %(programme)s GROUP BY initiative_id
+    )
+    SELECT i.id, i.category_id, i.total_cost, i.submitted_at, COALESCE(counts.n, 0),
+           cat.budget
+    FROM initiatives_initiative i
+    JOIN initiatives_category cat ON cat.id = i.category_id
+    LEFT JOIN counts ON counts.initiative_id = i.id
+    WHERE i.programme_id = %(programme)s AND i.status IN (%(s1)s, %(s2)s, %(s3)s)
+"""
+
+
+def _tally_inputs(programme_id: int) -> tuple[list[TallyRow], dict[int, Decimal]]:
+    """Candidates with their vote counts and their categories' budgets.
+
+    One statement (one round trip): the vote counts come from a GROUP BY over the vote rows
+    (an index-only scan of (programme, initiative)). Votes can only exist for projects on
+    the ballot, which stay on it once voting starts, so the candidates' counts are all votes.
+    """
+    s1, s2, s3 = Initiative.ON_BALLOT
+    params = {"programme": programme_id, "s1": s1, "s2": s2, "s3": s3}
+    with connection.cursor() as cursor:
+        cursor.execute(_TALLY_INPUTS_SQL, params)
+        fetched = cursor.fetchall()
+    rows, budgets = [], {}
+    for pk, category_id, cost, submitted_at, votes, budget in fetched:
+        rows.append(
+            TallyRow(
+                initiative_id=pk,
+                category_id=category_id,
+                votes=int(votes),
+                amount=_money(cost),
+                submitted_at=submitted_at,
+            )
+        )
+        budgets[category_id] = _money(budget)
+    return rows, budgets
+
+
+def _money(value) -> Decimal:
+    # PostgreSQL returns Decimal; SQLite (demo) may return a float or text for a raw query.
+    return (value if isinstance(value, Decimal) else Decimal(str(value))).quantize(Decimal("0.01"))
+
+
 def tally_programme(*, programme_id: int, actor=None, force: bool = False) -> ResultSnapshot:
     """Count votes per initiative from the vote rows and store the result (idempotent, atomic).
 
     Runs after voting closes (`force` skips that check: tests and benchmarks only). Never
-    changes votes. The snapshot and its
-    rows are written in one transaction, so a crash leaves nothing; the same votes give the
-    same content hash, so a second run returns the existing snapshot and records nothing.
+    changes votes. The snapshot and its rows are written in one transaction, so a crash
+    leaves nothing; the same votes give the same content hash, and the unique (programme,
+    hash) constraint makes a second run return the existing snapshot and record nothing.
     """
     programme = Programme.objects.select_related("city").get(pk=programme_id)
     if not force and timezone.localdate() <= programme.voting_closes:
         raise Refused(_("The tally runs once voting has closed."), code="stage")
-    counts = dict(
-        Vote.objects.filter(programme_id=programme.pk)
-        .values("initiative_id")
-        .annotate(n=Count("*"))
-        .order_by()
-        .values_list("initiative_id", "n")
-    )
-    candidates = Initiative.objects.filter(
-        programme_id=programme.pk, status__in=Initiative.ON_BALLOT
-    )
-    rows = [
-        TallyRow(
-            initiative_id=pk,
-            category_id=cat,
-            votes=counts.get(pk, 0),
-            amount=cost,
-            submitted_at=submitted,
-        )
-        for pk, cat, cost, submitted in candidates.values_list(
-            "pk", "category_id", "total_cost", "submitted_at"
-        )
-    ]
-    budgets = dict(programme.categories.values_list("pk", "budget"))
+    rows, budgets = _tally_inputs(programme.pk)
     rows = pick_winners(rows, budgets)
     content_hash = _content_hash(programme, budgets, rows)
-    existing = ResultSnapshot.objects.filter(programme=programme, content_hash=content_hash).first()
-    if existing is not None:
-        return existing
-    # Every voter has exactly one vote in slot 1 (unique per ballot, slots filled in order).
-    total_voters = Vote.objects.filter(programme_id=programme.pk, position=1).count()
     try:
         with transaction.atomic():
             snapshot = ResultSnapshot.objects.create(
                 programme=programme,
                 content_hash=content_hash,
-                total_votes=sum(counts.values()),
-                total_voters=total_voters,
+                total_votes=sum(r.votes for r in rows),
                 funded_amount=sum((r.amount for r in rows if r.winner), Decimal("0")),
             )
             _insert_rows(snapshot.pk, rows)
@@ -671,7 +688,7 @@ def tally_programme(*, programme_id: int, actor=None, force: bool = False) -> Re
                 data={"hash": content_hash, "votes": snapshot.total_votes},
             )
     except IntegrityError:
-        # A concurrent run recorded the same result first.
+        # The same result is already recorded (a second run, or a concurrent one).
         return ResultSnapshot.objects.get(programme=programme, content_hash=content_hash)
     return snapshot
 
@@ -754,12 +771,16 @@ def results_publish(*, snapshot: ResultSnapshot, actor) -> ResultSnapshot:
         raise Refused(_("Only the latest tally can be published."), code="stale")
     now = timezone.now()
     with transaction.atomic():
+        # Turnout is recorded with the publication, not by the tally (which decides winners
+        # and is kept to the GROUP BY): every voter has exactly one vote in slot 1.
+        voters = Vote.objects.filter(programme_id=programme.pk, position=1).count()
         claimed = ResultSnapshot.objects.filter(pk=snapshot.pk, published_at__isnull=True).update(
-            published_at=now, published_by=actor
+            published_at=now, published_by=actor, total_voters=voters
         )
         if not claimed:
             raise Refused(_("These results are already published."), code="published")
         snapshot.published_at, snapshot.published_by = now, actor
+        snapshot.total_voters = voters
         winners = set(snapshot.rows.filter(winner=True).values_list("initiative_id", flat=True))
         all_ids = set(snapshot.rows.values_list("initiative_id", flat=True))
         Initiative.objects.filter(pk__in=winners).update(status=Status.FUNDED)
