@@ -5,6 +5,7 @@ tally (`services.petition_tally`), recomputed from signature rows.
 """
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -144,6 +145,9 @@ class Petition(models.Model):
     answered_on_time = models.BooleanField(_("answered on time"), null=True, blank=True)
     # Written only by the tally.
     signature_count = models.PositiveIntegerField(_("signatures"), default=0)
+    # Full-text document of title and text, kept by a PostgreSQL trigger (migration 0005);
+    # NULL on SQLite, where search falls back to a case-insensitive match.
+    search_document = SearchVectorField(null=True, editable=False)
     counted_at = models.DateTimeField(null=True, blank=True)
     # Claimed by the beat jobs so each reminder or fan-out happens once.
     moderation_overdue_at = models.DateTimeField(null=True, blank=True)

@@ -26,15 +26,14 @@ from petitions.models import Petition, Signature
 logger = logging.getLogger(__name__)
 Status = Petition.Status
 
-# The same expression as the GIN index created in migration 0002 (PostgreSQL only).
-FTS_DOCUMENT = (
-    "to_tsvector('simple'::regconfig, "
-    '"petitions_petition"."title" || \' \' || "petitions_petition"."text")'
-)
-
 
 def public_petitions() -> QuerySet[Petition]:
-    return Petition.objects.filter(status__in=Petition.PUBLIC_STATUSES).select_related("city")
+    """Public petitions for lists: without the long texts a list never shows."""
+    return (
+        Petition.objects.filter(status__in=Petition.PUBLIC_STATUSES)
+        .select_related("city")
+        .defer("text", "search_document", "response_text", "rejection_comment")
+    )
 
 
 def search(queryset: QuerySet[Petition], text: str) -> QuerySet[Petition]:
@@ -43,9 +42,10 @@ def search(queryset: QuerySet[Petition], text: str) -> QuerySet[Petition]:
     if not text:
         return queryset
     if connection.vendor == "postgresql":
-        # The text is a bound parameter; the SQL is a constant matching the index.
+        # The text is a bound parameter; the SQL is constant (GIN index, migration 0006).
         match = RawSQL(  # noqa: S611
-            f"{FTS_DOCUMENT} @@ websearch_to_tsquery('simple'::regconfig, %s)",
+            '"petitions_petition"."search_document" '
+            "@@ websearch_to_tsquery('simple'::regconfig, %s)",
             (text,),
             output_field=BooleanField(),
         )
