@@ -161,7 +161,11 @@ class Petition(models.Model):
         indexes = [
             # Sorting the whole public list; drafts sort last (count 0, no date).
             models.Index(fields=["-signature_count", "-id"], name="petition_most_signed"),
-            models.Index(fields=["-published_at", "-id"], name="petition_newest"),
+            models.Index(
+                fields=["-published_at", "-id"],
+                condition=Q(published_at__isnull=False),
+                name="petition_newest",
+            ),
             models.Index(
                 fields=["status", "-signature_count", "-id"], name="petition_status_signed"
             ),
