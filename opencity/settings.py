@@ -167,6 +167,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 1,
     "socket_timeout": 2,
     "visibility_timeout": 3600,
+    # Publishing gives up after one reconnection attempt instead of kombu's long default.
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
 }
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TIMEZONE = "Europe/Kyiv"

@@ -10,6 +10,9 @@ from opencity import celery_app
 def _reset_broker_pools() -> None:
     from kombu import pools
 
+    from opencity.queue import reset_broker_backoff
+
+    reset_broker_backoff()
     celery_app.pool.force_close_all()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None

@@ -92,3 +92,14 @@ class BrokenBackend:
 
     def send_messages(self, messages):
         raise ConnectionRefusedError("smtp down")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_broker_outage_does_not_stall_a_request_that_queues_many_emails():
+    with broker_down():
+        started = time.monotonic()
+        for n in range(10):
+            _queue(key=f"outage-many:{n}", to=f"staff{n}@example.org")
+        elapsed = time.monotonic() - started
+    assert elapsed < 3, f"ten e-mails queued during an outage took {elapsed:.1f} s"
+    assert OutboundEmail.objects.filter(status=OutboundEmail.Status.PENDING).count() == 10
