@@ -343,6 +343,8 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "celery": {"level": "INFO"},
+        # fontTools (certificate PDFs) logs every glyph at INFO.
+        "fontTools": {"level": "WARNING"},
     },
 }
 
