@@ -7,9 +7,10 @@ What it does, bounded in time and cleaning up after itself:
    imports the hromadas and bulk-seeds `--users` verified people (INSERT … SELECT), a signed-in
    session for each (COPY into the sessions table) and two collecting petitions;
 2. starts gunicorn (gthread) on 127.0.0.1:8101 and one Celery worker, on Redis db 11;
-3. for `--duration` seconds, `--clients` threads POST /petitions/<id>/sign/ over keep-alive
-   http.client connections, each request as a different person, timing every request; a
-   success is a redirect carrying the "signature recorded" message;
+3. for `--duration` seconds, `--clients` threads POST /petitions/<id>/sign/ with http.client
+   (one request per connection, as a proxy in front of gunicorn does; `--keep-alive` to
+   reuse them), each request as a different person, timing every request; a success is a
+   redirect carrying the "signature recorded" message;
 4. samples the displayed count (/petitions/<id>/count.json) during the surge and after it
    until it equals the rows: the count lag is the longest time a recorded signature was not
    yet displayed;
@@ -116,7 +117,8 @@ def seed(env: dict, users: int, threshold: int) -> tuple[int, int, list[tuple[in
 
 
 class Surge:
-    def __init__(self, petition_id: int, sessions, clients: int, duration: float):
+    def __init__(self, petition_id: int, sessions, clients: int, duration: float, keep_alive: bool):
+        self.keep_alive = keep_alive
         self.path = f"/petitions/{petition_id}/sign/"
         self.sessions = sessions
         self.clients = clients
@@ -143,11 +145,15 @@ class Surge:
                 "Content-Type": "application/x-www-form-urlencoded",
                 "Host": f"{common.HOST}:{PORT}",
             }
+            if not self.keep_alive:
+                headers["Connection"] = "close"
             began = time.monotonic()
             try:
                 connection.request("POST", self.path, body=body, headers=headers)
                 response = connection.getresponse()
                 response.read()
+                if not self.keep_alive:
+                    connection.close()
                 status = response.status
                 location = response.getheader("Location", "")
                 cookies = response.headers.get_all("Set-Cookie") or []
@@ -263,6 +269,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--threshold", type=int, default=5000)
+    parser.add_argument(
+        "--keep-alive",
+        action="store_true",
+        help="reuse connections (by default one request per connection, as nginx proxies; "
+        "with keep-alive gunicorn may pin every connection to one worker)",
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-petitions-"))
@@ -288,7 +300,7 @@ def main() -> None:
         print(f"surge: {args.clients} clients for {args.duration:.0f}s against "
               f"gunicorn {args.workers}x{args.threads} (gthread) + 1 celery worker; "
               f"load {common.load_average()}")  # fmt: skip
-        surge = Surge(petition_id, sessions, args.clients, args.duration)
+        surge = Surge(petition_id, sessions, args.clients, args.duration, args.keep_alive)
         elapsed = surge.run()
         load_after = common.load_average()
         busy = common.other_load()
