@@ -256,52 +256,84 @@ def petition_respond(*, petition: Petition, actor: User, decision: str, text: st
 # --- signing and the tally -------------------------------------------------------------------
 
 
-def petition_sign(*, petition: Petition, user: User, notify_on_answer: bool = True) -> Signature:
-    """Record `user`'s signature. Inserts one row; never locks or updates the petition.
+# One statement signs: the row is inserted only if the petition is collecting at this very
+# moment, the signer has a verified e-mail (and an identity check where the city asks for one),
+# and the person has not signed yet (the unique constraint, without a savepoint or exception).
+# It reads the petition row but neither locks nor updates it. PostgreSQL and SQLite both run it.
+_SIGN_SQL = """
+INSERT INTO petitions_signature (petition_id, user_id, created_at, notify_on_answer)
+SELECT p.id, %(user)s, %(now)s, %(notify)s
+FROM petitions_petition p
+WHERE p.id = %(petition)s
+  AND p.status IN ('collecting', 'reached')
+  AND (p.collection_ends_at IS NULL OR p.collection_ends_at > %(now)s)
+  AND (NOT p.require_identity OR EXISTS (
+        SELECT 1 FROM accounts_user u
+        WHERE u.id = %(user)s AND u.identity_verified_at IS NOT NULL))
+  AND EXISTS (
+        SELECT 1 FROM account_emailaddress e WHERE e.user_id = %(user)s AND e.verified)
+ON CONFLICT (petition_id, user_id) DO NOTHING
+RETURNING id
+"""
 
-    Raises SigningRefused (nothing recorded) if the user cannot sign, the petition is not
-    collecting, or AlreadySigned if the database already holds this person's signature.
-    The displayed count follows through the coalesced tally.
+
+def petition_sign(
+    *, petition: Petition | int, user: User, notify_on_answer: bool = True
+) -> Signature:
+    """Record `user`'s signature in one INSERT; never locks or updates the petition row.
+
+    The conditions are checked by the database at the moment of the insert, so a signature
+    cannot slip in after the petition stopped collecting. When nothing was inserted the reason
+    is looked up: SigningRefused (not verified, not collecting, identity required) or
+    AlreadySigned; Petition.DoesNotExist for an unknown petition. The displayed count follows
+    through the coalesced tally.
     """
+    petition_id = petition if isinstance(petition, int) else petition.pk
+    signed_at = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SIGN_SQL,
+            {
+                "petition": petition_id,
+                "user": user.pk,
+                "now": connection.ops.adapt_datetimefield_value(signed_at),
+                "notify": notify_on_answer,
+            },
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise _why_not_signed(petition_id, user)
+    request_tally_on_commit(petition_id)
+    return Signature(
+        pk=row[0],
+        petition_id=petition_id,
+        user_id=user.pk,
+        created_at=signed_at,
+        notify_on_answer=notify_on_answer,
+    )
+
+
+def _why_not_signed(petition_id: int, user: User) -> Exception:
+    state = (
+        Petition.objects.filter(pk=petition_id)
+        .values("status", "collection_ends_at", "require_identity")
+        .first()
+    )
+    if state is None:
+        return Petition.DoesNotExist(petition_id)
     if not has_verified_email(user):
-        raise SigningRefused(_("Confirm your e-mail address to sign petitions."))
-    if petition.status not in SIGNABLE_STATUSES or (
-        petition.collection_ends_at and petition.collection_ends_at <= timezone.now()
-    ):
-        raise SigningRefused(_("This petition is not collecting signatures."))
-    if petition.require_identity and not user.identity_verified_at:
-        raise SigningRefused(
+        return SigningRefused(_("Confirm your e-mail address to sign petitions."))
+    ends = state["collection_ends_at"]
+    if state["status"] not in SIGNABLE_STATUSES or (ends and ends <= timezone.now()):
+        return SigningRefused(_("This petition is not collecting signatures."))
+    if state["require_identity"] and not user.identity_verified_at:
+        return SigningRefused(
             _(
                 "This council accepts signatures only from people who confirmed their identity "
                 "(BankID, ID.gov.ua). Sign in with your identity provider to sign."
             )
         )
-    signed_at = timezone.now()
-    # One statement: the unique constraint decides, without a savepoint or an exception, so a
-    # surge costs one round trip per signature (PostgreSQL and SQLite both speak ON CONFLICT).
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {Signature._meta.db_table} "  # noqa: S608 - constant table name
-            "(petition_id, user_id, created_at, notify_on_answer) VALUES (%s, %s, %s, %s) "
-            "ON CONFLICT (petition_id, user_id) DO NOTHING RETURNING id",
-            [
-                petition.pk,
-                user.pk,
-                connection.ops.adapt_datetimefield_value(signed_at),
-                notify_on_answer,
-            ],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        raise AlreadySigned(_("You have already signed this petition."))
-    request_tally_on_commit(petition.pk)
-    return Signature(
-        pk=row[0],
-        petition_id=petition.pk,
-        user_id=user.pk,
-        created_at=signed_at,
-        notify_on_answer=notify_on_answer,
-    )
+    return AlreadySigned(_("You have already signed this petition."))
 
 
 def request_tally_on_commit(petition_id: int) -> None:

@@ -13,7 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -165,18 +165,14 @@ def petition_count(request: HttpRequest, pk: int) -> JsonResponse:
 @login_required
 @require_POST
 def petition_sign(request: HttpRequest, pk: int) -> HttpResponse:
-    petition = get_object_or_404(
-        Petition.objects.only(
-            "pk", "status", "collection_ends_at", "city_id", "author_id", "require_identity"
-        ),
-        pk=pk,
-    )
     if not allow("sign", request.user.pk):
         return _too_many(request)
     form = SignForm(request.POST)
     notify = form.cleaned_data["notify_on_answer"] if form.is_valid() else False
     try:
-        services.petition_sign(petition=petition, user=request.user, notify_on_answer=notify)
+        services.petition_sign(petition=pk, user=request.user, notify_on_answer=notify)
+    except Petition.DoesNotExist as exc:
+        raise Http404 from exc
     except services.AlreadySigned as exc:
         messages.info(request, str(exc))
     except services.SigningRefused as exc:

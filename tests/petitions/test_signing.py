@@ -101,7 +101,7 @@ def test_signing_never_writes_the_petition_row(city_a, citizen, django_assert_nu
     with django_assert_num_queries(1) as captured:  # INSERT … ON CONFLICT DO NOTHING
         services.petition_sign(petition=petition, user=citizen)
     sql = " ".join(q["sql"] for q in captured.captured_queries).upper()
-    assert sql.startswith("INSERT INTO PETITIONS_SIGNATURE")
+    assert sql.strip().startswith("INSERT INTO PETITIONS_SIGNATURE")
     assert 'PETITIONS_PETITION" SET' not in sql and "FOR UPDATE" not in sql
 
 
@@ -280,3 +280,21 @@ def test_pages_and_signing_work_through_a_redis_outage(client, city_a, settings)
         response = client.post(f"/petitions/{petition.pk}/sign/")
     assert response.status_code == 302
     assert Signature.objects.filter(petition=petition, user=signer).exists()
+
+
+@pytest.mark.django_db
+def test_the_database_decides_so_a_stale_petition_object_cannot_sign_a_closed_petition(
+    city_a, citizen
+):
+    petition = make_petition(city_a, status=Status.COLLECTING)
+    Petition.objects.filter(pk=petition.pk).update(status=Status.CLOSED)
+    assert petition.status == Status.COLLECTING  # the caller's copy is stale
+    with pytest.raises(services.SigningRefused) as refused:
+        services.petition_sign(petition=petition, user=citizen)
+    assert not isinstance(refused.value, services.AlreadySigned)
+    assert not Signature.objects.exists()
+
+
+@pytest.mark.django_db
+def test_signing_an_unknown_petition_is_404(citizen_client):
+    assert citizen_client.post("/petitions/999999/sign/").status_code == 404
