@@ -51,6 +51,7 @@ class _PetitionAdminBase(CityScopedAdmin):
         "signature_count",
         "threshold",
         "response_due",
+        "overdue",
     )
     list_filter = ("status",)
     search_fields = ("title", "author_name")
@@ -91,6 +92,14 @@ class _PetitionAdminBase(CityScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=_("overdue"), boolean=True)
+    def overdue(self, obj) -> bool:
+        """Flagged by the beat job and still waiting for the staff."""
+        return bool(
+            (obj.status == Status.SUBMITTED and obj.moderation_overdue_at)
+            or (obj.status == Status.REACHED and obj.response_overdue_at)
+        )
 
     @admin.display(description=_("history"))
     def history(self, obj):
@@ -278,7 +287,7 @@ class PetitionAdmin(_PetitionAdminBase):
 
 @admin.register(ModerationQueue)
 class ModerationQueueAdmin(_PetitionAdminBase):
-    list_display = ("title", "city", "author_name", "submitted_at", "moderation_due")
+    list_display = ("title", "city", "author_name", "submitted_at", "moderation_due", "overdue")
     list_filter = ()
     ordering = ("moderation_due", "submitted_at", "id")
 
