@@ -338,3 +338,23 @@ def test_home_summary_and_city_petitions(city_a, django_assert_max_num_queries):
         summary = home_summary()
     assert summary["collecting"] == 2 and summary["signatures"] == 11
     assert open_petitions_for_city(city_a, limit=1) == [big]
+
+
+def test_deadlines_skip_weekends_and_holidays(citizen, city_a, moderator_a, monkeypatch):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    kyiv = ZoneInfo("Europe/Kyiv")
+    # Wednesday 6 January 2021: 7 and 8 January were days off, then a weekend.
+    monkeypatch.setattr(timezone, "now", lambda: datetime(2021, 1, 6, 12, 0, tzinfo=kyiv))
+    make_rules(city_a, threshold=1, collection_days=30)
+    petition = services.petition_file(
+        author=citizen, city=city_a, title="Ковзанка в парку", text="Залити ковзанку. " * 5
+    )
+    assert petition.moderation_due == date(2021, 1, 12)
+    services.petition_publish(petition=petition, actor=moderator_a)
+    services.petition_tally(petition_id=petition.pk)  # the author's signature reaches 1
+    petition.refresh_from_db()
+    assert petition.status == Status.REACHED
+    # Ten working days from 6 January 2021: 11-15, 18-22 January.
+    assert petition.response_due == date(2021, 1, 22)
