@@ -226,12 +226,14 @@ def test_a_surge_queues_few_tallies_and_the_real_worker_catches_up(city_a, real_
         return original(*args, **kwargs)
 
     tasks.tally_petition.apply_async = counting
+    started = time.monotonic()
     try:
         for user in users:
             services.petition_sign(petition=petition, user=user)
     finally:
         tasks.tally_petition.apply_async = original
-    assert 1 <= len(sent) <= 5  # coalesced: one per second at most
+    elapsed = time.monotonic() - started
+    assert 1 <= len(sent) <= int(elapsed) + 2  # coalesced: about one per second
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         petition.refresh_from_db()
