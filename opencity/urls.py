@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from opencity import views
+from petitions import views as petitions_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,6 +16,8 @@ urlpatterns = [
     path("petitions/", include("petitions.urls")),
     path("initiatives/", include("initiatives.urls")),
     path("academy/", include("academy.urls")),
+    # Open data: the public petitions list as JSON, at the address the open-data registry uses.
+    path("api/petitions.json", petitions_views.export_json, name="api_petitions"),
     path("", include("members.urls")),
 ]
 
