@@ -98,3 +98,24 @@ def render_certificate_pdf(certificate) -> bytes:
     pdf.set_xy(66, pdf.h - 44)
     pdf.cell(0, 6, f"Перевірити справжність · Check: {url}")
     return bytes(pdf.output())
+
+
+def warm_up() -> None:
+    """Render one throwaway certificate so that fonts and PDF/QR code paths are loaded.
+
+    A fresh process pays ~0.5 s for that once; workers call this when they start, so the
+    first real certificate is as fast as the others.
+    """
+    from datetime import date
+    from decimal import Decimal
+    from types import SimpleNamespace
+
+    render_certificate_pdf(
+        SimpleNamespace(
+            code="ECA-WARM-UP",
+            course_title="Е-демократія · E-democracy",
+            holder_name="Тест Тестович",
+            hours=Decimal("2"),
+            session_date=date(2026, 1, 1),
+        )
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from celery.signals import worker_process_init
 
 from academy import services
 from opencity.queue import send_now
@@ -39,3 +40,10 @@ def sweep_certificates() -> int:
     for certificate_id in ids:
         send_now(generate_certificate_pdf, certificate_id)
     return len(ids)
+
+
+@worker_process_init.connect
+def _warm_up_certificates(**kwargs) -> None:
+    from academy.certificates import warm_up
+
+    warm_up()

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from allauth.account.models import EmailAddress
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -35,6 +34,7 @@ from initiatives.models import (
     Vote,
 )
 from members.models import StaffRole
+from opencity.accounts.selectors import has_verified_email
 from opencity.core.services import audit, notify_user
 from opencity.queue import enqueue_on_commit
 
@@ -46,10 +46,6 @@ class Refused(ValidationError):
 
 
 # --- helpers ---------------------------------------------------------------------------------
-def has_verified_email(user) -> bool:
-    return EmailAddress.objects.filter(user=user, verified=True).exists()
-
-
 def age_on(birth: date, day: date) -> int:
     return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 

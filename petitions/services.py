@@ -11,7 +11,6 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
@@ -23,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from members import access
 from members.models import City, StaffRole
 from opencity.accounts.models import User
+from opencity.accounts.selectors import has_verified_email
 from opencity.core.services import audit, notify_user
 from opencity.queue import enqueue_on_commit, send_now
 from petitions import conf
@@ -57,16 +57,6 @@ def rules_for_city(city: City | int) -> PetitionRules:
     city_id = city if isinstance(city, int) else city.pk
     rules = PetitionRules.objects.filter(city_id=city_id).first()
     return rules or PetitionRules(city_id=city_id)
-
-
-def has_verified_email(user) -> bool:
-    if not user or not user.is_authenticated:
-        return False
-    if not hasattr(user, "_petitions_verified"):
-        user._petitions_verified = EmailAddress.objects.filter(
-            user_id=user.pk, verified=True
-        ).exists()
-    return user._petitions_verified
 
 
 # --- transitions ----------------------------------------------------------------------------

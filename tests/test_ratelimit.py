@@ -1,0 +1,43 @@
+import pytest
+from django.core.cache import cache
+
+from opencity import ratelimit
+
+
+@pytest.fixture
+def small_limit(settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "sign": (3, 60)}
+
+
+def test_attempts_over_the_limit_are_refused(small_limit):
+    assert [ratelimit.allow("sign", 7) for _ in range(5)] == [True, True, True, False, False]
+
+
+def test_limits_are_per_person_and_per_action(small_limit):
+    for _ in range(3):
+        ratelimit.allow("sign", 7)
+    assert ratelimit.allow("sign", 8)
+    assert ratelimit.allow("vote", 7)
+
+
+def test_the_counter_expires_with_its_window(small_limit):
+    ratelimit.allow("sign", 9)
+    keys = list(cache._cache.get_client().keys("*rl:sign:9:*"))
+    assert len(keys) == 1
+    assert 0 < cache._cache.get_client().ttl(keys[0]) <= 61
+
+
+def test_a_cache_outage_allows_the_action(small_limit, monkeypatch):
+    def down(*args, **kwargs):
+        raise ConnectionError("redis down")
+
+    monkeypatch.setattr(ratelimit, "_count", down)
+    assert ratelimit.allow("sign", 7)
+
+
+def test_on_redis_an_attempt_is_one_pipelined_round_trip(small_limit, monkeypatch):
+    def no_add(*args, **kwargs):
+        raise AssertionError("the Redis path must not fall back to add/incr")
+
+    monkeypatch.setattr(cache, "add", no_add, raising=False)
+    assert [ratelimit.allow("sign", 11) for _ in range(4)] == [True, True, True, False]
