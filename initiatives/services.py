@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from allauth.account.models import EmailAddress
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -465,16 +466,22 @@ def programme_announce_stage(*, programme_id: int, today: date | None = None) ->
 
 
 # --- voting ----------------------------------------------------------------------------------
-def vote_check_voter(*, voter, programme: Programme, today: date | None = None) -> None:
+_UNVERIFIED = _("Confirm your e-mail address before voting.")
+
+
+def vote_check_voter(
+    *, voter, programme: Programme, today: date | None = None, check_email: bool = True
+) -> None:
     """Raise Refused if `voter` may not vote in `programme` at all (rules that do not depend
-    on the ballot): stage, e-mail verified, residency, age."""
+    on the ballot): stage, e-mail verified (unless the caller checks it itself), residency,
+    age."""
     today = today or timezone.localdate()
     if programme.stage_on(today) != Stage.VOTING:
         raise Refused(_("Voting in this programme is not open."), code="stage")
     if not voter.is_authenticated or not voter.is_active:
         raise Refused(_("Sign in to vote."), code="anonymous")
-    if not has_verified_email(voter):
-        raise Refused(_("Confirm your e-mail address before voting."), code="unverified")
+    if check_email and not has_verified_email(voter):
+        raise Refused(_UNVERIFIED, code="unverified")
     if programme.residents_only and voter.home_city_id != programme.city_id:
         raise Refused(
             _("Only residents of %(city)s may vote. Set your home city in your profile.")
@@ -496,62 +503,181 @@ def vote_check_voter(*, voter, programme: Programme, today: date | None = None) 
 
 
 def vote_cast(*, voter, initiative: Initiative, notify: bool | None = None) -> Vote:
-    """Cast one final vote (atomic). Any signed-in voter the programme's rules allow.
+    """Cast one final vote. Any signed-in voter the programme's rules allow.
 
     Guarantees, under any concurrency: at most `max_votes` votes per voter and programme,
     one vote per project, at most one per category when the programme says so, only during
-    voting, never for one's own project. The voter's Ballot row is locked for the
-    transaction (a per-voter lock, not shared with other voters); unique constraints back
-    every rule. Needs no broker.
+    voting, never for one's own project, only with a verified e-mail. The checks run inside
+    the inserting statement, and unique constraints back them under races: (ballot, position)
+    for the limit, (voter, initiative) and (ballot, category slot). On PostgreSQL a vote is
+    one statement (see _CAST_ONE_STATEMENT_SQL); elsewhere one transaction holding the
+    voter's ballot row.
+    Never locks a row shared with other voters; needs no broker.
     """
     programme = initiative.programme
-    vote_check_voter(voter=voter, programme=programme)
+    vote_check_voter(voter=voter, programme=programme, check_email=False)
     if initiative.status not in Initiative.ON_BALLOT:
         raise Refused(_("This project is not on the ballot."), code="not_on_ballot")
     if initiative.author_id == voter.pk:
         raise Refused(_("You cannot vote for your own project."), code="own")
-    with transaction.atomic():
-        ballot_id = _lock_ballot(voter_id=voter.pk, programme_id=programme.pk, notify=bool(notify))
-        cast = list(
-            Vote.objects.filter(ballot_id=ballot_id).values_list("initiative_id", "category_id")
-        )
-        if any(initiative_id == initiative.pk for initiative_id, _cat in cast):
-            raise Refused(_("You have already voted for this project."), code="twice")
-        if len(cast) >= programme.max_votes:
-            raise Refused(_("You have used all your votes in this programme."), code="limit")
-        if programme.one_per_category and any(cat == initiative.category_id for _i, cat in cast):
-            raise Refused(_("You have already voted in this category."), code="category")
-        vote = Vote.objects.create(
-            ballot_id=ballot_id,
-            voter=voter,
-            programme=programme,
-            initiative=initiative,
-            category_id=initiative.category_id,
-            position=len(cast) + 1,
-            category_slot_id=initiative.category_id if programme.one_per_category else None,
-        )
+    params = {
+        "voter": voter.pk,
+        "programme": programme.pk,
+        "initiative": initiative.pk,
+        "category": initiative.category_id,
+        "slot": initiative.category_id if programme.one_per_category else None,
+        "max_votes": programme.max_votes,
+        "notify": bool(notify),
+    }
+    cast = _cast_one_statement if connection.vendor == "postgresql" else _cast_in_transaction
+    # A statement that lost a race with the same voter's other vote retries with fresh data;
+    # each lost race means another vote was recorded, so max_votes + 1 attempts always end.
+    for _attempt in range(programme.max_votes + 1):
+        now = timezone.now()
+        params["now"] = connection.ops.adapt_datetimefield_value(now)
+        row = cast(params)
+        if row is not None:
+            break
+        refusal = _why_no_vote(voter, initiative, programme)
+        if refusal is not None:
+            raise refusal
+    else:  # pragma: no cover - unreachable by the argument above
+        raise Refused(_("Your vote could not be recorded. Please try again."), code="retry")
+    vote = Vote(
+        pk=row[0],
+        ballot_id=row[2],
+        voter_id=voter.pk,
+        programme_id=programme.pk,
+        initiative_id=initiative.pk,
+        category_id=initiative.category_id,
+        position=row[1],
+        category_slot_id=params["slot"],
+        created_at=now,
+    )
+    vote._state.adding = False
     return vote
 
 
+# PostgreSQL, one statement in autocommit: create or lock the voter's ballot (ON CONFLICT DO
+# UPDATE locks it, so the same voter's statements run one after another), then insert the
+# vote at the next position if the checks pass. The counts come from the statement's
+# snapshot: if the same voter's other vote committed meanwhile, the position collides with
+# it and the unique constraint turns the insert into nothing (the caller retries with fresh
+# data), so no race can pass a rule. Returns no row for an unverified e-mail too.
+_CAST_ONE_STATEMENT_SQL = """
+    WITH ballot AS (
+        INSERT INTO initiatives_ballot (voter_id, programme_id, notify, created_at)
+        SELECT %(voter)s, %(programme)s, %(notify)s, now()
+        WHERE EXISTS (SELECT 1 FROM account_emailaddress e
+                      WHERE e.user_id = %(voter)s AND e.verified)
+        ON CONFLICT (voter_id, programme_id)
+        DO UPDATE SET notify = initiatives_ballot.notify OR EXCLUDED.notify
+        RETURNING id
+    ), cast_votes AS (
+        SELECT COUNT(v.id) AS n,
+               COUNT(v.id) FILTER (WHERE v.initiative_id = %(initiative)s) AS same_project,
+               COUNT(v.id) FILTER (WHERE v.category_id = %(category)s) AS same_category
+        FROM ballot LEFT JOIN initiatives_vote v ON v.ballot_id = ballot.id
+    )
+    INSERT INTO initiatives_vote (ballot_id, voter_id, programme_id, initiative_id, category_id,
+                                  position, category_slot_id, created_at)
+    SELECT ballot.id, %(voter)s, %(programme)s, %(initiative)s, %(category)s,
+           cast_votes.n + 1, %(slot)s, %(now)s
+    FROM ballot, cast_votes
+    WHERE cast_votes.n < %(max_votes)s
+      AND cast_votes.same_project = 0
+      AND (%(slot)s::bigint IS NULL OR cast_votes.same_category = 0)
+    ON CONFLICT DO NOTHING
+    RETURNING id, position, ballot_id
+"""
+
+
+def _cast_one_statement(params: dict) -> tuple | None:
+    with connection.cursor() as cursor:
+        cursor.execute(_CAST_ONE_STATEMENT_SQL, params)
+        return cursor.fetchone()
+
+
+def _cast_in_transaction(params: dict) -> tuple | None:
+    """Any database: hold the voter's ballot row, then insert if the checks pass."""
+    with transaction.atomic():
+        ballot_id = _lock_ballot(
+            voter_id=params["voter"], programme_id=params["programme"], notify=params["notify"]
+        )
+        if ballot_id is None:
+            return None
+        with connection.cursor() as cursor:
+            cursor.execute(_CAST_VOTE_SQL, {**params, "ballot": ballot_id})
+            row = cursor.fetchone()
+        return (*row, ballot_id) if row else None
+
+
+# The ballot row is locked by this transaction before this statement runs, so the counts
+# below see every vote of this ballot that was ever committed (READ COMMITTED takes a fresh
+# snapshot per statement; SQLite runs write transactions one at a time).
+_CAST_VOTE_SQL = """
+    INSERT INTO initiatives_vote (ballot_id, voter_id, programme_id, initiative_id, category_id,
+                                  position, category_slot_id, created_at)
+    SELECT %(ballot)s, %(voter)s, %(programme)s, %(initiative)s, %(category)s,
+           cast_votes.n + 1, %(slot)s, %(now)s
+    FROM (SELECT COUNT(*) AS n FROM initiatives_vote WHERE ballot_id = %(ballot)s) cast_votes
+    WHERE cast_votes.n < %(max_votes)s
+      AND NOT EXISTS (SELECT 1 FROM initiatives_vote
+                      WHERE ballot_id = %(ballot)s AND initiative_id = %(initiative)s)
+      AND (%(slot)s IS NULL OR NOT EXISTS (SELECT 1 FROM initiatives_vote
+                      WHERE ballot_id = %(ballot)s AND category_id = %(category)s))
+    RETURNING id, position
+"""
+
+
+def _why_no_vote(voter, initiative: Initiative, programme: Programme) -> Refused | None:
+    """Why nothing was inserted, from fresh reads; None when the voter lost a race and may
+    simply try again."""
+    if not has_verified_email(voter):
+        return Refused(_UNVERIFIED, code="unverified")
+    cast = list(
+        Vote.objects.filter(voter=voter, programme=programme).values_list(
+            "initiative_id", "category_id"
+        )
+    )
+    if any(initiative_id == initiative.pk for initiative_id, _cat in cast):
+        return Refused(_("You have already voted for this project."), code="twice")
+    if len(cast) >= programme.max_votes:
+        return Refused(_("You have used all your votes in this programme."), code="limit")
+    if programme.one_per_category and any(cat == initiative.category_id for _i, cat in cast):
+        return Refused(_("You have already voted in this category."), code="category")
+    return None
+
+
+# One statement creates the ballot if needed and locks its row (ON CONFLICT DO UPDATE locks
+# the existing row, like SELECT ... FOR UPDATE); it returns nothing when the voter has no
+# verified e-mail address, so that check costs no extra round trip.
 _LOCK_BALLOT_SQL = """
     INSERT INTO initiatives_ballot (voter_id, programme_id, notify, created_at)
-    VALUES (%s, %s, %s, now())
+    SELECT %(voter)s, %(programme)s, %(notify)s, now()
+    WHERE EXISTS (SELECT 1 FROM account_emailaddress e
+                  WHERE e.user_id = %(voter)s AND e.verified)
     ON CONFLICT (voter_id, programme_id)
     DO UPDATE SET notify = initiatives_ballot.notify OR EXCLUDED.notify
     RETURNING id
 """
 
 
-def _lock_ballot(*, voter_id: int, programme_id: int, notify: bool) -> int:
+def _lock_ballot(*, voter_id: int, programme_id: int, notify: bool) -> int | None:
     """Create the voter's ballot if needed and lock its row until the transaction ends.
 
-    On PostgreSQL one upsert does both (ON CONFLICT DO UPDATE locks the existing row, like
-    SELECT ... FOR UPDATE); elsewhere, insert-if-missing then select_for_update().
+    Returns None if the voter has no verified e-mail address. PostgreSQL does it in one
+    upsert; elsewhere, insert-if-missing then select_for_update().
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_LOCK_BALLOT_SQL, [voter_id, programme_id, notify])
-            return cursor.fetchone()[0]
+            cursor.execute(
+                _LOCK_BALLOT_SQL, {"voter": voter_id, "programme": programme_id, "notify": notify}
+            )
+            row = cursor.fetchone()
+            return row[0] if row else None
+    if not EmailAddress.objects.filter(user_id=voter_id, verified=True).exists():
+        return None
     Ballot.objects.bulk_create(
         [Ballot(voter_id=voter_id, programme_id=programme_id, notify=notify)],
         ignore_conflicts=True,

@@ -258,8 +258,18 @@ def _run_in_threads(target, count: int):
     return results
 
 
+@pytest.fixture(params=["one_statement", "transaction"])
+def vote_path(request, monkeypatch):
+    """PostgreSQL votes in one statement; the transactional path (SQLite's) is tested too."""
+    from initiatives import services
+
+    if request.param == "transaction":
+        monkeypatch.setattr(services, "_cast_one_statement", services._cast_in_transaction)
+    return request.param
+
+
 @pytest.mark.django_db(transaction=True)
-def test_fifty_concurrent_votes_by_one_voter_never_exceed_the_limit(city_a):
+def test_fifty_concurrent_votes_by_one_voter_never_exceed_the_limit(city_a, vote_path):
     programme = make_programme(city_a, stage="voting", max_votes=5)
     category = make_category(programme, budget="100000000", max_cost="1000000")
     voter = make_voter(city_a)
@@ -273,7 +283,7 @@ def test_fifty_concurrent_votes_by_one_voter_never_exceed_the_limit(city_a):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_votes_for_one_project_count_once(city_a):
+def test_concurrent_votes_for_one_project_count_once(city_a, vote_path):
     programme = make_programme(city_a, stage="voting", max_votes=5)
     voter = make_voter(city_a)
     initiative = make_initiative(programme)
@@ -283,7 +293,7 @@ def test_concurrent_votes_for_one_project_count_once(city_a):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_votes_in_one_category_keep_one_per_category(city_a):
+def test_concurrent_votes_in_one_category_keep_one_per_category(city_a, vote_path):
     programme = make_programme(city_a, stage="voting", max_votes=5, one_per_category=True)
     category = make_category(programme, budget="100000000", max_cost="1000000")
     voter = make_voter(city_a)
@@ -352,3 +362,20 @@ def test_vote_through_another_programmes_address_is_not_found(client, programme,
     client.force_login(voter)
     response = client.post(reverse("initiatives:vote", args=[other.slug, initiative.pk]))
     assert response.status_code == 404 and not Vote.objects.exists()
+
+
+def test_a_vote_request_costs_three_queries(client, programme, voter):
+    """The surge path: the user, the initiative (only the columns the rules read) and one
+    statement that records the vote. A lazy load of a deferred field would add a query."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    initiative = make_initiative(programme)
+    client.force_login(voter)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(_vote_url(initiative))
+    assert response.status_code == 302
+    assert Vote.objects.filter(voter=voter, initiative=initiative).exists()
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert len(sql) == 3, sql
+    assert "initiatives_vote" in sql[-1] and "initiatives_ballot" in sql[-1]
