@@ -135,7 +135,7 @@ if REDIS_URL:
     check_redis_url(REDIS_URL)
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "opencity.cache.ReusingRedisCache",
             # The cache may live in another Redis database than the broker (tests flush it).
             "LOCATION": check_redis_url(env_str("CACHE_REDIS_URL", REDIS_URL)),
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "opencity"),

@@ -41,3 +41,13 @@ def test_on_redis_an_attempt_is_one_pipelined_round_trip(small_limit, monkeypatc
 
     monkeypatch.setattr(cache, "add", no_add, raising=False)
     assert [ratelimit.allow("sign", 11) for _ in range(4)] == [True, True, True, False]
+
+
+def test_the_redis_cache_reuses_one_client_per_pool():
+    from django.core.cache import caches
+
+    backend = caches["default"]
+    client = backend._cache.get_client("a", write=True)
+    assert backend._cache.get_client("b", write=True) is client
+    backend.set("reuse-check", 1, 5)
+    assert backend.get("reuse-check") == 1
