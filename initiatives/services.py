@@ -535,12 +535,13 @@ def vote_cast(*, voter, initiative: Initiative, notify: bool | None = None) -> V
     for _attempt in range(programme.max_votes + 1):
         now = timezone.now()
         params["now"] = connection.ops.adapt_datetimefield_value(now)
-        row = cast(params)
+        row, refusal = cast(params)
         if row is not None:
             break
-        refusal = _why_no_vote(voter, initiative, programme)
+        if refusal is None:  # only a lost race: the retry reads fresh data
+            refusal = _why_no_vote(voter, initiative, programme)
         if refusal is not None:
-            raise refusal
+            raise _REFUSALS[refusal]()
     else:  # pragma: no cover - unreachable by the argument above
         raise Refused(_("Your vote could not be recorded. Please try again."), code="retry")
     vote = Vote(
@@ -563,7 +564,8 @@ def vote_cast(*, voter, initiative: Initiative, notify: bool | None = None) -> V
 # vote at the next position if the checks pass. The counts come from the statement's
 # snapshot: if the same voter's other vote committed meanwhile, the position collides with
 # it and the unique constraint turns the insert into nothing (the caller retries with fresh
-# data), so no race can pass a rule. Returns no row for an unverified e-mail too.
+# data), so no race can pass a rule. The one row returned carries the counts, so a refusal
+# (no ballot = unverified e-mail, limit, same project, same category) costs no extra query.
 _CAST_ONE_STATEMENT_SQL = """
     WITH ballot AS (
         INSERT INTO initiatives_ballot (voter_id, programme_id, notify, created_at)
@@ -578,38 +580,56 @@ _CAST_ONE_STATEMENT_SQL = """
                COUNT(v.id) FILTER (WHERE v.initiative_id = %(initiative)s) AS same_project,
                COUNT(v.id) FILTER (WHERE v.category_id = %(category)s) AS same_category
         FROM ballot LEFT JOIN initiatives_vote v ON v.ballot_id = ballot.id
+    ), inserted AS (
+        INSERT INTO initiatives_vote (ballot_id, voter_id, programme_id, initiative_id,
+                                      category_id, position, category_slot_id, created_at)
+        SELECT ballot.id, %(voter)s, %(programme)s, %(initiative)s, %(category)s,
+               cast_votes.n + 1, %(slot)s, %(now)s
+        FROM ballot, cast_votes
+        WHERE cast_votes.n < %(max_votes)s
+          AND cast_votes.same_project = 0
+          AND (%(slot)s::bigint IS NULL OR cast_votes.same_category = 0)
+        ON CONFLICT DO NOTHING
+        RETURNING id, position
     )
-    INSERT INTO initiatives_vote (ballot_id, voter_id, programme_id, initiative_id, category_id,
-                                  position, category_slot_id, created_at)
-    SELECT ballot.id, %(voter)s, %(programme)s, %(initiative)s, %(category)s,
-           cast_votes.n + 1, %(slot)s, %(now)s
-    FROM ballot, cast_votes
-    WHERE cast_votes.n < %(max_votes)s
-      AND cast_votes.same_project = 0
-      AND (%(slot)s::bigint IS NULL OR cast_votes.same_category = 0)
-    ON CONFLICT DO NOTHING
-    RETURNING id, position, ballot_id
+    SELECT inserted.id, inserted.position, (SELECT id FROM ballot),
+           cast_votes.n, cast_votes.same_project, cast_votes.same_category
+    FROM cast_votes LEFT JOIN inserted ON true
 """
 
 
-def _cast_one_statement(params: dict) -> tuple | None:
+def _cast_one_statement(params: dict) -> tuple[tuple | None, str | None]:
+    """(vote id, position, ballot id) or (None, why). The counts come from the statement's
+    snapshot, which may miss the same voter's vote committed meanwhile but never shows one
+    that does not exist: a violation it reports is real; none reported means a lost race."""
     with connection.cursor() as cursor:
         cursor.execute(_CAST_ONE_STATEMENT_SQL, params)
-        return cursor.fetchone()
+        vote_id, position, ballot_id, count, same_project, same_category = cursor.fetchone()
+    if vote_id is not None:
+        return (vote_id, position, ballot_id), None
+    if ballot_id is None:
+        return None, "unverified"
+    if same_project:
+        return None, "twice"
+    if count >= params["max_votes"]:
+        return None, "limit"
+    if params["slot"] is not None and same_category:
+        return None, "category"
+    return None, None
 
 
-def _cast_in_transaction(params: dict) -> tuple | None:
+def _cast_in_transaction(params: dict) -> tuple[tuple | None, str | None]:
     """Any database: hold the voter's ballot row, then insert if the checks pass."""
     with transaction.atomic():
         ballot_id = _lock_ballot(
             voter_id=params["voter"], programme_id=params["programme"], notify=params["notify"]
         )
         if ballot_id is None:
-            return None
+            return None, "unverified"
         with connection.cursor() as cursor:
             cursor.execute(_CAST_VOTE_SQL, {**params, "ballot": ballot_id})
             row = cursor.fetchone()
-        return (*row, ballot_id) if row else None
+        return ((*row, ballot_id), None) if row else (None, None)
 
 
 # The ballot row is locked by this transaction before this statement runs, so the counts
@@ -630,23 +650,31 @@ _CAST_VOTE_SQL = """
 """
 
 
-def _why_no_vote(voter, initiative: Initiative, programme: Programme) -> Refused | None:
+def _why_no_vote(voter, initiative: Initiative, programme: Programme) -> str | None:
     """Why nothing was inserted, from fresh reads; None when the voter lost a race and may
     simply try again."""
     if not has_verified_email(voter):
-        return Refused(_UNVERIFIED, code="unverified")
+        return "unverified"
     cast = list(
         Vote.objects.filter(voter=voter, programme=programme).values_list(
             "initiative_id", "category_id"
         )
     )
     if any(initiative_id == initiative.pk for initiative_id, _cat in cast):
-        return Refused(_("You have already voted for this project."), code="twice")
+        return "twice"
     if len(cast) >= programme.max_votes:
-        return Refused(_("You have used all your votes in this programme."), code="limit")
+        return "limit"
     if programme.one_per_category and any(cat == initiative.category_id for _i, cat in cast):
-        return Refused(_("You have already voted in this category."), code="category")
+        return "category"
     return None
+
+
+_REFUSALS = {
+    "unverified": lambda: Refused(_UNVERIFIED, code="unverified"),
+    "twice": lambda: Refused(_("You have already voted for this project."), code="twice"),
+    "limit": lambda: Refused(_("You have used all your votes in this programme."), code="limit"),
+    "category": lambda: Refused(_("You have already voted in this category."), code="category"),
+}
 
 
 # One statement creates the ballot if needed and locks its row (ON CONFLICT DO UPDATE locks

@@ -379,3 +379,19 @@ def test_a_vote_request_costs_three_queries(client, programme, voter):
     sql = [q["sql"] for q in queries.captured_queries]
     assert len(sql) == 3, sql
     assert "initiatives_vote" in sql[-1] and "initiatives_ballot" in sql[-1]
+
+
+def test_a_refused_vote_explains_itself_without_extra_queries(client, programme, voter):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    initiative = make_initiative(programme)
+    cast(voter, initiative)
+    client.force_login(voter)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(_vote_url(initiative), follow=False)
+    assert response.status_code == 302
+    assert len(queries.captured_queries) == 3
+    assert Vote.objects.filter(voter=voter, initiative=initiative).count() == 1
+    page = client.get(response["Location"]).content.decode()
+    assert "Ви вже проголосували за цей проєкт" in page
