@@ -7,7 +7,9 @@ from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views import i18n
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
 from opencity.accounts.forms import ProfileForm
 
@@ -36,6 +38,22 @@ def profile(request):
         messages.success(request, _("Your profile is saved."))
         return redirect("profile")
     return render(request, "account/profile.html", {"form": form})
+
+
+@require_POST
+def set_language(request):
+    """The language switcher: remembered in a cookie and, for a signed-in person, on the
+    profile, so that e-mails follow the same choice."""
+    response = i18n.set_language(request)
+    language = request.POST.get("language")
+    if (
+        request.user.is_authenticated
+        and language in dict(settings.LANGUAGES)
+        and request.user.preferred_language != language
+    ):
+        request.user.preferred_language = language
+        request.user.save(update_fields=["preferred_language"])
+    return response
 
 
 @never_cache

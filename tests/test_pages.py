@@ -52,3 +52,33 @@ def test_unknown_page_is_a_translated_404(client):
 
 def test_health_check(client):
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_a_browser_set_to_english_still_gets_ukrainian(client):
+    body = client.get("/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert '<html lang="uk">' in body
+
+
+def test_a_signed_in_persons_preferred_language_is_used(client, citizen):
+    citizen.preferred_language = "en"
+    citizen.save()
+    client.force_login(citizen)
+    assert '<html lang="en">' in client.get("/").content.decode()
+
+
+def test_switching_language_is_saved_on_the_profile(client, citizen):
+    client.force_login(citizen)
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    citizen.refresh_from_db()
+    assert citizen.preferred_language == "en"
+    client.post(reverse("set_language"), {"language": "uk", "next": "/"})
+    citizen.refresh_from_db()
+    assert citizen.preferred_language == "uk"
+    assert '<html lang="uk">' in client.get("/").content.decode()
+
+
+def test_switching_to_an_unknown_language_changes_nothing(client, citizen):
+    client.force_login(citizen)
+    client.post(reverse("set_language"), {"language": "xx", "next": "/"})
+    citizen.refresh_from_db()
+    assert citizen.preferred_language == "uk"
