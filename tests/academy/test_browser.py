@@ -11,7 +11,6 @@ from django.core import mail
 from django.utils import timezone
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
 from academy import services
 from academy.access import ACADEMY_GROUP
@@ -24,26 +23,10 @@ from tests.academy.factories import (
     make_topic,
     seat,
 )
-from tests.browser.fixtures import assert_accessible
-from tests.factories import PASSWORD, make_user
+from tests.browser.fixtures import assert_accessible, sign_in, wait_for
+from tests.factories import make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for(browser, condition, timeout=20):
-    return WebDriverWait(browser, timeout).until(condition)
-
-
-def sign_in(browser, user):
-    browser.delete_all_cookies()
-    browser.get(browser.base_url + "/accounts/login/")
-    browser.find_element(By.ID, "id_login").send_keys(user.email)
-    browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
-    wait_for(
-        browser,
-        EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".account-nav"), user.get_short_name()),
-    )
 
 
 def main_text(browser) -> str:

@@ -60,6 +60,34 @@ def browser(_driver, live_server):
     _driver.delete_all_cookies()
 
 
+def wait_for(browser, condition, timeout: float = 20):
+    # A page replaced mid-check raises a generic WebDriverException in Chromium: retry.
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(browser, timeout, ignored_exceptions=(WebDriverException,)).until(
+        condition
+    )
+
+
+def sign_in(browser, user, password: str | None = None) -> None:
+    """Log `user` in through the login form, in a fresh browser session."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+
+    from tests.factories import PASSWORD
+
+    browser.delete_all_cookies()
+    browser.get(browser.base_url + "/accounts/login/")
+    browser.find_element(By.ID, "id_login").send_keys(user.email)
+    browser.find_element(By.ID, "id_password").send_keys(password or PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    wait_for(
+        browser,
+        EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".account-nav"), user.get_short_name()),
+    )
+
+
 def axe_violations(driver, *, impacts=("serious", "critical")) -> list[dict]:
     """Run axe-core (WCAG 2.0/2.1 A and AA rules) on the current page."""
     driver.execute_script(AXE_JS.read_text(encoding="utf-8"))

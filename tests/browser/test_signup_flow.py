@@ -6,15 +6,10 @@ import pytest
 from django.core import mail
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser.fixtures import assert_accessible
+from tests.browser.fixtures import assert_accessible, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for(browser, condition, timeout=10):
-    return WebDriverWait(browser, timeout).until(condition)
 
 
 def test_signup_verify_and_login_in_ukrainian(browser):

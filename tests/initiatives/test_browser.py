@@ -6,14 +6,13 @@ from __future__ import annotations
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
 from initiatives.models import Initiative, Programme, ResultSnapshot, Vote
 from initiatives.services import results_publish
 from initiatives.tasks import tally_due
 from members.models import StaffRole
-from tests.browser.fixtures import assert_accessible
-from tests.factories import PASSWORD, make_city, make_clerk
+from tests.browser.fixtures import assert_accessible, sign_in, wait_for
+from tests.factories import make_city, make_clerk
 from tests.initiatives.factories import (
     make_category,
     make_initiative,
@@ -23,22 +22,6 @@ from tests.initiatives.factories import (
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for(browser, condition, timeout=10):
-    return WebDriverWait(browser, timeout).until(condition)
-
-
-def sign_in(browser, user):
-    browser.delete_all_cookies()
-    browser.get(browser.base_url + "/accounts/login/")
-    browser.find_element(By.ID, "id_login").send_keys(user.email)
-    browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
-    wait_for(
-        browser,
-        EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".account-nav"), user.get_short_name()),
-    )
 
 
 def move_to(programme: Programme, stage: str) -> None:

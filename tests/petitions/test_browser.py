@@ -2,38 +2,17 @@
 the count and the progress bar follow; axe accessibility checks on the petition pages."""
 
 import pytest
-from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
 from members.models import StaffRole
 from petitions import services
 from petitions.models import Petition
-from tests.browser.fixtures import assert_accessible
-from tests.factories import PASSWORD, make_city, make_clerk, make_user
+from tests.browser.fixtures import assert_accessible, sign_in, wait_for
+from tests.factories import make_city, make_clerk, make_user
 from tests.petitions.factories import make_petition, make_rules, sign_many
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for(browser, condition, timeout=10):
-    # A page replaced mid-check raises a generic WebDriverException in Chromium: retry.
-    return WebDriverWait(browser, timeout, ignored_exceptions=(WebDriverException,)).until(
-        condition
-    )
-
-
-def sign_in(browser, user):
-    browser.delete_all_cookies()
-    browser.get(browser.base_url + "/accounts/login/")
-    browser.find_element(By.ID, "id_login").send_keys(user.email)
-    browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
-    wait_for(
-        browser,
-        EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".account-nav"), user.get_short_name()),
-    )
 
 
 def test_file_publish_sign_and_watch_the_count(browser):
