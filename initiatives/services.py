@@ -644,7 +644,7 @@ _CAST_VOTE_SQL = """
     WHERE cast_votes.n < %(max_votes)s
       AND NOT EXISTS (SELECT 1 FROM initiatives_vote
                       WHERE ballot_id = %(ballot)s AND initiative_id = %(initiative)s)
-      AND (%(slot)s IS NULL OR NOT EXISTS (SELECT 1 FROM initiatives_vote
+      AND (CAST(%(slot)s AS BIGINT) IS NULL OR NOT EXISTS (SELECT 1 FROM initiatives_vote
                       WHERE ballot_id = %(ballot)s AND category_id = %(category)s))
     RETURNING id, position
 """
