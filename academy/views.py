@@ -14,7 +14,7 @@ from academy import access, ical, selectors, services
 from academy.filters import ExpertFilter, SessionFilter
 from academy.forms import AttendanceForm, ExpertProfileForm, FeedbackForm
 from academy.models import Expert, Registration, Session
-from opencity.ratelimit import allow
+from opencity.ratelimit import allow, too_many
 
 
 # --- catalogue ------------------------------------------------------------------------------
@@ -84,7 +84,7 @@ def calendar_feed(request):
 @require_POST
 def register(request, pk: int):
     if not allow("register", request.user.pk):
-        return render(request, "429.html", status=429)
+        return too_many(request)
     try:
         registration = services.register(session_id=pk, user=request.user)
     except Session.DoesNotExist:

@@ -26,10 +26,6 @@ from opencity import ratelimit
 CHART_ROWS = 40
 
 
-def _too_many(request):
-    return render(request, "429.html", status=429)
-
-
 def _programme(slug: str) -> Programme:
     return get_object_or_404(Programme.objects.select_related("city"), slug=slug)
 
@@ -126,7 +122,7 @@ def initiative_submit(request, slug):
     form, formset = submission_forms(programme, request.POST)
     if form.is_valid() and formset.is_valid() and check_total_against_category(form, formset):
         if not ratelimit.allow("file", request.user.pk):
-            return _too_many(request)
+            return ratelimit.too_many(request)
         data = form.cleaned_data
         try:
             initiative = services.initiative_submit(
@@ -216,7 +212,7 @@ def vote(request, slug, pk):
         raise Http404
     back = _back(request, initiative.get_absolute_url())
     if not ratelimit.allow("vote", request.user.pk):
-        return _too_many(request)
+        return ratelimit.too_many(request)
     try:
         services.vote_cast(
             voter=request.user,

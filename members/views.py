@@ -68,7 +68,7 @@ def product_detail(request, slug):
 def application_new(request):
     if request.method == "POST":
         if not ratelimit.allow("file", request.user.pk):
-            return render(request, "429.html", status=429)
+            return ratelimit.too_many(request)
         form = ApplicationForm(request.POST, request.FILES)
         if form.is_valid():
             data = form.cleaned_data

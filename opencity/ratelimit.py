@@ -14,6 +14,8 @@ import time
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
+from django.http import HttpResponse
+from django.shortcuts import render
 
 logger = logging.getLogger(__name__)
 
@@ -42,3 +44,8 @@ def allow(action: str, who: str | int) -> bool:
     except Exception as exc:
         logger.warning("rate limiter unavailable (%s); allowing", type(exc).__name__)
         return True
+
+
+def too_many(request) -> HttpResponse:
+    """The answer to an attempt over the limit: HTTP 429 with a translated page."""
+    return render(request, "429.html", status=429)

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from members import access
 from members.models import City
-from opencity.ratelimit import allow
+from opencity.ratelimit import allow, too_many
 from petitions import conf, selectors, services
 from petitions.filters import PetitionFilter
 from petitions.forms import PetitionForm, SignForm
@@ -50,15 +50,6 @@ def _cached_fragment(key: str, build, seconds: int = conf.PAGE_CACHE_SECONDS) ->
 
 def _digest(text: str) -> str:
     return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
-
-
-def _too_many(request: HttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "429.html",
-        {"message": _("Too many attempts. Please wait a minute and try again.")},
-        status=429,
-    )
 
 
 def _list_filter(request: HttpRequest, city: City | None) -> PetitionFilter:
@@ -166,7 +157,7 @@ def petition_count(request: HttpRequest, pk: int) -> JsonResponse:
 @require_POST
 def petition_sign(request: HttpRequest, pk: int) -> HttpResponse:
     if not allow("sign", request.user.pk):
-        return _too_many(request)
+        return too_many(request)
     form = SignForm(request.POST)
     notify = form.cleaned_data["notify_on_answer"] if form.is_valid() else False
     try:
@@ -203,7 +194,7 @@ def petition_file(request: HttpRequest) -> HttpResponse:
             request, "petitions/file_preview.html", {"form": form, "data": form.cleaned_data}
         )
     if not allow("file", request.user.pk):
-        return _too_many(request)
+        return too_many(request)
     data = form.cleaned_data
     if action == "draft":
         petition = services.petition_create_draft(
