@@ -22,6 +22,7 @@ from initiatives.models import Initiative, Programme, Stage
 from initiatives.services import Refused
 from members import access
 from opencity import ratelimit
+from opencity.exports import spreadsheet_safe
 
 CHART_ROWS = 40
 
@@ -350,9 +351,7 @@ def results_csv(request, slug):
     writer = csv.DictWriter(response, fieldnames=fields)
     writer.writeheader()
     for item in _export_rows(selectors.result_rows(snapshot)):
-        # A leading =, +, - or @ would be run as a formula by spreadsheets.
-        if item["title"][:1] in ("=", "+", "-", "@"):
-            item["title"] = "'" + item["title"]
+        item["title"] = spreadsheet_safe(item["title"])
         writer.writerow(item)
     return response
 

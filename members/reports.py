@@ -29,6 +29,7 @@ from members.models import (
     MembershipEvent,
     Payment,
 )
+from opencity.exports import spreadsheet_safe
 
 Status = MembershipEvent.Status
 ZERO = Decimal("0.00")
@@ -515,18 +516,13 @@ def display_row(table: Table, row: list) -> list[tuple[str, str]]:
     ]
 
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
 def _plain(value):
     if value is None:
         return ""
     if isinstance(value, date):
         return value.isoformat()
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        # Text typed into admin must never run as a spreadsheet formula (CSV injection).
-        return "'" + value
-    return value
+    # Text typed into admin must never run as a spreadsheet formula (CSV injection).
+    return spreadsheet_safe(value)
 
 
 def to_csv(report: Report) -> str:

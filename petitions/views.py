@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from members import access
 from members.models import City
+from opencity.exports import spreadsheet_safe
 from opencity.ratelimit import allow, too_many
 from petitions import conf, selectors, services
 from petitions.filters import PetitionFilter
@@ -288,10 +289,7 @@ class _Echo:
 def _csv_cell(value):
     if value is None:
         return ""
-    # A cell that starts like a formula is shown as text by spreadsheets (CSV injection).
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    return spreadsheet_safe(value)
 
 
 def _csv_lines(header, rows):
