@@ -61,3 +61,54 @@ def flush_cache() -> None:
     import redis
 
     redis.Redis.from_url(REDIS).flushdb()
+
+
+def make_programme(
+    *, slug: str, voting_opens, voting_closes, implementation_starts, categories: int = 5, **rules
+):
+    """Lutsk, a programme with `categories` categories (10M UAH each, projects up to 2M) and an
+    author; `rules` are the programme's voting rules. Call after setup_django()."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from initiatives.models import Category, Programme
+    from members.models import City
+    from opencity.accounts.models import User
+
+    today = timezone.localdate()
+    city = City.objects.create(
+        katottg="UA07080170000013585",
+        slug="lutska",
+        name_uk="Луцька",
+        name_en="Lutska",
+        oblast_uk="Волинська",
+        oblast_en="Volynska",
+    )
+    programme = Programme.objects.create(
+        city=city,
+        title=slug.capitalize(),
+        slug=slug,
+        year=2027,
+        total_budget=Decimal("50000000"),
+        submission_opens=today - timedelta(days=90),
+        submission_closes=today - timedelta(days=80),
+        review_closes=today - timedelta(days=70),
+        voting_opens=voting_opens,
+        voting_closes=voting_closes,
+        implementation_starts=implementation_starts,
+        **rules,
+    )
+    made = [
+        Category.objects.create(
+            programme=programme,
+            name=f"Категорія {n}",
+            budget=Decimal("10000000"),
+            max_project_cost=Decimal("2000000"),
+            position=n,
+        )
+        for n in range(categories)
+    ]
+    author = User.objects.create_user(email="author@bench.local", full_name="Автор")
+    return programme, made, author

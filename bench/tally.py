@@ -17,7 +17,13 @@ import time
 from datetime import timedelta
 from decimal import Decimal
 
-from _initiatives_common import create_database, drop_database, flush_cache, setup_django
+from _initiatives_common import (
+    create_database,
+    drop_database,
+    flush_cache,
+    make_programme,
+    setup_django,
+)
 
 VOTERS = int(os.environ.get("BENCH_VOTERS", "200000"))
 VOTES_PER_VOTER = 5  # 1,000,000 votes
@@ -135,44 +141,17 @@ def main() -> None:
         from django.utils import timezone
 
         from initiatives import tasks
-        from initiatives.models import Category, Programme, ResultSnapshot
-        from members.models import City
-        from opencity.accounts.models import User
+        from initiatives.models import ResultSnapshot
 
         today = timezone.localdate()
-        city = City.objects.create(
-            katottg="UA07080170000013585",
-            slug="lutska",
-            name_uk="Луцька",
-            name_en="Lutska",
-            oblast_uk="Волинська",
-            oblast_en="Volynska",
-        )
-        programme = Programme.objects.create(
-            city=city,
-            title="Bench",
+        programme, categories, author = make_programme(
             slug="bench",
-            year=2027,
-            total_budget=Decimal("50000000"),
-            submission_opens=today - timedelta(days=90),
-            submission_closes=today - timedelta(days=80),
-            review_closes=today - timedelta(days=70),
             voting_opens=today - timedelta(days=30),
             voting_closes=today - timedelta(days=1),
             implementation_starts=today + timedelta(days=30),
+            categories=CATEGORIES,
             max_votes=VOTES_PER_VOTER,
         )
-        categories = [
-            Category.objects.create(
-                programme=programme,
-                name=f"Категорія {n}",
-                budget=Decimal("10000000"),
-                max_project_cost=Decimal("2000000"),
-                position=n,
-            )
-            for n in range(CATEGORIES)
-        ]
-        author = User.objects.create_user(email="author@bench.local", full_name="Автор")
         load(programme, categories, author)
 
         raw_sql = (

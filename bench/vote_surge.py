@@ -35,6 +35,7 @@ from _initiatives_common import (
     create_database,
     drop_database,
     flush_cache,
+    make_programme,
     setup_django,
 )
 
@@ -55,29 +56,13 @@ def seed():
     from django.db import connection
     from django.utils import timezone
 
-    from initiatives.models import Category, Initiative, Programme
-    from members.models import City
+    from initiatives.models import Initiative
     from opencity.accounts.models import User
 
     today = timezone.localdate()
     now = timezone.now()
-    city = City.objects.create(
-        katottg="UA07080170000013585",
-        slug="lutska",
-        name_uk="Луцька",
-        name_en="Lutska",
-        oblast_uk="Волинська",
-        oblast_en="Volynska",
-    )
-    programme = Programme.objects.create(
-        city=city,
-        title="Surge",
+    programme, categories, author = make_programme(
         slug="surge",
-        year=2027,
-        total_budget=Decimal("50000000"),
-        submission_opens=today - timedelta(days=90),
-        submission_closes=today - timedelta(days=80),
-        review_closes=today - timedelta(days=70),
         voting_opens=today - timedelta(days=1),
         voting_closes=today + timedelta(days=10),
         implementation_starts=today + timedelta(days=40),
@@ -85,17 +70,6 @@ def seed():
         min_voter_age=16,
         residents_only=True,
     )
-    categories = [
-        Category.objects.create(
-            programme=programme,
-            name=f"Категорія {n}",
-            budget=Decimal("10000000"),
-            max_project_cost=Decimal("2000000"),
-            position=n,
-        )
-        for n in range(5)
-    ]
-    author = User.objects.create_user(email="author@bench.local", full_name="Автор")
     initiatives = Initiative.objects.bulk_create(
         Initiative(
             programme=programme,
@@ -133,7 +107,7 @@ def seed():
                         f"v{uid}@bench.local",
                         f"Виборець {uid}",
                         "uk",
-                        city.pk,
+                        programme.city_id,
                         today - timedelta(days=30 * 365),
                         "",
                         False,
