@@ -395,9 +395,23 @@ class ResultSnapshot(models.Model):
 
 
 class ResultRow(models.Model):
-    snapshot = models.ForeignKey(ResultSnapshot, on_delete=models.CASCADE, related_name="rows")
-    initiative = models.ForeignKey(Initiative, on_delete=models.PROTECT, related_name="+")
-    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="+")
+    """One project's line in an immutable result snapshot, written by the tally.
+
+    The snapshot key is indexed by the unique (snapshot, initiative) constraint. Initiative
+    and category keep Django's PROTECT (nothing on a result can be deleted through the ORM)
+    but have no database foreign-key check: a tally writes hundreds of rows at once, and
+    those per-row checks of rows the tally has just read doubled its write cost.
+    """
+
+    snapshot = models.ForeignKey(
+        ResultSnapshot, on_delete=models.CASCADE, related_name="rows", db_index=False
+    )
+    initiative = models.ForeignKey(
+        Initiative, on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
+    category = models.ForeignKey(
+        Category, on_delete=models.PROTECT, related_name="+", db_constraint=False, db_index=False
+    )
     rank = models.PositiveIntegerField(_("rank in category"))
     votes = models.PositiveIntegerField(_("votes"))
     amount = models.DecimalField(_("cost, UAH"), **MONEY)

@@ -728,6 +728,7 @@ class TallyRow:
     category_id: int
     votes: int
     amount: Decimal
+    # Orders ties: the submission time, or (in the tally) the submission order as an integer.
     submitted_at: object
     rank: int = 0
     winner: bool = False
@@ -766,8 +767,8 @@ _TALLY_INPUTS_SQL = """
         SELECT initiative_id, COUNT(*) AS n FROM initiatives_vote
         WHERE programme_id = %(programme)s GROUP BY initiative_id
     )
-    SELECT i.id, i.category_id, i.total_cost, i.submitted_at, COALESCE(counts.n, 0),
-           cat.budget
+    SELECT i.id, i.category_id, i.total_cost,
+           row_number() OVER (ORDER BY i.submitted_at, i.id), COALESCE(counts.n, 0), cat.budget
     FROM initiatives_initiative i
     JOIN initiatives_category cat ON cat.id = i.category_id
     LEFT JOIN counts ON counts.initiative_id = i.id
@@ -781,25 +782,38 @@ def _tally_inputs(programme_id: int) -> tuple[list[TallyRow], dict[int, Decimal]
     One statement (one round trip): the vote counts come from a GROUP BY over the vote rows
     (an index-only scan of (programme, initiative)). Votes can only exist for projects on
     the ballot, which stay on it once voting starts, so the candidates' counts are all votes.
+    Ties are broken by submission order, which the database returns as an integer.
     """
     s1, s2, s3 = Initiative.ON_BALLOT
     params = {"programme": programme_id, "s1": s1, "s2": s2, "s3": s3}
-    with connection.cursor() as cursor:
+    with _driver_cursor() as cursor:
         cursor.execute(_TALLY_INPUTS_SQL, params)
         fetched = cursor.fetchall()
     rows, budgets = [], {}
-    for pk, category_id, cost, submitted_at, votes, budget in fetched:
+    for pk, category_id, cost, order, votes, budget in fetched:
         rows.append(
             TallyRow(
                 initiative_id=pk,
                 category_id=category_id,
                 votes=int(votes),
                 amount=_money(cost),
-                submitted_at=submitted_at,
+                submitted_at=int(order),
             )
         )
         budgets[category_id] = _money(budget)
     return rows, budgets
+
+
+def _driver_cursor():
+    """On PostgreSQL, a psycopg cursor on Django's connection (same transaction) that binds
+    parameters on the server: Django's own cursor quotes every array element into the SQL
+    text, which costs more than the statement for a tally's 500-element arrays."""
+    if connection.vendor == "postgresql":
+        import psycopg
+
+        connection.ensure_connection()
+        return psycopg.Cursor(connection.connection)
+    return connection.cursor()
 
 
 def _money(value) -> Decimal:
@@ -820,54 +834,69 @@ def tally_programme(*, programme_id: int, actor=None, force: bool = False) -> Re
         raise Refused(_("The tally runs once voting has closed."), code="stage")
     rows, budgets = _tally_inputs(programme.pk)
     rows = pick_winners(rows, budgets)
-    content_hash = _content_hash(programme, budgets, rows)
-    try:
-        with transaction.atomic():
-            snapshot = ResultSnapshot.objects.create(
-                programme=programme,
-                content_hash=content_hash,
-                total_votes=sum(r.votes for r in rows),
-                funded_amount=sum((r.amount for r in rows if r.winner), Decimal("0")),
-            )
-            _insert_rows(snapshot.pk, rows)
+    snapshot = ResultSnapshot(
+        programme=programme,
+        content_hash=_content_hash(programme, budgets, rows),
+        total_votes=sum(r.votes for r in rows),
+        funded_amount=sum((r.amount for r in rows if r.winner), Decimal("0")),
+    )
+    with transaction.atomic():
+        recorded = _record_snapshot(snapshot, rows)
+        if recorded:
             audit(
                 obj=snapshot,
                 action="tally_recorded",
                 actor=actor,
                 city=programme.city,
-                data={"hash": content_hash, "votes": snapshot.total_votes},
+                data={"hash": snapshot.content_hash, "votes": snapshot.total_votes},
             )
-    except IntegrityError:
-        # The same result is already recorded (a second run, or a concurrent one).
-        return ResultSnapshot.objects.get(programme=programme, content_hash=content_hash)
+    if not recorded:  # the same result is already recorded (a second or concurrent run)
+        return ResultSnapshot.objects.get(programme=programme, content_hash=snapshot.content_hash)
     return snapshot
 
 
-_INSERT_ROWS_SQL = """
-    INSERT INTO initiatives_resultrow
-        (snapshot_id, initiative_id, category_id, rank, votes, amount, winner)
-    SELECT %s, * FROM unnest(
-        %s::bigint[], %s::bigint[], %s::integer[], %s::integer[], %s::numeric[], %s::boolean[]
+# PostgreSQL: the snapshot and its rows in one statement; nothing when the same result
+# (programme, content hash) is already recorded, including by a concurrent run.
+_RECORD_SNAPSHOT_SQL = """
+    WITH snapshot AS (
+        INSERT INTO initiatives_resultsnapshot
+            (programme_id, content_hash, created_at, total_votes, funded_amount)
+        VALUES (%s, %s, %s, %s, %s)
+        ON CONFLICT ON CONSTRAINT snapshot_unique_content DO NOTHING
+        RETURNING id
+    ), result_rows AS (
+        INSERT INTO initiatives_resultrow
+            (snapshot_id, initiative_id, category_id, rank, votes, amount, winner)
+        SELECT snapshot.id, r.* FROM snapshot, unnest(
+            %s::bigint[], %s::bigint[], %s::integer[], %s::integer[], %s::numeric[], %s::boolean[]
+        ) AS r
     )
+    SELECT id FROM snapshot
 """
 
 
-def _insert_rows(snapshot_id: int, rows: list[TallyRow]) -> None:
-    """Write the result rows in one statement (PostgreSQL: arrays, no model instances)."""
+def _record_snapshot(snapshot: ResultSnapshot, rows: list[TallyRow]) -> bool:
+    """Save the snapshot and its rows; False (and nothing written) if the same result exists.
+    Call inside a transaction."""
     if connection.vendor != "postgresql":
-        ResultRow.objects.bulk_create(
-            ResultRow(
-                snapshot_id=snapshot_id,
-                initiative_id=r.initiative_id,
-                category_id=r.category_id,
-                rank=r.rank,
-                votes=r.votes,
-                amount=r.amount,
-                winner=r.winner,
-            )
-            for r in rows
-        )
-        return
+        try:
+            with transaction.atomic():
+                snapshot.save(force_insert=True)
+                ResultRow.objects.bulk_create(
+                    ResultRow(
+                        snapshot_id=snapshot.pk,
+                        initiative_id=r.initiative_id,
+                        category_id=r.category_id,
+                        rank=r.rank,
+                        votes=r.votes,
+                        amount=r.amount,
+                        winner=r.winner,
+                    )
+                    for r in rows
+                )
+        except IntegrityError:
+            return False
+        return True
     columns = (
         [r.initiative_id for r in rows],
         [r.category_id for r in rows],
@@ -876,8 +905,22 @@ def _insert_rows(snapshot_id: int, rows: list[TallyRow]) -> None:
         [r.amount for r in rows],
         [r.winner for r in rows],
     )
-    with connection.cursor() as cursor:
-        cursor.execute(_INSERT_ROWS_SQL, [snapshot_id, *columns])
+    params = [
+        snapshot.programme_id,
+        snapshot.content_hash,
+        snapshot.created_at,
+        snapshot.total_votes,
+        snapshot.funded_amount,
+        *columns,
+    ]
+    with _driver_cursor() as cursor:
+        cursor.execute(_RECORD_SNAPSHOT_SQL, params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    snapshot.pk = row[0]
+    snapshot._state.adding = False
+    return True
 
 
 def tally_request(*, programme: Programme, actor) -> None:

@@ -150,8 +150,8 @@ def test_tally_twice_gives_the_identical_snapshot_and_records_nothing_new(voting
 def test_tally_that_crashes_midway_leaves_no_partial_result(voting):
     programme, _ = voting
     close_voting(programme)
-    # The worker dies after the snapshot row is written, while the result rows are written.
-    crash = mock.patch("initiatives.services._insert_rows", side_effect=RuntimeError("kill"))
+    # The worker dies after the snapshot and its rows are written, before the commit.
+    crash = mock.patch("initiatives.services.audit", side_effect=RuntimeError("kill"))
     with crash, pytest.raises(RuntimeError):
         tally_programme(programme_id=programme.pk)
     assert ResultSnapshot.objects.count() == 0 and ResultRow.objects.count() == 0
