@@ -77,7 +77,8 @@ def initiative_for_viewer(user, programme_slug: str, pk: int) -> Initiative | No
     return None
 
 
-# Exactly what casting a vote reads: the hot path builds no long texts or unused columns.
+# What casting a vote reads on databases other than PostgreSQL (the demo's SQLite; on
+# PostgreSQL the vote statement reads the initiative itself): no long texts, no vote count.
 _VOTE_FIELDS = (
     "id", "title", "status", "author_id", "category_id", "programme_id",
     "programme__id", "programme__slug", "programme__city_id", "programme__max_votes",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -38,6 +39,8 @@ from members.models import StaffRole
 from opencity.accounts.selectors import has_verified_email
 from opencity.core.services import audit, notify_user
 from opencity.queue import enqueue_on_commit
+
+logger = logging.getLogger(__name__)
 
 Status = Initiative.Status
 
@@ -510,16 +513,48 @@ def vote_cast(*, voter, initiative: Initiative, notify: bool | None = None) -> V
     voting, never for one's own project, only with a verified e-mail. The checks run inside
     the inserting statement, and unique constraints back them under races: (ballot, position)
     for the limit, (voter, initiative) and (ballot, category slot). On PostgreSQL a vote is
-    one statement (see _CAST_ONE_STATEMENT_SQL); elsewhere one transaction holding the
-    voter's ballot row.
+    one statement that also reads the initiative and its programme's rules (see
+    _VOTE_STATEMENT_SQL); elsewhere one transaction holding the voter's ballot row.
     Never locks a row shared with other voters; needs no broker.
     """
-    programme = initiative.programme
-    vote_check_voter(voter=voter, programme=programme, check_email=False)
+    if connection.vendor == "postgresql":
+        return _vote_in_one_statement(
+            voter=voter, programme_slug=None, initiative_pk=initiative.pk, notify=notify
+        )
+    return _vote_in_transaction(voter=voter, initiative=initiative, notify=notify)
+
+
+def vote_cast_for(
+    *, voter, programme_slug: str, initiative_pk: int, notify: bool | None = None
+) -> Vote:
+    """vote_cast() for the vote page: the initiative is named by its programme's slug and its
+    id. Raises Initiative.DoesNotExist if there is no such initiative in that programme. The
+    vote carries its initiative (title, programme) for the answer."""
+    if connection.vendor == "postgresql":
+        return _vote_in_one_statement(
+            voter=voter, programme_slug=programme_slug, initiative_pk=initiative_pk, notify=notify
+        )
+    from initiatives.selectors import initiative_for_vote
+
+    initiative = initiative_for_vote(programme_slug, initiative_pk)
+    if initiative is None:
+        raise Initiative.DoesNotExist
+    return _vote_in_transaction(voter=voter, initiative=initiative, notify=notify)
+
+
+def _check_vote_rules(voter, initiative: Initiative, programme: Programme, today: date) -> None:
+    """The rules that do not depend on the ballot, in the order a voter should hear them."""
+    vote_check_voter(voter=voter, programme=programme, today=today, check_email=False)
     if initiative.status not in Initiative.ON_BALLOT:
         raise Refused(_("This project is not on the ballot."), code="not_on_ballot")
     if initiative.author_id == voter.pk:
         raise Refused(_("You cannot vote for your own project."), code="own")
+
+
+def _vote_in_transaction(*, voter, initiative: Initiative, notify: bool | None) -> Vote:
+    """Any database: the rules checked here, then one transaction holding the ballot row."""
+    programme = initiative.programme
+    _check_vote_rules(voter, initiative, programme, timezone.localdate())
     params = {
         "voter": voter.pk,
         "programme": programme.pk,
@@ -529,47 +564,72 @@ def vote_cast(*, voter, initiative: Initiative, notify: bool | None = None) -> V
         "max_votes": programme.max_votes,
         "notify": bool(notify),
     }
-    cast = _cast_one_statement if connection.vendor == "postgresql" else _cast_in_transaction
     # A statement that lost a race with the same voter's other vote retries with fresh data;
     # each lost race means another vote was recorded, so max_votes + 1 attempts always end.
     for _attempt in range(programme.max_votes + 1):
         now = timezone.now()
         params["now"] = connection.ops.adapt_datetimefield_value(now)
-        row, refusal = cast(params)
+        row, refusal = _cast_in_transaction(params)
         if row is not None:
-            break
+            return _vote(voter, initiative, programme, row, now)
         if refusal is None:  # only a lost race: the retry reads fresh data
             refusal = _why_no_vote(voter, initiative, programme)
         if refusal is not None:
             raise _REFUSALS[refusal]()
-    else:  # pragma: no cover - unreachable by the argument above
-        raise Refused(_("Your vote could not be recorded. Please try again."), code="retry")
+    raise Refused(_RETRY, code="retry")  # pragma: no cover - unreachable, see above
+
+
+_RETRY = _("Your vote could not be recorded. Please try again.")
+
+
+def _vote(voter, initiative: Initiative, programme: Programme, row, now) -> Vote:
+    """The Vote just inserted (row: id, position, ballot id), without another query."""
     vote = Vote(
         pk=row[0],
         ballot_id=row[2],
         voter_id=voter.pk,
         programme_id=programme.pk,
-        initiative_id=initiative.pk,
+        initiative=initiative,
         category_id=initiative.category_id,
         position=row[1],
-        category_slot_id=params["slot"],
+        category_slot_id=initiative.category_id if programme.one_per_category else None,
         created_at=now,
     )
     vote._state.adding = False
     return vote
 
 
-# PostgreSQL, one statement in autocommit: create or lock the voter's ballot (ON CONFLICT DO
-# UPDATE locks it, so the same voter's statements run one after another), then insert the
-# vote at the next position if the checks pass. The counts come from the statement's
-# snapshot: if the same voter's other vote committed meanwhile, the position collides with
-# it and the unique constraint turns the insert into nothing (the caller retries with fresh
-# data), so no race can pass a rule. The one row returned carries the counts, so a refusal
-# (no ballot = unverified e-mail, limit, same project, same category) costs no extra query.
-_CAST_ONE_STATEMENT_SQL = """
-    WITH ballot AS (
+# PostgreSQL, one statement in autocommit. It reads the initiative and its programme's rules
+# (`target`), keeps them only if every rule that does not depend on the ballot passes
+# (`eligible`: on the ballot, not the voter's own, voting stage today, residency, age), then
+# creates or locks the voter's ballot (ON CONFLICT DO UPDATE locks it, so the same voter's
+# statements run one after another; no ballot without a verified e-mail address) and inserts
+# the vote at the next position if the ballot allows it. The counts come from the statement's
+# snapshot: if the same voter's other vote committed meanwhile, the position collides with it
+# and the unique constraint turns the insert into nothing (the caller retries with fresh
+# data), so no race can pass a rule. The row returned carries what was read, so a refusal is
+# worded without another query, and nothing is returned for an unknown initiative.
+_VOTE_STATEMENT_SQL = """
+    WITH target AS (
+        SELECT i.id, i.title, i.status, i.author_id, i.category_id, p.id AS programme_id,
+               p.slug, p.city_id, p.max_votes, p.one_per_category, p.residents_only,
+               p.min_voter_age, p.submission_opens, p.submission_closes, p.voting_opens,
+               p.voting_closes, p.implementation_starts
+        FROM initiatives_initiative i
+        JOIN initiatives_programme p ON p.id = i.programme_id
+        WHERE i.id = %(initiative)s AND (%(slug)s::text IS NULL OR p.slug = %(slug)s::text)
+    ), eligible AS (
+        SELECT * FROM target
+        WHERE status IN (%(s1)s, %(s2)s, %(s3)s)
+          AND author_id IS DISTINCT FROM %(voter)s
+          AND %(today)s::date >= submission_opens AND %(today)s::date > submission_closes
+          AND %(today)s::date >= voting_opens AND %(today)s::date <= voting_closes
+          AND (NOT residents_only OR city_id = %(home_city)s::bigint)
+          AND (min_voter_age = 0
+               OR %(birth)s::date <= %(today)s::date - make_interval(years => min_voter_age))
+    ), ballot AS (
         INSERT INTO initiatives_ballot (voter_id, programme_id, notify, created_at)
-        SELECT %(voter)s, %(programme)s, %(notify)s, now()
+        SELECT %(voter)s, eligible.programme_id, %(notify)s, now() FROM eligible
         WHERE EXISTS (SELECT 1 FROM account_emailaddress e
                       WHERE e.user_id = %(voter)s AND e.verified)
         ON CONFLICT (voter_id, programme_id)
@@ -578,44 +638,97 @@ _CAST_ONE_STATEMENT_SQL = """
     ), cast_votes AS (
         SELECT COUNT(v.id) AS n,
                COUNT(v.id) FILTER (WHERE v.initiative_id = %(initiative)s) AS same_project,
-               COUNT(v.id) FILTER (WHERE v.category_id = %(category)s) AS same_category
-        FROM ballot LEFT JOIN initiatives_vote v ON v.ballot_id = ballot.id
+               COUNT(v.id) FILTER (WHERE v.category_id = eligible.category_id) AS same_category
+        FROM eligible
+        JOIN ballot ON true
+        LEFT JOIN initiatives_vote v ON v.ballot_id = ballot.id
     ), inserted AS (
         INSERT INTO initiatives_vote (ballot_id, voter_id, programme_id, initiative_id,
                                       category_id, position, category_slot_id, created_at)
-        SELECT ballot.id, %(voter)s, %(programme)s, %(initiative)s, %(category)s,
-               cast_votes.n + 1, %(slot)s, %(now)s
-        FROM ballot, cast_votes
-        WHERE cast_votes.n < %(max_votes)s
+        SELECT ballot.id, %(voter)s, e.programme_id, e.id, e.category_id, cast_votes.n + 1,
+               CASE WHEN e.one_per_category THEN e.category_id END, %(now)s
+        FROM eligible e, ballot, cast_votes
+        WHERE cast_votes.n < e.max_votes
           AND cast_votes.same_project = 0
-          AND (%(slot)s::bigint IS NULL OR cast_votes.same_category = 0)
+          AND (NOT e.one_per_category OR cast_votes.same_category = 0)
         ON CONFLICT DO NOTHING
         RETURNING id, position
     )
-    SELECT inserted.id, inserted.position, (SELECT id FROM ballot),
-           cast_votes.n, cast_votes.same_project, cast_votes.same_category
-    FROM cast_votes LEFT JOIN inserted ON true
+    SELECT target.*, inserted.id, inserted.position, (SELECT id FROM ballot),
+           cast_votes.n, cast_votes.same_project, cast_votes.same_category,
+           EXISTS (SELECT 1 FROM eligible)
+    FROM target
+    LEFT JOIN cast_votes ON true
+    LEFT JOIN inserted ON true
 """
 
+_TARGET_PROGRAMME_FIELDS = (
+    "slug", "city_id", "max_votes", "one_per_category", "residents_only", "min_voter_age",
+    "submission_opens", "submission_closes", "voting_opens", "voting_closes",
+    "implementation_starts",
+)  # fmt: skip
 
-def _cast_one_statement(params: dict) -> tuple[tuple | None, str | None]:
-    """(vote id, position, ballot id) or (None, why). The counts come from the statement's
-    snapshot, which may miss the same voter's vote committed meanwhile but never shows one
-    that does not exist: a violation it reports is real; none reported means a lost race."""
-    with connection.cursor() as cursor:
-        cursor.execute(_CAST_ONE_STATEMENT_SQL, params)
-        vote_id, position, ballot_id, count, same_project, same_category = cursor.fetchone()
-    if vote_id is not None:
-        return (vote_id, position, ballot_id), None
-    if ballot_id is None:
-        return None, "unverified"
-    if same_project:
-        return None, "twice"
-    if count >= params["max_votes"]:
-        return None, "limit"
-    if params["slot"] is not None and same_category:
-        return None, "category"
-    return None, None
+
+def _vote_in_one_statement(
+    *, voter, programme_slug: str | None, initiative_pk: int, notify: bool | None
+) -> Vote:
+    s1, s2, s3 = Initiative.ON_BALLOT
+    today = timezone.localdate()
+    params = {
+        "voter": voter.pk,
+        "initiative": initiative_pk,
+        "slug": programme_slug,
+        "s1": s1,
+        "s2": s2,
+        "s3": s3,
+        "today": today,
+        "home_city": voter.home_city_id,
+        "birth": voter.date_of_birth,
+        "notify": bool(notify),
+    }
+    attempts = 1
+    while True:
+        now = timezone.now()
+        params["now"] = now
+        with connection.cursor() as cursor:
+            cursor.execute(_VOTE_STATEMENT_SQL, params)
+            row = cursor.fetchone()
+        if row is None:
+            raise Initiative.DoesNotExist
+        initiative, programme = _vote_target(row)
+        vote_id, position, ballot_id, count, same_project, same_category, eligible = row[17:]
+        if vote_id is not None:
+            return _vote(voter, initiative, programme, (vote_id, position, ballot_id), now)
+        # Nothing recorded: say why, from what the statement read.
+        _check_vote_rules(voter, initiative, programme, today)
+        if not eligible:  # the database and the rules above disagree: never a silent vote
+            logger.warning("vote refused by the database alone (initiative %s)", initiative_pk)
+            raise Refused(_RETRY, code="retry")
+        if ballot_id is None:
+            raise _REFUSALS["unverified"]()
+        if same_project:
+            raise _REFUSALS["twice"]()
+        if count >= programme.max_votes:
+            raise _REFUSALS["limit"]()
+        if programme.one_per_category and same_category:
+            raise _REFUSALS["category"]()
+        # Only a lost race with the same voter's other vote: retry with fresh data. Each lost
+        # race means another vote was recorded, so max_votes + 1 attempts always end.
+        if attempts > programme.max_votes:  # pragma: no cover - unreachable by the argument
+            raise Refused(_RETRY, code="retry")
+        attempts += 1
+
+
+def _vote_target(row) -> tuple[Initiative, Programme]:
+    """The initiative and programme (only the columns the rules read) from the vote row."""
+    programme = Programme(pk=row[5], **dict(zip(_TARGET_PROGRAMME_FIELDS, row[6:17], strict=True)))
+    programme._state.adding = False
+    initiative = Initiative(
+        pk=row[0], title=row[1], status=row[2], author_id=row[3], category_id=row[4]
+    )
+    initiative.programme = programme
+    initiative._state.adding = False
+    return initiative, programme
 
 
 def _cast_in_transaction(params: dict) -> tuple[tuple | None, str | None]:

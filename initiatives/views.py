@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -208,23 +209,23 @@ def _back(request, fallback: str) -> str:
 @login_required
 @require_POST
 def vote(request, slug, pk):
-    initiative = selectors.initiative_for_vote(slug, pk)
-    if initiative is None:
-        raise Http404
-    back = _back(request, initiative.get_absolute_url())
+    back = _back(request, reverse("initiatives:detail", args=[slug, pk]))
     if not ratelimit.allow("vote", request.user.pk):
         return ratelimit.too_many(request)
     try:
-        services.vote_cast(
+        vote = services.vote_cast_for(
             voter=request.user,
-            initiative=initiative,
+            programme_slug=slug,
+            initiative_pk=pk,
             notify=request.POST.get("notify") == "on" or None,
         )
+    except Initiative.DoesNotExist:
+        raise Http404 from None
     except Refused as exc:
         messages.error(request, exc.messages[0])
     else:
         messages.success(
-            request, _("Your vote for «%(title)s» is counted.") % {"title": initiative.title}
+            request, _("Your vote for «%(title)s» is counted.") % {"title": vote.initiative.title}
         )
     return redirect(back)
 
