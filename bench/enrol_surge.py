@@ -97,7 +97,7 @@ def seed(users: int, seats: int) -> tuple[int, list[tuple[str, str]]]:
     store = SessionStore()
     expiry = timezone.now() + timedelta(days=1)
     rows, cookies = [], []
-    backend = "django.contrib.auth.backends.ModelBackend"
+    backend = "opencity.accounts.backends.ModelBackend"
     for user in User.objects.filter(email__endswith="@bench.example.org").order_by("pk"):
         key = secrets.token_hex(16)
         data = {

@@ -105,7 +105,7 @@ def seed(env: dict, users: int, threshold: int) -> tuple[int, int, list[tuple[in
             data = store.encode(
                 {
                     SESSION_KEY: str(pk),
-                    BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
+                    BACKEND_SESSION_KEY: "opencity.accounts.backends.ModelBackend",
                     HASH_SESSION_KEY: auth_hash,
                 }
             )

@@ -191,9 +191,10 @@ for _app in ("members", "petitions", "initiatives", "academy"):
 
 # --- Accounts and allauth --------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
+# Django's and allauth's backends, with a faster user load (see opencity/accounts/backends.py).
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+    "opencity.accounts.backends.ModelBackend",
+    "opencity.accounts.backends.AuthenticationBackend",
 ]
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"

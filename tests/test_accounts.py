@@ -123,3 +123,43 @@ def test_profile_requires_login(client):
     response = client.get(reverse("profile"))
     assert response.status_code == 302
     assert reverse("account_login") in response["Location"]
+
+
+# --- the signed-in user's load (opencity.accounts.backends) ----------------------------------
+@pytest.mark.django_db
+def test_fast_user_load_gives_the_same_user_as_djangos_backend(city_a):
+    from django.contrib.auth.backends import ModelBackend as DjangoModelBackend
+    from django.forms.models import model_to_dict
+
+    from opencity.accounts.backends import ModelBackend
+
+    user = make_user(home_city=city_a, full_name="Оксана Петренко")
+    fast, slow = ModelBackend().get_user(str(user.pk)), DjangoModelBackend().get_user(user.pk)
+    assert type(fast) is User and fast.pk == user.pk and not fast._state.adding
+    assert model_to_dict(fast) == model_to_dict(slow)
+    assert fast.home_city == city_a  # relations still load on demand
+
+
+@pytest.mark.django_db
+def test_fast_user_load_refuses_unknown_malformed_and_inactive_users():
+    from opencity.accounts.backends import AuthenticationBackend
+
+    backend = AuthenticationBackend()
+    user = make_user()
+    assert backend.get_user(user.pk + 1000) is None
+    assert backend.get_user("not-a-number") is None
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    assert backend.get_user(user.pk) is None
+
+
+@pytest.mark.django_db
+def test_signing_in_with_a_password_uses_the_portals_backend(client):
+    from django.contrib.auth import BACKEND_SESSION_KEY
+
+    make_user(email="olena@example.org")
+    response = client.post(
+        reverse("account_login"), {"login": "olena@example.org", "password": PASSWORD}
+    )
+    assert response.status_code == 302
+    assert client.session[BACKEND_SESSION_KEY].startswith("opencity.accounts.backends.")
+    assert client.get(reverse("profile")).status_code == 200
