@@ -27,6 +27,7 @@ ENV = {
     "CACHE_KEY_PREFIX": "bench-initiatives",
     "CELERY_TASK_ALWAYS_EAGER": "1",
     "LOG_LEVEL": "WARNING",
+    "PYTHONWARNINGS": "ignore:No directory at:UserWarning",
     "DJANGO_SETTINGS_MODULE": "opencity.settings",
 }
 
