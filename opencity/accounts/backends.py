@@ -2,7 +2,7 @@
 
 Every signed-in request loads its user from the session's user id. Django builds and
 compiles a QuerySet for that each time (about 0.25 ms of CPU here, the largest single cost
-of a vote or signature request); these backends run one prepared-once SELECT of the same
+of a vote or signature request); these backends run one SELECT, built once, of the same
 columns and build the user with Model.from_db. Same row, same checks (an inactive user is
 signed out), same result as ModelBackend.get_user.
 """
