@@ -942,7 +942,7 @@ def tally_programme(*, programme_id: int, actor=None, force: bool = False) -> Re
     leaves nothing; the same votes give the same content hash, and the unique (programme,
     hash) constraint makes a second run return the existing snapshot and record nothing.
     """
-    programme = Programme.objects.select_related("city").get(pk=programme_id)
+    programme = Programme.objects.only("id", "city_id", "voting_closes").get(pk=programme_id)
     if not force and timezone.localdate() <= programme.voting_closes:
         raise Refused(_("The tally runs once voting has closed."), code="stage")
     rows, budgets = _tally_inputs(programme.pk)
@@ -960,7 +960,7 @@ def tally_programme(*, programme_id: int, actor=None, force: bool = False) -> Re
                 obj=snapshot,
                 action="tally_recorded",
                 actor=actor,
-                city=programme.city,
+                city=programme.city_id,
                 data={"hash": snapshot.content_hash, "votes": snapshot.total_votes},
             )
     if not recorded:  # the same result is already recorded (a second or concurrent run)
@@ -981,7 +981,7 @@ _RECORD_SNAPSHOT_SQL = """
         INSERT INTO initiatives_resultrow
             (snapshot_id, initiative_id, category_id, rank, votes, amount, winner)
         SELECT snapshot.id, r.* FROM snapshot, unnest(
-            %s::bigint[], %s::bigint[], %s::integer[], %s::integer[], %s::numeric[], %s::boolean[]
+            %b::bigint[], %b::bigint[], %b::integer[], %b::integer[], %b::numeric[], %b::boolean[]
         ) AS r
     )
     SELECT id FROM snapshot

@@ -32,12 +32,13 @@ def audit(
     reason: str = "",
     data: dict | None = None,
 ) -> AuditEntry:
-    """Record one audit entry. Call inside the transaction of the change it describes."""
+    """Record one audit entry. Call inside the transaction of the change it describes.
+    `city` is a City or its primary key."""
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
     return AuditEntry.objects.create(
         actor=actor,
-        city=city,
+        city_id=getattr(city, "pk", city),
         content_type=ContentType.objects.get_for_model(obj, for_concrete_model=False),
         object_id=str(obj.pk),
         action=action,
