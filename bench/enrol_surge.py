@@ -77,6 +77,7 @@ def seed(users: int, seats: int) -> tuple[int, list[tuple[str, str]]]:
     """Users, their signed-in sessions and one session; returns (session id, cookies)."""
     from datetime import timedelta
 
+    from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.auth.hashers import make_password
     from django.contrib.sessions.backends.cached_db import SessionStore
@@ -97,7 +98,7 @@ def seed(users: int, seats: int) -> tuple[int, list[tuple[str, str]]]:
     store = SessionStore()
     expiry = timezone.now() + timedelta(days=1)
     rows, cookies = [], []
-    backend = "opencity.accounts.backends.ModelBackend"
+    backend = settings.AUTHENTICATION_BACKENDS[0]
     for user in User.objects.filter(email__endswith="@bench.example.org").order_by("pk"):
         key = secrets.token_hex(16)
         data = {

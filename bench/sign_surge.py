@@ -55,6 +55,7 @@ def seed(env: dict, users: int, threshold: int) -> tuple[int, int, list[tuple[in
     import django
 
     django.setup()
+    from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
     from django.db import connection
@@ -105,7 +106,7 @@ def seed(env: dict, users: int, threshold: int) -> tuple[int, int, list[tuple[in
             data = store.encode(
                 {
                     SESSION_KEY: str(pk),
-                    BACKEND_SESSION_KEY: "opencity.accounts.backends.ModelBackend",
+                    BACKEND_SESSION_KEY: settings.AUTHENTICATION_BACKENDS[0],
                     HASH_SESSION_KEY: auth_hash,
                 }
             )

@@ -55,6 +55,7 @@ CSRF = "benchcsrftokenbenchcsrftoken1234"  # 32 characters: an unmasked CSRF sec
 
 
 def seed():
+    from django.conf import settings
     from django.contrib.auth.hashers import make_password
     from django.contrib.sessions.backends.db import SessionStore
     from django.db import connection
@@ -132,7 +133,7 @@ def seed():
                 data = store.encode(
                     {
                         "_auth_user_id": str(uid),
-                        "_auth_user_backend": "opencity.accounts.backends.ModelBackend",
+                        "_auth_user_backend": settings.AUTHENTICATION_BACKENDS[0],
                         "_auth_user_hash": auth_hash,
                     }
                 )

@@ -576,10 +576,7 @@ def _vote_in_transaction(*, voter, initiative: Initiative, notify: bool | None) 
             refusal = _why_no_vote(voter, initiative, programme)
         if refusal is not None:
             raise _REFUSALS[refusal]()
-    raise Refused(_RETRY, code="retry")  # pragma: no cover - unreachable, see above
-
-
-_RETRY = _("Your vote could not be recorded. Please try again.")
+    raise _REFUSALS["retry"]()  # pragma: no cover - unreachable, see above
 
 
 def _vote(voter, initiative: Initiative, programme: Programme, row, now) -> Vote:
@@ -703,19 +700,20 @@ def _vote_in_one_statement(
         _check_vote_rules(voter, initiative, programme, today)
         if not eligible:  # the database and the rules above disagree: never a silent vote
             logger.warning("vote refused by the database alone (initiative %s)", initiative_pk)
-            raise Refused(_RETRY, code="retry")
-        if ballot_id is None:
-            raise _REFUSALS["unverified"]()
-        if same_project:
-            raise _REFUSALS["twice"]()
-        if count >= programme.max_votes:
-            raise _REFUSALS["limit"]()
-        if programme.one_per_category and same_category:
-            raise _REFUSALS["category"]()
+            raise _REFUSALS["retry"]()
+        refusal = _ballot_refusal(
+            programme,
+            verified=ballot_id is not None,  # no ballot is created without a verified address
+            cast=count,
+            same_project=bool(same_project),
+            same_category=bool(same_category),
+        )
+        if refusal is not None:
+            raise _REFUSALS[refusal]()
         # Only a lost race with the same voter's other vote: retry with fresh data. Each lost
         # race means another vote was recorded, so max_votes + 1 attempts always end.
         if attempts > programme.max_votes:  # pragma: no cover - unreachable by the argument
-            raise Refused(_RETRY, code="retry")
+            raise _REFUSALS["retry"]()
         attempts += 1
 
 
@@ -766,18 +764,37 @@ _CAST_VOTE_SQL = """
 def _why_no_vote(voter, initiative: Initiative, programme: Programme) -> str | None:
     """Why nothing was inserted, from fresh reads; None when the voter lost a race and may
     simply try again."""
-    if not has_verified_email(voter):
-        return "unverified"
-    cast = list(
-        Vote.objects.filter(voter=voter, programme=programme).values_list(
-            "initiative_id", "category_id"
+    verified = has_verified_email(voter)
+    cast = (
+        list(
+            Vote.objects.filter(voter=voter, programme=programme).values_list(
+                "initiative_id", "category_id"
+            )
         )
+        if verified
+        else []
     )
-    if any(initiative_id == initiative.pk for initiative_id, _cat in cast):
+    return _ballot_refusal(
+        programme,
+        verified=verified,
+        cast=len(cast),
+        same_project=any(initiative_id == initiative.pk for initiative_id, _cat in cast),
+        same_category=any(cat == initiative.category_id for _i, cat in cast),
+    )
+
+
+def _ballot_refusal(
+    programme: Programme, *, verified: bool, cast: int, same_project: bool, same_category: bool
+) -> str | None:
+    """Which ballot rule refuses the vote (a key of _REFUSALS), in the order a voter should
+    hear them; None when none does (the voter lost a race with their own other vote)."""
+    if not verified:
+        return "unverified"
+    if same_project:
         return "twice"
-    if len(cast) >= programme.max_votes:
+    if cast >= programme.max_votes:
         return "limit"
-    if programme.one_per_category and any(cat == initiative.category_id for _i, cat in cast):
+    if programme.one_per_category and same_category:
         return "category"
     return None
 
@@ -787,6 +804,7 @@ _REFUSALS = {
     "twice": lambda: Refused(_("You have already voted for this project."), code="twice"),
     "limit": lambda: Refused(_("You have used all your votes in this programme."), code="limit"),
     "category": lambda: Refused(_("You have already voted in this category."), code="category"),
+    "retry": lambda: Refused(_("Your vote could not be recorded. Please try again."), code="retry"),
 }
 
 
@@ -918,8 +936,9 @@ def _tally_inputs(programme_id: int) -> tuple[list[TallyRow], dict[int, Decimal]
 
 
 def _driver_cursor():
-    """On PostgreSQL, a psycopg cursor on Django's connection (same transaction) that binds
-    parameters on the server: Django's own cursor quotes every array element into the SQL
+    """For the tally's bulk statements: on PostgreSQL, a psycopg cursor on Django's connection
+    (same transaction) that binds parameters on the server and converts results without
+    Django's per-value wrappers. Django's own cursor quotes every array element into the SQL
     text, which costs more than the statement for a tally's 500-element arrays."""
     if connection.vendor == "postgresql":
         import psycopg

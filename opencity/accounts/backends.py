@@ -14,6 +14,7 @@ from functools import cache
 from allauth.account.auth_backends import AuthenticationBackend as AllauthBackend
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend as DjangoModelBackend
+from django.core.exceptions import ValidationError
 from django.db import DEFAULT_DB_ALIAS, connections
 
 
@@ -36,7 +37,7 @@ def load_user(user_id):
     model = get_user_model()
     try:
         pk = model._meta.pk.to_python(user_id)
-    except Exception:  # a malformed id in a session: nobody
+    except ValidationError:  # a malformed id in a session: nobody
         return None
     sql, names = _user_select()
     with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
