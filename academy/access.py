@@ -7,7 +7,7 @@ experts and certificates are managed in admin by association and academy staff o
 
 from __future__ import annotations
 
-from members import access
+from opencity.cities import access
 
 ACADEMY_GROUP = "Academy staff"
 

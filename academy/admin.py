@@ -22,7 +22,7 @@ from academy.models import (
     Session,
     Topic,
 )
-from members.admin_scoping import CityScopedAdmin
+from opencity.cities.admin_scoping import CityScopedAdmin
 from opencity.queue import enqueue_on_commit
 
 
@@ -199,7 +199,7 @@ class RegistrationAdmin(CityScopedAdmin):
         queryset = admin.ModelAdmin.get_queryset(self, request)
         if access.is_academy_staff(request.user):
             return queryset
-        from members.access import scope_to_user_cities
+        from opencity.cities.access import scope_to_user_cities
 
         return scope_to_user_cities(queryset, request.user, self.city_field)
 

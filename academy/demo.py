@@ -15,9 +15,10 @@ from django.utils import timezone
 from academy import services
 from academy.access import ACADEMY_GROUP
 from academy.models import Course, CourseMaterial, Expert, Feedback, Registration, Session, Topic
-from members.models import City, EProduct
+from members.models import EProduct
 from opencity.accounts.demo import CHERNIVTSI, DEMO_PASSWORD, LUTSK
 from opencity.accounts.models import User
+from opencity.cities.models import City
 
 TOPICS = [
     ("e-democracy", "Електронна демократія", "E-democracy"),

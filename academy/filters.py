@@ -5,7 +5,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from academy.models import LANGUAGE_CHOICES, Course, Expert, Session, Topic
-from members.models import City, EProduct
+from members.models import EProduct
+from opencity.cities.models import City
 
 
 def _session_cities(request=None):

@@ -6,8 +6,9 @@ from PIL import Image, UnidentifiedImageError
 
 from academy import conf
 from academy.models import LANGUAGE_CHOICES, Expert, Topic
-from members.models import City, EProduct
+from members.models import EProduct
 from members.selectors import member_cities
+from opencity.cities.models import City
 from opencity.forms import clean_plain_text
 
 

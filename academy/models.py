@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from members.models import private_storage
+from opencity.cities.storage import private_storage
 
 LANGUAGE_CHOICES = [
     ("uk", _("Ukrainian")),
@@ -127,7 +127,7 @@ class Session(models.Model):
         help_text=_("Training hours on the certificate; left blank, taken from start and end."),
     )
     city = models.ForeignKey(
-        "members.City",
+        "cities.City",
         verbose_name=_("city"),
         null=True,
         blank=True,
@@ -227,7 +227,7 @@ class Registration(models.Model):
     )
     # The city the participant represents: their StaffRole city, else their home city.
     city = models.ForeignKey(
-        "members.City",
+        "cities.City",
         verbose_name=_("city represented"),
         null=True,
         blank=True,
@@ -369,7 +369,7 @@ class Expert(models.Model):
         _("languages"), max_length=60, blank=True, help_text=_("Language codes, comma-separated.")
     )
     cities = models.ManyToManyField(
-        "members.City",
+        "cities.City",
         verbose_name=_("cities worked with"),
         blank=True,
         related_name="academy_experts",

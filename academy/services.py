@@ -22,8 +22,8 @@ from django.utils.translation import gettext_lazy as _
 
 from academy import conf
 from academy.models import Certificate, Expert, Feedback, Registration, Session
-from members.models import City, StaffRole
 from members.selectors import member_cities
+from opencity.cities.models import City, StaffRole
 from opencity.core.services import audit, notify_user
 from opencity.queue import enqueue_on_commit
 

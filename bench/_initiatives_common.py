@@ -75,8 +75,8 @@ def make_programme(
     from django.utils import timezone
 
     from initiatives.models import Category, Programme
-    from members.models import City
     from opencity.accounts.models import User
+    from opencity.cities.models import City
 
     today = timezone.localdate()
     city = City.objects.create(

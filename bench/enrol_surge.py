@@ -52,7 +52,7 @@ def configure_environment(tmp: Path) -> dict:
         "LOG_LEVEL": "WARNING",
         "PYTHONWARNINGS": "ignore:No directory at:UserWarning",
         "MEDIA_ROOT": str(tmp / "media"),
-        "MEMBERS_PRIVATE_FILES_ROOT": str(tmp / "private"),
+        "PRIVATE_FILES_ROOT": str(tmp / "private"),
     }
     os.environ.update(env)
     return {**os.environ, **env}

@@ -101,18 +101,11 @@ def populate(rng: random.Random, today: date) -> dict:
     from django.utils import timezone
 
     from academy.models import Course, Registration, Session
-    from members.access import DIRECTORS_GROUP
-    from members.models import (
-        City,
-        CityEService,
-        DuesTier,
-        EProduct,
-        Invoice,
-        MembershipEvent,
-        Payment,
-    )
-    from members.services import import_hromadas
+    from members.models import CityEService, DuesTier, EProduct, Invoice, MembershipEvent, Payment
     from opencity.accounts.models import User
+    from opencity.cities.access import DIRECTORS_GROUP
+    from opencity.cities.models import City
+    from opencity.cities.services import import_hromadas
     from petitions.models import Petition
 
     tz = timezone.get_current_timezone()

@@ -61,8 +61,8 @@ def seed(env: dict, users: int, threshold: int) -> tuple[int, int, list[tuple[in
     from django.db import connection
     from django.utils import timezone
 
-    from members.models import City
     from opencity.accounts.models import User
+    from opencity.cities.models import City
     from petitions.models import Petition, PetitionRules
 
     city = City.objects.get(katottg="UA07080170000013585")

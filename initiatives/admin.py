@@ -33,9 +33,9 @@ from initiatives.models import (
     ResultSnapshot,
 )
 from initiatives.services import Refused
-from members import access
-from members.admin_scoping import CityScopedAdmin
-from members.models import StaffRole
+from opencity.cities import access
+from opencity.cities.admin_scoping import CityScopedAdmin
+from opencity.cities.models import StaffRole
 from opencity.core.services import audit
 
 REVIEWERS = (StaffRole.Role.MODERATOR, StaffRole.Role.CITY_ADMIN)

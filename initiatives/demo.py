@@ -21,8 +21,8 @@ from initiatives.models import (
     Vote,
 )
 from initiatives.services import tally_programme
-from members.models import City
 from opencity.accounts.models import User
+from opencity.cities.models import City
 
 LUTSK = "UA07080170000013585"
 CHERNIVTSI = "UA73060610000066784"

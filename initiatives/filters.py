@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from initiatives.models import Category, District, Initiative, Programme
 from initiatives.selectors import PUBLIC_STATUSES
-from members.models import City
+from opencity.cities.models import City
 
 
 class InitiativeFilter(django_filters.FilterSet):

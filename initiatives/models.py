@@ -41,7 +41,7 @@ class Programme(models.Model):
     """One city's public budget for one year, with dated stages and its voting rules."""
 
     city = models.ForeignKey(
-        "members.City",
+        "cities.City",
         verbose_name=_("city"),
         on_delete=models.PROTECT,
         related_name="budget_programmes",

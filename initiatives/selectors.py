@@ -20,7 +20,7 @@ from initiatives.models import (
     Stage,
     Vote,
 )
-from members import access
+from opencity.cities import access
 
 Status = Initiative.Status
 # Statuses anyone may see; a revision in progress or a withdrawn project is the author's.

@@ -35,8 +35,8 @@ from initiatives.models import (
     Stage,
     Vote,
 )
-from members.models import StaffRole
 from opencity.accounts.selectors import has_verified_email
+from opencity.cities.models import StaffRole
 from opencity.core.services import audit, notify_user
 from opencity.queue import enqueue_on_commit
 
@@ -292,7 +292,7 @@ def initiative_withdraw(*, initiative: Initiative, author) -> Initiative:
 
 # --- review (city working group) -----------------------------------------------------------
 def _check_reviewer(initiative: Initiative, actor) -> None:
-    from members.access import can_act_on_city
+    from opencity.cities.access import can_act_on_city
 
     if not can_act_on_city(
         actor, initiative.programme.city_id, [StaffRole.Role.MODERATOR, StaffRole.Role.CITY_ADMIN]
@@ -396,7 +396,7 @@ def programme_extend_stage(
     Later stages are not moved: the new date must keep the stages in order (the database
     refuses otherwise). Staff are notified of the change.
     """
-    from members.access import can_act_on_city
+    from opencity.cities.access import can_act_on_city
 
     if not can_act_on_city(
         actor, programme.city_id, [StaffRole.Role.CITY_ADMIN, StaffRole.Role.MODERATOR]
@@ -1082,7 +1082,7 @@ def results_publish(*, snapshot: ResultSnapshot, actor) -> ResultSnapshot:
     Marks the programme's projects funded / not funded and queues one task that e-mails the
     authors and the voters who opted in (a periodic pass recovers a broker outage).
     """
-    from members.access import can_act_on_city
+    from opencity.cities.access import can_act_on_city
 
     programme = snapshot.programme
     if not can_act_on_city(
@@ -1169,7 +1169,7 @@ def implementation_update_post(
 
     City staff of the programme's city. "Done" queues e-mails to opted-in voters of it.
     """
-    from members.access import can_act_on_city
+    from opencity.cities.access import can_act_on_city
 
     if not can_act_on_city(
         actor, initiative.programme.city_id, [StaffRole.Role.MODERATOR, StaffRole.Role.CITY_ADMIN]

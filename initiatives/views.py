@@ -21,8 +21,8 @@ from initiatives.filters import InitiativeFilter
 from initiatives.forms import NotifyForm, check_total_against_category, submission_forms
 from initiatives.models import Initiative, Programme, Stage
 from initiatives.services import Refused
-from members import access
 from opencity import ratelimit
+from opencity.cities import access
 from opencity.exports import spreadsheet_safe
 
 CHART_ROWS = 40

@@ -12,10 +12,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from members import access
-from members.admin_scoping import CityScopedAdmin
 from members.models import (
-    City,
     CityContact,
     CityEService,
     DuesTier,
@@ -27,7 +24,6 @@ from members.models import (
     OGPParticipation,
     OGPReport,
     Payment,
-    StaffRole,
 )
 from members.services import (
     ApplicationError,
@@ -40,19 +36,16 @@ from members.services import (
     invoice_outstanding,
     membership_event_record,
     payment_record,
-    staff_role_assign,
-    staff_role_revoke,
 )
+from opencity.cities import access
+from opencity.cities.admin import CityAdmin
+from opencity.cities.admin_scoping import CityScopedAdmin
+from opencity.cities.models import City, StaffRole
 
 
-@admin.register(City)
-class CityAdmin(CityScopedAdmin):
-    city_field = ""
-    change_roles = (StaffRole.Role.CITY_ADMIN,)
-    list_display = ("name_uk", "name_en", "oblast_uk", "population", "katottg")
-    list_filter = ("oblast_uk",)
-    search_fields = ("name_uk", "name_en", "katottg", "slug")
-    ordering = ("name_uk",)
+class MemberCityAdmin(CityAdmin):
+    """The core's city admin, plus the membership action: this year's dues invoices."""
+
     actions = ["issue_invoices_this_year"]
 
     @admin.action(description=_("Issue this year's dues invoice"))
@@ -73,46 +66,10 @@ class CityAdmin(CityScopedAdmin):
         for message in failed:
             self.message_user(request, message, messages.WARNING)
 
-    def get_readonly_fields(self, request, obj=None):
-        if access.is_association_staff(request.user):
-            return ()
-        # A city administrator edits the city's public details, not the registry data.
-        return (
-            "katottg", "slug", "name_uk", "name_en", "raion_uk", "oblast_uk", "oblast_en",
-            "population", "edem_petitions", "edem_participatory_budget",
-        )  # fmt: skip
 
-
-@admin.register(StaffRole)
-class StaffRoleAdmin(CityScopedAdmin):
-    view_roles = (StaffRole.Role.CITY_ADMIN,)
-    change_roles = (StaffRole.Role.CITY_ADMIN,)
-    add_roles = (StaffRole.Role.CITY_ADMIN,)
-    delete_roles = (StaffRole.Role.CITY_ADMIN,)
-    list_display = ("user", "city", "role", "created_at")
-    list_filter = ("role",)
-    search_fields = ("user__email", "user__full_name", "city__name_uk")
-    autocomplete_fields = ("user", "city")
-
-    def save_model(self, request, obj, form, change):
-        if not access.is_association_staff(request.user) and not access.can_act_on_city(
-            request.user, obj.city_id, self.add_roles
-        ):
-            raise PermissionDenied
-        if change:
-            super().save_model(request, obj, form, change)
-        else:
-            assigned = staff_role_assign(
-                user=obj.user, city=obj.city, role=obj.role, actor=request.user
-            )
-            obj.pk = assigned.pk
-
-    def delete_model(self, request, obj):
-        staff_role_revoke(staff_role=obj, actor=request.user)
-
-    def delete_queryset(self, request, queryset):
-        for staff_role in queryset:
-            staff_role_revoke(staff_role=staff_role, actor=request.user)
+# The core registers City; membership adds its action (cities comes first in INSTALLED_APPS).
+admin.site.unregister(City)
+admin.site.register(City, MemberCityAdmin)
 
 
 @admin.register(MembershipEvent)

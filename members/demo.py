@@ -10,9 +10,7 @@ from django.contrib.auth.models import Group, Permission
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from members.access import ASSOCIATION_GROUP
 from members.models import (
-    City,
     CityContact,
     CityEService,
     DuesTier,
@@ -26,6 +24,8 @@ from members.models import (
     Payment,
 )
 from members.services import invoice_issue, invoice_outstanding, payment_record
+from opencity.cities.access import ASSOCIATION_GROUP
+from opencity.cities.models import City
 
 Status = MembershipEvent.Status
 Body = MembershipEvent.Body

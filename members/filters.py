@@ -2,7 +2,8 @@ import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from members.models import City, EProduct, MembershipEvent
+from members.models import EProduct, MembershipEvent
+from opencity.cities.models import City
 
 
 def oblast_choices():

@@ -11,8 +11,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from members import conf
-from members.models import City, MembershipApplication
+from members.models import MembershipApplication
 from members.selectors import cities_with_membership
+from opencity.cities.models import City
 from opencity.forms import clean_plain_text
 
 PDF_MAGIC = b"%PDF-"

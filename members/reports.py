@@ -21,14 +21,8 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from members.models import (
-    City,
-    CityEService,
-    EProduct,
-    Invoice,
-    MembershipEvent,
-    Payment,
-)
+from members.models import CityEService, EProduct, Invoice, MembershipEvent, Payment
+from opencity.cities.models import City
 from opencity.exports import spreadsheet_safe
 
 Status = MembershipEvent.Status

@@ -7,13 +7,13 @@ from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from members.models import (
-    City,
     CityEService,
     EProduct,
     MembershipApplication,
     MembershipEvent,
     OGPParticipation,
 )
+from opencity.cities.models import City
 
 
 def _latest_event(field: str, on=None) -> Subquery:

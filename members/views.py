@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from members import access, conf, reports
+from members import conf, reports
 from members.filters import CityFilter, ProductFilter
 from members.forms import ApplicationAnswerForm, ApplicationForm, PeriodForm, YearForm
 from members.models import EProduct, MembershipApplication
@@ -29,6 +29,7 @@ from members.selectors import (
 )
 from members.services import ApplicationError, application_resubmit, application_submit
 from opencity import ratelimit
+from opencity.cities import access
 
 
 # --- public registry and catalogue -------------------------------------------------------------

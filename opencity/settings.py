@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "csp",
     "opencity.core",
     "opencity.accounts",
+    "opencity.cities",
     "members",
     "petitions",
     "initiatives",

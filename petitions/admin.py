@@ -13,9 +13,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from members import access
-from members.admin_scoping import CityScopedAdmin
-from members.models import StaffRole
+from opencity.cities import access
+from opencity.cities.admin_scoping import CityScopedAdmin
+from opencity.cities.models import StaffRole
 from opencity.core.services import audit_trail
 from petitions import services
 from petitions.forms import RejectForm, RespondForm

@@ -9,8 +9,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from members.models import City
 from opencity.accounts.models import User
+from opencity.cities.models import City
 from petitions import services
 from petitions.models import Petition, PetitionRules
 

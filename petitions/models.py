@@ -18,7 +18,7 @@ class PetitionRules(models.Model):
     """One city's petition rules. A petition copies them when it is published."""
 
     city = models.OneToOneField(
-        "members.City",
+        "cities.City",
         verbose_name=_("city"),
         on_delete=models.CASCADE,
         related_name="petition_rules",
@@ -103,7 +103,7 @@ class Petition(models.Model):
     PUBLIC_STATUSES = (Status.COLLECTING, Status.REACHED, Status.ANSWERED, Status.CLOSED)
 
     city = models.ForeignKey(
-        "members.City", verbose_name=_("city"), on_delete=models.PROTECT, related_name="petitions"
+        "cities.City", verbose_name=_("city"), on_delete=models.PROTECT, related_name="petitions"
     )
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL,

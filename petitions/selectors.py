@@ -18,8 +18,8 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from members import access
-from members.models import City
+from opencity.cities import access
+from opencity.cities.models import City
 from petitions import conf
 from petitions.models import Petition, Signature
 

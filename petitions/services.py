@@ -19,10 +19,10 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from members import access
-from members.models import City, StaffRole
 from opencity.accounts.models import User
 from opencity.accounts.selectors import has_verified_email
+from opencity.cities import access
+from opencity.cities.models import City, StaffRole
 from opencity.core.services import audit, notify_user
 from opencity.queue import enqueue_on_commit, send_now
 from petitions import conf

@@ -21,8 +21,8 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from members import access
-from members.models import City
+from opencity.cities import access
+from opencity.cities.models import City
 from opencity.exports import spreadsheet_safe
 from opencity.ratelimit import allow, too_many
 from petitions import conf, selectors, services

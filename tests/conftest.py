@@ -6,8 +6,8 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.cache import cache
 
-from members.access import ASSOCIATION_GROUP, DIRECTORS_GROUP
-from members.models import StaffRole
+from opencity.cities.access import ASSOCIATION_GROUP, DIRECTORS_GROUP
+from opencity.cities.models import StaffRole
 from tests.factories import make_city, make_clerk, make_user
 
 pytest_plugins = ["tests.browser.fixtures"]

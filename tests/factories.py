@@ -6,9 +6,9 @@ import itertools
 
 from allauth.account.models import EmailAddress
 
-from members.models import City, StaffRole
-from members.services import staff_role_assign
 from opencity.accounts.models import User
+from opencity.cities.models import City, StaffRole
+from opencity.cities.services import staff_role_assign
 
 _seq = itertools.count(1)
 PASSWORD = "correct-horse-battery-42"

@@ -3,10 +3,10 @@
 from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group
 
-from members.access import ASSOCIATION_GROUP, DIRECTORS_GROUP
-from members.models import City, StaffRole
-from members.services import staff_role_assign
 from opencity.accounts.models import User
+from opencity.cities.access import ASSOCIATION_GROUP, DIRECTORS_GROUP
+from opencity.cities.models import City, StaffRole
+from opencity.cities.services import staff_role_assign
 
 DEMO_PASSWORD = "opencity-demo"  # noqa: S105 - demo data only, printed for the newcomer
 LUTSK = "UA07080170000013585"

@@ -1,8 +1,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from members.models import City
 from opencity.accounts.models import User
+from opencity.cities.models import City
 from opencity.forms import clean_plain_text
 
 

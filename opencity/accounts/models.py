@@ -46,7 +46,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         default=settings.LANGUAGE_CODE,
     )
     home_city = models.ForeignKey(
-        "members.City",
+        "cities.City",
         verbose_name=_("home city"),
         null=True,
         blank=True,

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from members.admin_scoping import CityScopedAdmin
+from opencity.cities.admin_scoping import CityScopedAdmin
 from opencity.core.models import AuditEntry, OutboundEmail
 
 

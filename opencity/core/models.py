@@ -19,7 +19,7 @@ class AuditEntry(models.Model):
     )
     # Denormalised for scoping in admin: a clerk sees only their city's entries.
     city = models.ForeignKey(
-        "members.City",
+        "cities.City",
         verbose_name=_("city"),
         null=True,
         blank=True,
@@ -73,7 +73,7 @@ class OutboundEmail(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     city = models.ForeignKey(
-        "members.City", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "cities.City", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
     class Meta:

@@ -8,7 +8,8 @@ from datetime import date, timedelta
 from django.utils import timezone
 
 from academy.models import Course, Expert, Registration, Session, Topic
-from members.models import City, MembershipEvent
+from members.models import MembershipEvent
+from opencity.cities.models import City
 
 _seq = itertools.count(1)
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from academy import services
 from academy.models import Registration
-from members.models import StaffRole
+from opencity.cities.models import StaffRole
 from tests.academy.factories import make_member, make_session, seat
 from tests.factories import make_city, make_clerk, make_user
 

@@ -10,7 +10,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from initiatives.models import Initiative, Programme, ResultSnapshot, Vote
 from initiatives.services import results_publish
 from initiatives.tasks import tally_due
-from members.models import StaffRole
+from opencity.cities.models import StaffRole
 from tests.browser.fixtures import assert_accessible, sign_in, wait_for
 from tests.factories import make_city, make_clerk
 from tests.initiatives.factories import (

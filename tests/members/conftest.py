@@ -1,6 +1,6 @@
 import pytest
 
-from members import conf
+from opencity.cities import conf
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,8 @@ from decimal import Decimal
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from members.models import City, CityEService, DuesTier, EProduct, MembershipEvent
+from members.models import CityEService, DuesTier, EProduct, MembershipEvent
+from opencity.cities.models import City
 
 _seq = itertools.count(1)
 

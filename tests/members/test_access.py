@@ -1,8 +1,8 @@
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
-from members import access
-from members.models import StaffRole
+from opencity.cities import access
+from opencity.cities.models import StaffRole
 from tests.factories import make_clerk
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +42,7 @@ def test_inactive_staff_lose_access(moderator_a, city_a):
 
 
 def test_scoping_a_queryset(moderator_a, association_staff, city_a, city_b):
-    from members.models import City
+    from opencity.cities.models import City
 
     assert set(access.scope_to_user_cities(City.objects.all(), moderator_a, "")) == {city_a}
     assert set(access.scope_to_user_cities(City.objects.all(), association_staff, "")) >= {
@@ -52,7 +52,7 @@ def test_scoping_a_queryset(moderator_a, association_staff, city_a, city_b):
 
 
 def test_assigning_a_role_gives_admin_access_and_is_idempotent(citizen, city_a):
-    from members.services import staff_role_assign
+    from opencity.cities.services import staff_role_assign
 
     staff_role_assign(user=citizen, city=city_a, role=StaffRole.Role.MODERATOR)
     staff_role_assign(user=citizen, city=city_a, role=StaffRole.Role.MODERATOR)

@@ -5,7 +5,8 @@ from datetime import date
 import pytest
 from django.urls import reverse
 
-from members.models import MembershipEvent, StaffRole
+from members.models import MembershipEvent
+from opencity.cities.models import StaffRole
 from opencity.core.services import audit
 
 pytestmark = pytest.mark.django_db
@@ -60,7 +61,7 @@ def test_clerk_city_choices_are_limited_to_own_city(client, city_a, city_b):
 
     admin_a = make_clerk(city_a, StaffRole.Role.CITY_ADMIN)
     client.force_login(admin_a)
-    response = client.get(reverse("admin:members_staffrole_add"))
+    response = client.get(reverse("admin:cities_staffrole_add"))
     assert response.status_code == 200
     choices = list(response.context["adminform"].form.fields["city"].queryset)
     assert choices == [city_a]
@@ -72,7 +73,7 @@ def test_clerk_cannot_post_a_role_for_another_city(client, city_a, city_b, citiz
     admin_a = make_clerk(city_a, StaffRole.Role.CITY_ADMIN)
     client.force_login(admin_a)
     response = client.post(
-        reverse("admin:members_staffrole_add"),
+        reverse("admin:cities_staffrole_add"),
         {"user": citizen.pk, "city": city_b.pk, "role": StaffRole.Role.MODERATOR},
     )
     assert response.status_code == 200  # the form re-renders with an error
@@ -81,7 +82,7 @@ def test_clerk_cannot_post_a_role_for_another_city(client, city_a, city_b, citiz
 
 def test_moderator_cannot_manage_staff_roles(client, moderator_a):
     client.force_login(moderator_a)
-    response = client.get(reverse("admin:members_staffrole_changelist"))
+    response = client.get(reverse("admin:cities_staffrole_changelist"))
     assert response.status_code == 403
 
 
@@ -97,7 +98,7 @@ def test_clerk_may_edit_only_own_city_website(client, city_a, city_b):
 
     admin_a = make_clerk(city_a, StaffRole.Role.CITY_ADMIN)
     client.force_login(admin_a)
-    own = client.get(reverse("admin:members_city_change", args=[city_a.pk]))
+    own = client.get(reverse("admin:cities_city_change", args=[city_a.pk]))
     assert own.status_code == 200
-    other = client.get(reverse("admin:members_city_change", args=[city_b.pk]))
+    other = client.get(reverse("admin:cities_city_change", args=[city_b.pk]))
     assert other.status_code == 302

@@ -10,7 +10,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-from members.access import DIRECTORS_GROUP
+from opencity.cities.access import DIRECTORS_GROUP
 from tests.browser.fixtures import assert_accessible
 from tests.factories import PASSWORD, make_city, make_user
 from tests.members.factories import adopt, make_event, make_member, make_product

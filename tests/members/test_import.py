@@ -3,8 +3,8 @@ from io import StringIO
 
 import pytest
 
-from members.models import City
-from members.services import HROMADAS_CSV, import_hromadas
+from opencity.cities.models import City
+from opencity.cities.services import HROMADAS_CSV, import_hromadas
 
 pytestmark = pytest.mark.django_db
 

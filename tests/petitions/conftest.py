@@ -1,6 +1,6 @@
 import pytest
 
-from members.models import StaffRole
+from opencity.cities.models import StaffRole
 from tests.factories import make_clerk
 
 

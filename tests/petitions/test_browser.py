@@ -5,7 +5,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 
-from members.models import StaffRole
+from opencity.cities.models import StaffRole
 from petitions import services
 from petitions.models import Petition
 from tests.browser.fixtures import assert_accessible, sign_in, wait_for

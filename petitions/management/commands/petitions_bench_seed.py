@@ -92,7 +92,7 @@ class Command(BaseCommand):
     def _seed(self, cursor, users, petitions, hot, hot_each, cold_each):
         words = "ARRAY[" + ",".join(f"'{w}'" for w in WORDS) + "]"
         n_words = len(WORDS)
-        cursor.execute("SELECT id FROM members_city ORDER BY id LIMIT 40")
+        cursor.execute("SELECT id FROM cities_city ORDER BY id LIMIT 40")
         city_ids = [row[0] for row in cursor.fetchall()]
         if not city_ids:
             raise CommandError("import hromadas first (manage.py import_hromadas)")

@@ -1,11 +1,9 @@
-"""Keep `search_document` in step with title and text (PostgreSQL only), index it with GIN,
-and drop the expression index of 0002 that it replaces. SQLite (the demo) searches with LIKE.
-"""
+"""Keep `search_document` in step with title and text (PostgreSQL only) and index it with GIN.
+SQLite (the demo) searches with LIKE. Carried over from the pre-rewrite 0002/0006."""
 
 from django.db import migrations
 
 FORWARD = [
-    "DROP INDEX IF EXISTS petition_fts",
     """
     CREATE OR REPLACE FUNCTION petitions_search_document() RETURNS trigger AS $$
     BEGIN
@@ -29,8 +27,6 @@ BACKWARD = [
     "DROP INDEX IF EXISTS petition_search_gin",
     "DROP TRIGGER IF EXISTS petitions_search_document ON petitions_petition",
     "DROP FUNCTION IF EXISTS petitions_search_document()",
-    "CREATE INDEX IF NOT EXISTS petition_fts ON petitions_petition USING gin "
-    "(to_tsvector('simple'::regconfig, title || ' ' || text))",
 ]
 
 
@@ -47,5 +43,5 @@ def backward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("petitions", "0005_search_document")]
+    dependencies = [("petitions", "0001_initial")]
     operations = [migrations.RunPython(forward, backward)]

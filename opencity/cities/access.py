@@ -13,7 +13,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 
-from members.models import City, StaffRole
+from opencity.cities.models import City, StaffRole
 
 ASSOCIATION_GROUP = "Association staff"
 DIRECTORS_GROUP = "Directors"

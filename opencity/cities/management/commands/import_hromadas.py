@@ -2,11 +2,13 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from members.services import HROMADAS_CSV, import_hromadas
+from opencity.cities.services import HROMADAS_CSV, import_hromadas
 
 
 class Command(BaseCommand):
-    help = "Import or update all hromadas from members/data/hromadas.csv (keyed by KATOTTG)."
+    help = (
+        "Import or update all hromadas from opencity/cities/data/hromadas.csv (keyed by KATOTTG)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--csv", type=Path, default=HROMADAS_CSV, help="CSV file to read")

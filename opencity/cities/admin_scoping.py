@@ -10,8 +10,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 
-from members import access
-from members.models import City
+from opencity.cities import access
+from opencity.cities.models import City
 
 
 class CityScopedAdmin(admin.ModelAdmin):
