@@ -223,3 +223,8 @@ def home_summary() -> dict:
         "next_session": next_session,
         "people_trained": trained,
     }
+
+
+def public_experts_for_product(product) -> list[Expert]:
+    """Public experts who helped cities with an e-product (the catalogue page). One query."""
+    return list(Expert.objects.filter(is_public=True, products=product).order_by("full_name"))

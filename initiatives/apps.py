@@ -5,3 +5,27 @@ from django.utils.translation import gettext_lazy as _
 class InitiativesConfig(AppConfig):
     name = "initiatives"
     verbose_name = _("Civic initiatives")
+
+    def ready(self) -> None:
+        from initiatives import selectors
+        from opencity import reports
+
+        reports.register_activity(
+            reports.ActivitySource(
+                app=self.label,
+                figures=(
+                    reports.Figure("submitted", _("Initiatives submitted")),
+                    reports.Figure("funded", _("Initiatives funded")),
+                ),
+                # Looked up at call time, so that tests may replace the selector.
+                per_city=lambda date_from, date_to: selectors.city_activity(date_from, date_to),
+            )
+        )
+        reports.register_section(
+            "city",
+            reports.Section(
+                app=self.label,
+                template="initiatives/_city_profile.html",
+                items=lambda city: selectors.open_initiatives_for_city(city, limit=5),
+            ),
+        )

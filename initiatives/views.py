@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -23,7 +22,7 @@ from initiatives.models import Initiative, Programme, Stage
 from initiatives.services import Refused
 from opencity import ratelimit
 from opencity.cities import access
-from opencity.exports import spreadsheet_safe
+from opencity.exports import csv_response
 
 CHART_ROWS = 40
 
@@ -345,16 +344,12 @@ def _export_rows(rows):
 def results_csv(request, slug):
     programme = _programme(slug)
     snapshot = _snapshot_for(request, programme)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{programme.slug}-results.csv"'
-    response.write("\ufeff")  # Excel opens UTF-8 CSV with Cyrillic correctly with a BOM
     fields = ["category", "rank", "initiative_id", "title", "votes", "amount", "funded"]
-    writer = csv.DictWriter(response, fieldnames=fields)
-    writer.writeheader()
-    for item in _export_rows(selectors.result_rows(snapshot)):
-        item["title"] = spreadsheet_safe(item["title"])
-        writer.writerow(item)
-    return response
+    return csv_response(
+        ([item[f] for f in fields] for item in _export_rows(selectors.result_rows(snapshot))),
+        header=fields,
+        filename=f"{programme.slug}-results.csv",
+    )
 
 
 def results_json(request, slug):

@@ -1,15 +1,13 @@
 """The five directors' reports: figures, tables, charts and exports.
 
 Every builder runs a fixed number of queries whatever the number of cities (GROUP BY
-aggregates here and in the other apps' `city_activity` / `training_stats` selectors) and
+aggregates here and in the figures other services register in `opencity.reports`) and
 returns a `Report`: tables of raw values (Decimal for money, int for counts, date for dates)
 that the HTML page, CSV and XLSX exports all render from, so the three always agree.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -22,8 +20,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from members.models import CityEService, EProduct, Invoice, MembershipEvent, Payment
+from opencity import reports as service_reports
 from opencity.cities.models import City
-from opencity.exports import spreadsheet_safe
 
 Status = MembershipEvent.Status
 ZERO = Decimal("0.00")
@@ -188,20 +186,9 @@ def membership_report(date_from: date, date_to: date) -> Report:
 
 
 # --- 2. period report --------------------------------------------------------------------
-def _sum_activity(activity: dict[int, dict], keys: tuple[str, ...]) -> dict[str, int]:
-    return {key: sum(int(values.get(key, 0)) for values in activity.values()) for key in keys}
-
-
-PETITION_KEYS = ("filed", "published", "reached_threshold", "answered_on_time", "answered_late")
-INITIATIVE_KEYS = ("submitted", "funded")
-
-
 def period_report(date_from: date, date_to: date) -> Report:
-    """What happened between two dates (inclusive): for the general assembly."""
-    from academy.selectors import training_stats
-    from initiatives.selectors import city_activity as initiative_activity
-    from petitions.selectors import city_activity as petition_activity
-
+    """What happened between two dates (inclusive): for the general assembly. The services'
+    figures come from what they register in opencity.reports, in INSTALLED_APPS order."""
     names = _city_names()
     body_labels = dict(MembershipEvent.Body.choices)
     joined, left = [], []
@@ -226,25 +213,14 @@ def period_report(date_from: date, date_to: date) -> Report:
         .order_by("since", "city__name_uk")
         .values_list("city_id", "product__name", "since")
     ]
-    training = training_stats(date_from=date_from, date_to=date_to, by="total").get("total") or {}
-    petitions = _sum_activity(petition_activity(date_from, date_to), PETITION_KEYS)
-    initiatives = _sum_activity(initiative_activity(date_from, date_to), INITIATIVE_KEYS)
-
     summary = [
         (_("Cities that joined"), len(joined)),
         (_("Cities that left or were suspended"), len(left)),
-        (_("Training sessions held"), int(training.get("sessions_held") or 0)),
-        (_("People trained"), int(training.get("people_trained") or 0)),
-        (_("Training hours"), Decimal(training.get("hours") or 0)),
         (_("E-services introduced"), len(introduced)),
-        (_("Petitions filed"), petitions["filed"]),
-        (_("Petitions published"), petitions["published"]),
-        (_("Petitions that reached the threshold"), petitions["reached_threshold"]),
-        (_("Petitions answered on time"), petitions["answered_on_time"]),
-        (_("Petitions answered late"), petitions["answered_late"]),
-        (_("Initiatives submitted"), initiatives["submitted"]),
-        (_("Initiatives funded"), initiatives["funded"]),
     ]
+    for source in service_reports.activity_sources():
+        totals = source.total(date_from, date_to)
+        summary += [(str(f.label), totals[f.key]) for f in source.figures if f.summary]
     summary_table = Table(
         title=_("The period in brief"),
         columns=[Column(_("Indicator")), Column(_("Value"), DECIMAL)],
@@ -418,60 +394,38 @@ def dues_report(year: int | None = None) -> Report:
 
 # --- 5. activity per city ---------------------------------------------------------------------
 def activity_report(date_from: date, date_to: date) -> Report:
-    """Petitions, initiatives and training per city in a period: member cities, plus any city
-    with activity. A fixed number of queries (three selectors, events, names)."""
-    from academy.selectors import training_stats
-    from initiatives.selectors import city_activity as initiative_activity
-    from petitions.selectors import city_activity as petition_activity
-
-    petitions = petition_activity(date_from, date_to)
-    initiatives = initiative_activity(date_from, date_to)
-    trained = training_stats(date_from=date_from, date_to=date_to, by="city")
+    """The services' per-city figures in a period (what they register in opencity.reports):
+    member cities, plus any city with activity. A fixed number of queries (one or a few per
+    service, events, names)."""
+    sources = service_reports.activity_sources()
+    figures = [(source, f) for source in sources for f in source.figures if f.per_city]
+    activity = {source.app: source.per_city(date_from, date_to) for source in sources}
     members = {c for c, s in _statuses_on(_events(), date_to).items() if s == Status.MEMBER}
     names = _city_names()
-    city_ids = members | set(petitions) | set(initiatives) | set(trained)
+    city_ids = members.union(*(set(per_city) for per_city in activity.values()))
     city_ids = sorted((c for c in city_ids if c in names), key=lambda c: (names[c][0], c))
-    rows = []
-    for city_id in city_ids:
-        p = petitions.get(city_id, {})
-        i = initiatives.get(city_id, {})
-        t = trained.get(city_id, {})
-        rows.append(
-            [
-                names[city_id][0],
-                names[city_id][1],
-                int(p.get("filed", 0)),
-                int(p.get("published", 0)),
-                int(p.get("answered_on_time", 0)),
-                int(p.get("answered_late", 0)),
-                int(i.get("submitted", 0)),
-                int(i.get("funded", 0)),
-                int(t.get("people_trained", 0)),
-            ]
-        )
-    totals = [_("Total"), ""] + [sum(row[k] for row in rows) for k in range(2, 9)]
+    rows = [
+        [names[c][0], names[c][1]]
+        + [f.value(activity[source.app].get(c, {}).get(f.key)) for source, f in figures]
+        for c in city_ids
+    ]
+    totals = [_("Total"), ""] + [sum(row[k] for row in rows) for k in range(2, 2 + len(figures))]
     table = Table(
         title=_("Activity per city"),
-        columns=[
-            Column(_("City")),
-            Column(_("Oblast")),
-            Column(_("Petitions filed"), INT),
-            Column(_("Petitions published"), INT),
-            Column(_("Answered on time"), INT),
-            Column(_("Answered late"), INT),
-            Column(_("Initiatives submitted"), INT),
-            Column(_("Initiatives funded"), INT),
-            Column(_("Staff trained"), INT),
-        ],
+        columns=[Column(_("City")), Column(_("Oblast"))]
+        + [Column(str(f.heading), DECIMAL if f.decimal else INT) for _source, f in figures],
         rows=rows,
         totals=totals,
         paginate=True,
     )
-    busiest = sorted((r for r in rows if r[2]), key=lambda r: (-r[2], r[0]))[:15]
+    # Cities ranked by the first figure (petitions filed while petitions/ is installed).
+    ranked = str(figures[0][1].label) if figures else ""
+    busiest = sorted((r for r in rows if r[2:3] and r[2]), key=lambda r: (-r[2], r[0]))[:15]
     chart = Chart(
-        title=_("Petitions filed: the 15 most active cities"),
-        description=_("Petitions filed per city, %(start)s – %(end)s.")
+        title=_("%(figure)s: the 15 most active cities") % {"figure": ranked},
+        description=_("%(figure)s per city, %(start)s – %(end)s.")
         % {
+            "figure": ranked,
             "start": formats.date_format(date_from, "SHORT_DATE_FORMAT"),
             "end": formats.date_format(date_to, "SHORT_DATE_FORMAT"),
         },
@@ -485,176 +439,3 @@ def activity_report(date_from: date, date_to: date) -> Report:
         chart=chart,
         params={"from": date_from.isoformat(), "to": date_to.isoformat()},
     )
-
-
-# --- rendering helpers -----------------------------------------------------------------------
-def display(value, kind: str) -> str:
-    """A cell for the HTML page, in the active language's number and date formats."""
-    if value is None or value == "":
-        return "—" if kind == DATE else ""
-    if kind == MONEY:
-        return formats.number_format(value, 2, use_l10n=True, force_grouping=True)
-    if kind in (INT, DECIMAL) and isinstance(value, int | Decimal):
-        places = 0 if isinstance(value, int) else None
-        return formats.number_format(value, places, use_l10n=True, force_grouping=True)
-    if kind == DATE and isinstance(value, date):
-        return formats.date_format(value, "SHORT_DATE_FORMAT")
-    return str(value)
-
-
-def display_row(table: Table, row: list) -> list[tuple[str, str]]:
-    """(text, kind) per cell, for the template (kind picks the alignment)."""
-    return [
-        (display(value, column.kind), column.kind)
-        for value, column in zip(row, table.columns, strict=False)
-    ]
-
-
-def _plain(value):
-    if value is None:
-        return ""
-    if isinstance(value, date):
-        return value.isoformat()
-    # Text typed into admin must never run as a spreadsheet formula (CSV injection).
-    return spreadsheet_safe(value)
-
-
-def to_csv(report: Report) -> str:
-    """All tables, one after another (title line, header, rows, totals), UTF-8 text."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    for n, table in enumerate(report.tables):
-        if n:
-            writer.writerow([])
-        if len(report.tables) > 1:
-            writer.writerow([table.title])
-        writer.writerow([_plain(column.label) for column in table.columns])
-        for row in table.rows:
-            writer.writerow([_plain(v) for v in row])
-        if table.totals:
-            writer.writerow([_plain(v) for v in table.totals])
-    return out.getvalue()
-
-
-XLSX_FORMATS = {MONEY: "#,##0.00", DATE: "yyyy-mm-dd", INT: "0"}
-
-
-def _xlsx_cells(sheet, values: list, kinds: list[str], font=None) -> list:
-    from openpyxl.cell import WriteOnlyCell
-
-    out = []
-    for value, kind in zip(values, kinds, strict=False):
-        if value is None or value == "":
-            out.append(None)
-        elif isinstance(value, str) and value.startswith("="):
-            cell = WriteOnlyCell(sheet, value=value)
-            cell.data_type = "s"  # text, never a formula
-            if font is not None:
-                cell.font = font
-            out.append(cell)
-        elif font is None and kind not in XLSX_FORMATS:
-            out.append(value)
-        else:
-            cell = WriteOnlyCell(sheet, value=value)
-            if kind in XLSX_FORMATS:
-                cell.number_format = XLSX_FORMATS[kind]
-            if font is not None:
-                cell.font = font
-            out.append(cell)
-    return out
-
-
-def to_xlsx(report: Report) -> bytes:
-    """One worksheet per table; numbers stay numbers (money with 2 decimals), dates dates."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-
-    workbook = Workbook(write_only=True)
-    bold = Font(bold=True)
-    used = set()
-    for table in report.tables:
-        title = "".join(ch for ch in table.title if ch not in "[]:*?/\\")[:28] or "Sheet"
-        while title in used:
-            title = title[:26] + f"{len(used)}"
-        used.add(title)
-        sheet = workbook.create_sheet(title=title)
-        header = []
-        for column in table.columns:
-            cell = WriteOnlyCell(sheet, value=column.label)
-            cell.data_type = "s"
-            cell.font = bold
-            header.append(cell)
-        sheet.append(header)
-        kinds = [column.kind for column in table.columns]
-
-        for row in table.rows:
-            sheet.append(_xlsx_cells(sheet, row, kinds))
-        if table.totals:
-            sheet.append(_xlsx_cells(sheet, table.totals, kinds, bold))
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
-def _px(value) -> str:
-    """A coordinate as text with a dot: templates would localise a number ("12,5" in uk)."""
-    return f"{Decimal(value):.1f}"
-
-
-def chart_geometry(chart: Chart) -> dict:
-    """Coordinates for the server-rendered SVG (no JavaScript, no library)."""
-    # Pixel geometry in Decimal too: amounts never pass through a float.
-    values = [Decimal(bar.value) for bar in chart.bars]
-    top = max(values, default=Decimal(0)) or Decimal(1)
-    if chart.kind == "columns":
-        n = max(len(values), 1)
-        plot_w, plot_h, left, base = 720, 200, 40, 220
-        step = Decimal(plot_w) / n
-        every = max(1, (n + 6) // 12)
-        columns = []
-        for k, (bar, value) in enumerate(zip(chart.bars, values, strict=True)):
-            h = value / top * plot_h
-            columns.append(
-                {
-                    "x": _px(left + k * step),
-                    "y": _px(base - h),
-                    "w": _px(max(step - 1, 1)),
-                    "h": _px(h),
-                    "label": bar.label,
-                    "value": display(bar.value, INT if isinstance(bar.value, int) else MONEY),
-                    "tick": k % every == 0,
-                    "tick_x": _px(left + k * step + step / 2),
-                }
-            )
-        return {
-            "kind": "columns",
-            "width": left + plot_w + 10,
-            "height": base + 40,
-            "base": base,
-            "left": left,
-            "right": left + plot_w,
-            "top_label": display(max((b.value for b in chart.bars), default=0), INT),
-            "columns": columns,
-        }
-    label_w, plot_w, row_h = 330, 360, 24
-    bars = []
-    for k, (bar, value) in enumerate(zip(chart.bars, values, strict=True)):
-        w = value / top * plot_w
-        bars.append(
-            {
-                "y": k * row_h + 4,
-                "text_y": k * row_h + 18,
-                "w": _px(max(w, 0)),
-                "value_x": _px(label_w + max(w, 0) + 6),
-                "label": bar.label if len(bar.label) <= 46 else bar.label[:45] + "…",
-                "value": display(bar.value, INT if isinstance(bar.value, int) else MONEY),
-            }
-        )
-    return {
-        "kind": "bars",
-        "width": label_w + plot_w + 110,
-        "height": max(len(bars), 1) * row_h + 8,
-        "label_w": label_w,
-        "bars": bars,
-    }

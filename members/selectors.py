@@ -13,6 +13,7 @@ from members.models import (
     MembershipEvent,
     OGPParticipation,
 )
+from opencity import reports
 from opencity.cities.models import City
 
 
@@ -85,11 +86,8 @@ def city_list_queryset() -> QuerySet[City]:
 
 
 def city_profile(city: City) -> dict:
-    """Everything the public profile shows; a fixed number of queries."""
-    from academy.selectors import trainings_for_city
-    from initiatives.selectors import open_initiatives_for_city
-    from petitions.selectors import open_petitions_for_city
-
+    """Everything the public profile shows; a fixed number of queries (one per section the
+    services register in opencity.reports)."""
     ogp = (
         OGPParticipation.objects.filter(city=city)
         .prefetch_related("commitments", "reports")
@@ -99,9 +97,7 @@ def city_profile(city: City) -> dict:
         "membership": city_membership(city),
         "eservices": list(city.eservices.select_related("product").order_by("since")),
         "ogp": ogp,
-        "petitions": open_petitions_for_city(city, limit=5),
-        "initiatives": open_initiatives_for_city(city, limit=5),
-        "trainings": trainings_for_city(city)[:10],
+        "sections": reports.sections("city", city),
     }
 
 
@@ -111,13 +107,9 @@ def products_catalogue() -> QuerySet[EProduct]:
 
 def product_with_adoptions(slug: str) -> EProduct:
     adoptions = CityEService.objects.select_related("city").order_by("since", "city__name_uk")
-    from academy.models import Expert
-
-    experts = Expert.objects.filter(is_public=True).order_by("full_name")
-    return EProduct.objects.prefetch_related(
-        Prefetch("adoptions", queryset=adoptions),
-        Prefetch("experts", queryset=experts),  # the academy's Expert.products
-    ).get(slug=slug)
+    return EProduct.objects.prefetch_related(Prefetch("adoptions", queryset=adoptions)).get(
+        slug=slug
+    )
 
 
 def applications_of(user) -> QuerySet[MembershipApplication]:

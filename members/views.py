@@ -15,10 +15,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from members import conf, reports
+from members import conf, report_formats, reports
 from members.filters import CityFilter, ProductFilter
 from members.forms import ApplicationAnswerForm, ApplicationForm, PeriodForm, YearForm
 from members.models import EProduct, MembershipApplication
+from members.report_formats import report_csv_rows
 from members.selectors import (
     applications_of,
     cities_with_membership,
@@ -29,7 +30,9 @@ from members.selectors import (
 )
 from members.services import ApplicationError, application_resubmit, application_submit
 from opencity import ratelimit
+from opencity import reports as opencity_reports
 from opencity.cities import access
+from opencity.exports import csv_response
 
 
 # --- public registry and catalogue -------------------------------------------------------------
@@ -60,7 +63,8 @@ def product_detail(request, slug):
         product = product_with_adoptions(slug)
     except EProduct.DoesNotExist:
         raise Http404 from None
-    return render(request, "members/product_detail.html", {"product": product})
+    context = {"product": product, "sections": opencity_reports.sections("eproduct", product)}
+    return render(request, "members/product_detail.html", context)
 
 
 # --- joining ---------------------------------------------------------------------------------
@@ -234,8 +238,8 @@ def report_detail(request, slug: str):
                     "id": f"table-{n}",
                     "table": table,
                     "page": page,
-                    "rows": [reports.display_row(table, row) for row in rows],
-                    "totals": reports.display_row(table, table.totals or []),
+                    "rows": [report_formats.display_row(table, row) for row in rows],
+                    "totals": report_formats.display_row(table, table.totals or []),
                 }
             )
     query = request.GET.copy()
@@ -250,7 +254,9 @@ def report_detail(request, slug: str):
             "form": form,
             "report": report,
             "tables": tables,
-            "chart": reports.chart_geometry(report.chart) if report and report.chart else None,
+            "chart": report_formats.chart_geometry(report.chart)
+            if report and report.chart
+            else None,
             "printing": printing,
             "query": query.urlencode(),
         },
@@ -265,14 +271,13 @@ def report_export(request, slug: str, fmt: str):
     if report is None:
         return redirect(f"{reverse('members:report', args=[slug])}?{request.GET.urlencode()}")
     if fmt == "csv":
-        response = HttpResponse(
-            "\ufeff" + reports.to_csv(report), content_type="text/csv; charset=utf-8"
+        return csv_response(
+            report_csv_rows(report), filename=f"{report.filename}.csv", private=True
         )
-    else:
-        response = HttpResponse(
-            reports.to_xlsx(report),
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        )
+    response = HttpResponse(
+        report_formats.to_xlsx(report),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
     response["Content-Disposition"] = f'attachment; filename="{report.filename}.{fmt}"'
     response["Cache-Control"] = "private, no-store"
     return response

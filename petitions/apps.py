@@ -5,3 +5,42 @@ from django.utils.translation import gettext_lazy as _
 class PetitionsConfig(AppConfig):
     name = "petitions"
     verbose_name = _("Petitions")
+
+    def ready(self) -> None:
+        from opencity import reports
+        from petitions import selectors
+
+        reports.register_activity(
+            reports.ActivitySource(
+                app=self.label,
+                figures=(
+                    reports.Figure("filed", _("Petitions filed")),
+                    reports.Figure("published", _("Petitions published")),
+                    reports.Figure(
+                        "reached_threshold",
+                        _("Petitions that reached the threshold"),
+                        per_city=False,
+                    ),
+                    reports.Figure(
+                        "answered_on_time",
+                        _("Petitions answered on time"),
+                        column_label=_("Answered on time"),
+                    ),
+                    reports.Figure(
+                        "answered_late",
+                        _("Petitions answered late"),
+                        column_label=_("Answered late"),
+                    ),
+                ),
+                # Looked up at call time, so that tests may replace the selector.
+                per_city=lambda date_from, date_to: selectors.city_activity(date_from, date_to),
+            )
+        )
+        reports.register_section(
+            "city",
+            reports.Section(
+                app=self.label,
+                template="petitions/_city_profile.html",
+                items=lambda city: selectors.open_petitions_for_city(city, limit=5),
+            ),
+        )

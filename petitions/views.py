@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
@@ -23,7 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from opencity.cities import access
 from opencity.cities.models import City
-from opencity.exports import spreadsheet_safe
+from opencity.exports import csv_response
 from opencity.ratelimit import allow, too_many
 from petitions import conf, selectors, services
 from petitions.filters import PetitionFilter
@@ -269,34 +268,13 @@ def signatories_csv(request: HttpRequest, pk: int) -> HttpResponse:
     if not access.can_act_on_city(request.user, petition.city_id):
         raise PermissionDenied
     rows = selectors.signatories_for_record(petition)
-    response = StreamingHttpResponse(
-        _csv_lines(
-            ("signed_at", "full_name", "email", "identity_provider"),
-            ((timezone.localtime(r[0]).isoformat(), *r[1:]) for r in rows.iterator()),
-        ),
-        content_type="text/csv; charset=utf-8",
+    return csv_response(
+        ((timezone.localtime(r[0]), *r[1:]) for r in rows.iterator()),
+        header=("signed_at", "full_name", "email", "identity_provider"),
+        filename=f"petition-{pk}-signatories.csv",
+        private=True,
+        stream=True,
     )
-    response["Content-Disposition"] = f'attachment; filename="petition-{pk}-signatories.csv"'
-    response["Cache-Control"] = "private, no-store"
-    return response
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_cell(value):
-    if value is None:
-        return ""
-    return spreadsheet_safe(value)
-
-
-def _csv_lines(header, rows):
-    writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow(header)
-    for row in rows:
-        yield writer.writerow([_csv_cell(v) for v in row])
 
 
 def _export_value(value):
@@ -309,15 +287,12 @@ def _export_value(value):
 def export_csv(request: HttpRequest) -> HttpResponse:
     filterset = _list_filter(request, None)
     rows = selectors.export_rows(filterset.ordered_qs)
-    response = StreamingHttpResponse(
-        _csv_lines(
-            selectors.EXPORT_COLUMNS,
-            ([_export_value(v) for v in row] for row in rows.iterator(chunk_size=2000)),
-        ),
-        content_type="text/csv; charset=utf-8",
+    return csv_response(
+        rows.iterator(chunk_size=2000),
+        header=selectors.EXPORT_COLUMNS,
+        filename="petitions.csv",
+        stream=True,
     )
-    response["Content-Disposition"] = 'attachment; filename="petitions.csv"'
-    return response
 
 
 @require_GET
