@@ -2,13 +2,10 @@ import uuid
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import get_language
 
-from opencity.core.models import OutboundEmail
-from opencity.core.tasks import deliver_email
-from opencity.queue import enqueue_on_commit
+from opencity.core.services import queue_rendered_email
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -26,16 +23,15 @@ class AccountAdapter(DefaultAccountAdapter):
         for content, mimetype in getattr(message, "alternatives", []):
             if mimetype == "text/html":
                 html = content
-        with transaction.atomic():
-            outbound = OutboundEmail.objects.create(
-                key=f"account:{template_prefix.rsplit('/', 1)[-1]}:{uuid.uuid4().hex}",
-                to=email,
-                language=get_language() or "uk",
-                subject=message.subject[:300],
-                body_text=message.body,
-                body_html=html,
-            )
-            enqueue_on_commit(deliver_email, outbound.pk)
+        # Each allauth e-mail is its own message (a new link every time): a fresh key.
+        queue_rendered_email(
+            key=f"account:{template_prefix.rsplit('/', 1)[-1]}:{uuid.uuid4().hex}",
+            to=email,
+            subject=message.subject,
+            text=message.body,
+            html=html,
+            language=get_language(),
+        )
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):

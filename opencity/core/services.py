@@ -86,13 +86,30 @@ def queue_email(
     """
     language = language or settings.LANGUAGE_CODE
     subject, text, html = render_email(template, context, language)
+    return queue_rendered_email(
+        key=key, to=to, subject=subject, text=text, html=html, language=language, city=city
+    )
+
+
+def queue_rendered_email(
+    *,
+    key: str,
+    to: str,
+    subject: str,
+    text: str,
+    html: str = "",
+    language: str | None = None,
+    city=None,
+) -> OutboundEmail | None:
+    """queue_email for a message rendered elsewhere (allauth's templates): same outbox row,
+    same once-per-key guarantee, same delivery after commit."""
     try:
         with transaction.atomic():
             email = OutboundEmail.objects.create(
                 key=key[:200],
                 to=to,
-                language=language,
-                subject=subject[:300],
+                language=language or settings.LANGUAGE_CODE,
+                subject=" ".join(subject.split())[:300],
                 body_text=text,
                 body_html=html,
                 city=city,
