@@ -37,6 +37,7 @@ from initiatives.models import (
 )
 from opencity.accounts.selectors import has_verified_email
 from opencity.cities.models import StaffRole
+from opencity.cities.selectors import city_staff
 from opencity.core.services import audit, notify_user
 from opencity.queue import enqueue_on_commit
 
@@ -52,18 +53,6 @@ class Refused(ValidationError):
 # --- helpers ---------------------------------------------------------------------------------
 def age_on(birth: date, day: date) -> int:
     return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
-
-
-def city_staff(city) -> list:
-    """Staff who review this city's initiatives (moderators and city administrators)."""
-    roles = StaffRole.objects.filter(
-        city=city, role__in=[StaffRole.Role.MODERATOR, StaffRole.Role.CITY_ADMIN]
-    ).select_related("user")
-    seen = {}
-    for role in roles:
-        if role.user.is_active:
-            seen.setdefault(role.user.pk, role.user)
-    return list(seen.values())
 
 
 @dataclass(frozen=True)
@@ -121,7 +110,7 @@ def _notify_author(initiative: Initiative, event: str, template: str, **context)
 
 
 def _notify_staff(programme: Programme, key: str, template: str, **context) -> None:
-    for user in city_staff(programme.city):
+    for user in city_staff(programme.city, (StaffRole.Role.MODERATOR, StaffRole.Role.CITY_ADMIN)):
         notify_user(
             user=user,
             key=key,

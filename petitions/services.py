@@ -23,6 +23,7 @@ from opencity.accounts.models import User
 from opencity.accounts.selectors import has_verified_email
 from opencity.cities import access
 from opencity.cities.models import City, StaffRole
+from opencity.cities.selectors import city_staff
 from opencity.core.services import audit, notify_user
 from opencity.queue import enqueue_on_commit, send_now
 from petitions import conf
@@ -549,18 +550,8 @@ def _notify_author(petition: Petition, kind: str) -> None:
     )
 
 
-def staff_recipients(city_id: int, roles: Iterable[str]):
-    return (
-        User.objects.filter(
-            staff_roles__city_id=city_id, staff_roles__role__in=list(roles), is_active=True
-        )
-        .distinct()
-        .order_by("pk")
-    )
-
-
 def _notify_staff(petition: Petition, kind: str, roles: Iterable[str]) -> None:
-    for user in staff_recipients(petition.city_id, roles):
+    for user in city_staff(petition.city_id, roles):
         notify_user(
             user=user,
             key=f"petition:{petition.pk}:{kind}",
