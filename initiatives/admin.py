@@ -12,8 +12,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.forms.models import BaseInlineFormSet
-from django.shortcuts import get_object_or_404, redirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext
@@ -33,7 +31,6 @@ from initiatives.models import (
     ResultSnapshot,
 )
 from initiatives.services import Refused
-from opencity.cities import access
 from opencity.cities.admin_scoping import CityScopedAdmin
 from opencity.cities.models import StaffRole
 from opencity.core.services import audit
@@ -192,32 +189,26 @@ class ProgrammeAdmin(CityScopedAdmin):
         ]
 
     def extend_view(self, request, pk):
-        programme = get_object_or_404(self.get_queryset(request), pk=pk)
-        if not self.has_change_permission(request, programme):
-            raise PermissionDenied
-        form = ExtendStageForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                services.programme_extend_stage(
-                    programme=programme,
-                    stage=form.cleaned_data["stage"],
-                    until=form.cleaned_data["until"],
-                    actor=request.user,
-                    reason=form.cleaned_data["reason"],
-                )
-            except Refused as exc:
-                form.add_error(None, exc.messages[0])
-            else:
-                messages.success(request, gettext("The stage is extended."))
-                return redirect("admin:initiatives_programme_change", programme.pk)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": gettext("Extend a stage: %(title)s") % {"title": programme.title},
-            "form": form,
-            "object": programme,
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "admin/initiatives/form_page.html", context)
+        programme = self.get_object_for_staff(request, pk)
+
+        def extend(data):
+            services.programme_extend_stage(
+                programme=programme,
+                stage=data["stage"],
+                until=data["until"],
+                actor=request.user,
+                reason=data["reason"],
+            )
+
+        return self.form_page(
+            request,
+            form=ExtendStageForm(request.POST or None),
+            act=extend,
+            title=gettext("Extend a stage: %(title)s") % {"title": programme.title},
+            success=gettext("The stage is extended."),
+            redirect_to=reverse("admin:initiatives_programme_change", args=[programme.pk]),
+            context={"object": programme},
+        )
 
     @admin.action(description=_("Run the tally now (after voting closed)"))
     def run_tally(self, request, queryset):
@@ -312,75 +303,73 @@ class InitiativeAdmin(CityScopedAdmin):
             *super().get_urls(),
         ]
 
-    def _object_for_change(self, request, pk) -> Initiative:
-        initiative = get_object_or_404(
-            Initiative.objects.select_related("programme__city", "author"),
-            pk=pk,
+    def _initiative_page(self, request, pk, *, form_class, act, title, success, redirect_to):
+        """Review and implementation pages: reviewers of the initiative's city only."""
+        initiative = self.get_object_for_staff(
+            request,
+            pk,
+            roles=REVIEWERS,
+            queryset=Initiative.objects.select_related("programme__city", "author"),
         )
-        if not access.can_act_on_city(request.user, initiative.programme.city_id, REVIEWERS):
-            raise PermissionDenied
-        return initiative
-
-    def _page(self, request, initiative, form, title):
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "form": form,
-            "object": initiative,
-            "opts": Initiative._meta,
-            "lines": initiative.cost_lines.all(),
-        }
-        return TemplateResponse(request, "admin/initiatives/form_page.html", context)
+        return self.form_page(
+            request,
+            form=form_class(request.POST or None),
+            act=lambda data: act(initiative, data),
+            title=title % {"title": initiative.title},
+            success=success,
+            redirect_to=redirect_to(initiative),
+            template="admin/initiatives/form_page.html",
+            context={"object": initiative, "lines": initiative.cost_lines.all()},
+        )
 
     def review_view(self, request, pk):
-        initiative = self._object_for_change(request, pk)
-        form = ReviewForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            decision = form.cleaned_data["decision"]
-            comment = form.cleaned_data["comment"]
-            try:
-                if decision == ReviewForm.ACCEPT:
-                    services.initiative_accept(
-                        initiative=initiative, actor=request.user, comment=comment
-                    )
-                elif decision == ReviewForm.REVISE:
-                    services.initiative_request_revision(
-                        initiative=initiative, actor=request.user, comment=comment
-                    )
-                else:
-                    services.initiative_reject(
-                        initiative=initiative,
-                        actor=request.user,
-                        reason=form.cleaned_data["reason"],
-                        comment=comment,
-                    )
-            except Refused as exc:
-                form.add_error(None, exc.messages[0])
+        def decide(initiative, data):
+            decision, comment = data["decision"], data["comment"]
+            if decision == ReviewForm.ACCEPT:
+                services.initiative_accept(
+                    initiative=initiative, actor=request.user, comment=comment
+                )
+            elif decision == ReviewForm.REVISE:
+                services.initiative_request_revision(
+                    initiative=initiative, actor=request.user, comment=comment
+                )
             else:
-                messages.success(request, gettext("The decision is recorded."))
-                return redirect("admin:initiatives_initiativeforreview_changelist")
-        title = gettext("Review: %(title)s") % {"title": initiative.title}
-        return self._page(request, initiative, form, title)
-
-    def report_view(self, request, pk):
-        initiative = self._object_for_change(request, pk)
-        form = ImplementationUpdateForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                services.implementation_update_post(
+                services.initiative_reject(
                     initiative=initiative,
                     actor=request.user,
-                    status=form.cleaned_data["status"],
-                    happened_on=form.cleaned_data["happened_on"],
-                    text=form.cleaned_data["text"],
+                    reason=data["reason"],
+                    comment=comment,
                 )
-            except Refused as exc:
-                form.add_error(None, exc.messages[0])
-            else:
-                messages.success(request, gettext("The update is published."))
-                return redirect("admin:initiatives_initiative_change", initiative.pk)
-        title = gettext("Implementation update: %(title)s") % {"title": initiative.title}
-        return self._page(request, initiative, form, title)
+
+        return self._initiative_page(
+            request,
+            pk,
+            form_class=ReviewForm,
+            act=decide,
+            title=gettext("Review: %(title)s"),
+            success=gettext("The decision is recorded."),
+            redirect_to=lambda _i: reverse("admin:initiatives_initiativeforreview_changelist"),
+        )
+
+    def report_view(self, request, pk):
+        def post_update(initiative, data):
+            services.implementation_update_post(
+                initiative=initiative,
+                actor=request.user,
+                status=data["status"],
+                happened_on=data["happened_on"],
+                text=data["text"],
+            )
+
+        return self._initiative_page(
+            request,
+            pk,
+            form_class=ImplementationUpdateForm,
+            act=post_update,
+            title=gettext("Implementation update: %(title)s"),
+            success=gettext("The update is published."),
+            redirect_to=lambda i: reverse("admin:initiatives_initiative_change", args=[i.pk]),
+        )
 
 
 class ImplementationUpdateForm(forms.ModelForm):

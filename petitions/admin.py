@@ -6,14 +6,12 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from opencity.cities import access
 from opencity.cities.admin_scoping import CityScopedAdmin
 from opencity.cities.models import StaffRole
 from opencity.core.services import audit_trail
@@ -195,17 +193,11 @@ class _PetitionAdminBase(CityScopedAdmin):
             *super().get_urls(),
         ]
 
-    def _get_scoped(self, request, pk) -> Petition:
-        petition = get_object_or_404(self.get_queryset(request), pk=pk)
-        if not self.has_change_permission(request, petition):
-            raise PermissionDenied
-        return petition
-
     def _change_url(self, petition) -> str:
         return reverse("admin:petitions_petition_change", args=[petition.pk])
 
     def publish_view(self, request: HttpRequest, pk: int):
-        petition = self._get_scoped(request, pk)
+        petition = self.get_object_for_staff(request, pk)
         if request.method != "POST":
             return HttpResponseRedirect(self._change_url(petition))
         try:
@@ -219,64 +211,44 @@ class _PetitionAdminBase(CityScopedAdmin):
         return HttpResponseRedirect(self._change_url(petition))
 
     def reject_view(self, request: HttpRequest, pk: int):
-        petition = self._get_scoped(request, pk)
-        if not access.can_act_on_city(request.user, petition.city_id, services.MODERATE_ROLES):
-            raise PermissionDenied
-        form = RejectForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                services.petition_reject(
-                    petition=petition,
-                    actor=request.user,
-                    ground=form.cleaned_data["ground"],
-                    comment=form.cleaned_data["comment"],
-                )
-            except services.TransitionNotAllowed:
-                self.message_user(
-                    request, gettext("This petition cannot be rejected."), messages.ERROR
-                )
-            else:
-                self.message_user(request, gettext("The petition is rejected."))
-            return HttpResponseRedirect(self._change_url(petition))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": gettext("Reject the petition"),
-            "form": form,
-            "petitions": [petition],
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "admin/petitions/reject.html", context)
+        petition = self.get_object_for_staff(request, pk, roles=services.MODERATE_ROLES)
+        return self.form_page(
+            request,
+            form=RejectForm(request.POST or None),
+            act=lambda data: services.petition_reject(
+                petition=petition,
+                actor=request.user,
+                ground=data["ground"],
+                comment=data["comment"],
+            ),
+            title=gettext("Reject the petition"),
+            success=gettext("The petition is rejected."),
+            redirect_to=self._change_url(petition),
+            template="admin/petitions/reject.html",
+            context={"petitions": [petition]},
+            refused=(services.TransitionNotAllowed,),
+            refused_message=gettext("This petition cannot be rejected."),
+        )
 
     def respond_view(self, request: HttpRequest, pk: int):
-        petition = self._get_scoped(request, pk)
-        if not access.can_act_on_city(request.user, petition.city_id, services.RESPOND_ROLES):
-            raise PermissionDenied
-        form = RespondForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                services.petition_respond(
-                    petition=petition,
-                    actor=request.user,
-                    decision=form.cleaned_data["decision"],
-                    text=form.cleaned_data["text"],
-                )
-            except services.TransitionNotAllowed:
-                self.message_user(
-                    request,
-                    gettext("Only a petition that reached its threshold can be answered."),
-                    messages.ERROR,
-                )
-            else:
-                self.message_user(request, gettext("The official response is published."))
-            return HttpResponseRedirect(self._change_url(petition))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": gettext("Official response"),
-            "form": form,
-            "petition": petition,
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "admin/petitions/respond.html", context)
+        petition = self.get_object_for_staff(request, pk, roles=services.RESPOND_ROLES)
+        return self.form_page(
+            request,
+            form=RespondForm(request.POST or None),
+            act=lambda data: services.petition_respond(
+                petition=petition,
+                actor=request.user,
+                decision=data["decision"],
+                text=data["text"],
+            ),
+            title=gettext("Official response"),
+            success=gettext("The official response is published."),
+            redirect_to=self._change_url(petition),
+            template="admin/petitions/respond.html",
+            context={"petition": petition},
+            refused=(services.TransitionNotAllowed,),
+            refused_message=gettext("Only a petition that reached its threshold can be answered."),
+        )
 
 
 @admin.register(Petition)

@@ -7,8 +7,15 @@ every queryset, object and City choice is limited to the cities where they hold 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django import forms
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 
 from opencity.cities import access
 from opencity.cities.models import City
@@ -91,3 +98,53 @@ class CityScopedAdmin(admin.ModelAdmin):
         ):
             raise PermissionDenied
         super().save_model(request, obj, form, change)
+
+    # --- pages of one object: get it for staff, confirm then act --------------------------------
+    def get_object_for_staff(
+        self, request: HttpRequest, pk: int, roles: Iterable[str] | None = None, queryset=None
+    ):
+        """The object `pk` among the rows this admin shows the user (else 404), if the user
+        may change it (else PermissionDenied); with `roles`, only in one of those roles of
+        the object's city. `queryset` replaces this admin's rows (e.g. with select_related)."""
+        obj = get_object_or_404(self.get_queryset(request) if queryset is None else queryset, pk=pk)
+        allowed = self.has_change_permission(request, obj)
+        if allowed and roles is not None:
+            allowed = access.can_act_on_city(request.user, self.city_id_of(obj), roles)
+        if not allowed:
+            raise PermissionDenied
+        return obj
+
+    def form_page(
+        self,
+        request: HttpRequest,
+        *,
+        form: forms.Form,
+        act: Callable[[dict[str, Any]], object],
+        title: str,
+        success: str,
+        redirect_to: str,
+        template: str = "admin/form_page.html",
+        context: dict[str, Any] | None = None,
+        refused: tuple[type[Exception], ...] = (ValidationError,),
+        refused_message: str | None = None,
+    ) -> HttpResponse:
+        """A confirm-then-act admin page: show `form`; on a valid POST call
+        `act(form.cleaned_data)`. A refusal (one of `refused`) becomes an error on the form,
+        so the page keeps what the clerk typed; success is a message and a redirect."""
+        if request.method == "POST" and form.is_valid():
+            try:
+                act(form.cleaned_data)
+            except refused as exc:
+                messages = getattr(exc, "messages", None) or [str(exc)]
+                form.add_error(None, refused_message or messages[0])
+            else:
+                self.message_user(request, success)
+                return HttpResponseRedirect(redirect_to)
+        page = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "form": form,
+            "opts": self.model._meta,
+            **(context or {}),
+        }
+        return TemplateResponse(request, template, page)
