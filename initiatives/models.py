@@ -117,10 +117,6 @@ class Programme(models.Model):
         return Stage(self.stage).label
 
     @property
-    def voting_is_open(self) -> bool:
-        return self.stage == Stage.VOTING
-
-    @property
     def voting_has_started(self) -> bool:
         return timezone.localdate() >= self.voting_opens
 

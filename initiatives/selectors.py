@@ -17,7 +17,6 @@ from initiatives.models import (
     Programme,
     ResultRow,
     ResultSnapshot,
-    Stage,
     Vote,
 )
 from opencity.cities import access
@@ -206,7 +205,3 @@ def city_activity(date_from: date, date_to: date) -> dict[int, dict]:
         result.setdefault(row["snapshot__programme__city_id"], {"submitted": 0, "funded": 0})
         result[row["snapshot__programme__city_id"]]["funded"] = row["n"]
     return result
-
-
-def stage_label(programme: Programme) -> str:
-    return Stage(programme.stage).label

@@ -198,10 +198,6 @@ class MembershipApplication(models.Model):
     def __str__(self) -> str:
         return f"{self.city} ({self.get_status_display()})"
 
-    @property
-    def is_open(self) -> bool:
-        return self.status in self.OPEN_STATUSES
-
 
 _money = {"max_digits": 12, "decimal_places": 2}
 

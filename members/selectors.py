@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 from django.utils import timezone
 
 from members.models import (
@@ -114,9 +114,3 @@ def product_with_adoptions(slug: str) -> EProduct:
 
 def applications_of(user) -> QuerySet[MembershipApplication]:
     return MembershipApplication.objects.filter(applicant=user).select_related("city")
-
-
-def open_applications() -> QuerySet[MembershipApplication]:
-    return MembershipApplication.objects.filter(
-        Q(status__in=MembershipApplication.OPEN_STATUSES)
-    ).select_related("city", "applicant")

@@ -1,11 +1,13 @@
 from importlib import import_module
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.module_loading import module_has_submodule
 from django.utils.translation import gettext as _
 from django.views import i18n
 from django.views.decorators.cache import never_cache
@@ -13,20 +15,17 @@ from django.views.decorators.http import require_POST
 
 from opencity.accounts.forms import ProfileForm
 
-# Each app may offer `selectors.home_summary()`; the home page shows what they return.
-HOME_APPS = ("petitions", "initiatives", "academy", "members")
-
 
 def home(request):
+    """Each installed app may offer `selectors.home_summary()` and `<app>/_home_card.html`;
+    the home page shows their cards in INSTALLED_APPS order (the core names no service)."""
     summaries = {}
-    for app in HOME_APPS:
-        try:
-            selectors = import_module(f"{app}.selectors")
-        except ModuleNotFoundError:
+    for app_config in apps.get_app_configs():
+        if not module_has_submodule(app_config.module, "selectors"):
             continue
-        summary = getattr(selectors, "home_summary", None)
+        summary = getattr(import_module(f"{app_config.name}.selectors"), "home_summary", None)
         if summary is not None:
-            summaries[app] = summary()
+            summaries[app_config.label] = summary()
     return render(request, "home.html", {"summaries": summaries})
 
 

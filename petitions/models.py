@@ -213,10 +213,6 @@ class Petition(models.Model):
         return self.status in self.PUBLIC_STATUSES
 
     @property
-    def is_collecting(self) -> bool:
-        return self.status == self.Status.COLLECTING
-
-    @property
     def percent(self) -> int:
         if not self.threshold:
             return 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.contrib.auth.models import AnonymousUser
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 
 from opencity.cities.models import City, StaffRole
@@ -69,11 +68,6 @@ def can_act_on_city(user, city: City | int | None, roles: Iterable[str] = ALL_RO
         return False
     city_id = city if isinstance(city, int) else city.pk
     return city_id in city_ids_for(user, roles)
-
-
-def require_city_access(user, city, roles: Iterable[str] = ALL_ROLES) -> None:
-    if not can_act_on_city(user, city, roles):
-        raise PermissionDenied
 
 
 def scope_to_user_cities(

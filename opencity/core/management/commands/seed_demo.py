@@ -1,17 +1,20 @@
 from importlib import import_module
 
+from django.apps import apps
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils.module_loading import module_has_submodule
 
-# Order matters: people and cities first, then what refers to them.
-DEMO_MODULES = (
-    "opencity.accounts.demo",
-    "members.demo",
-    "petitions.demo",
-    "initiatives.demo",
-    "academy.demo",
-)
+
+def demo_modules() -> list[str]:
+    """Every installed app's `demo` module, in INSTALLED_APPS order: the core (people,
+    cities) comes before the services that refer to them."""
+    return [
+        f"{app_config.name}.demo"
+        for app_config in apps.get_app_configs()
+        if module_has_submodule(app_config.module, "demo")
+    ]
 
 
 class Command(BaseCommand):
@@ -19,13 +22,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         call_command("import_hromadas", stdout=self.stdout)
-        for module_name in DEMO_MODULES:
-            try:
-                module = import_module(module_name)
-            except ModuleNotFoundError as exc:
-                if exc.name == module_name:
-                    continue
-                raise
+        for module_name in demo_modules():
+            module = import_module(module_name)
             with transaction.atomic():
                 module.seed(log=self.stdout.write)
         self.stdout.write(self.style.SUCCESS("demo data ready"))
