@@ -14,6 +14,8 @@ from academy import access, ical, selectors, services
 from academy.filters import ExpertFilter, SessionFilter
 from academy.forms import AttendanceForm, ExpertProfileForm, FeedbackForm
 from academy.models import Expert, Registration, Session
+from opencity.core import Refused
+from opencity.core.web import refusal_to_message
 from opencity.ratelimit import allow, too_many
 
 
@@ -89,8 +91,8 @@ def register(request, pk: int):
         registration = services.register(session_id=pk, user=request.user)
     except Session.DoesNotExist:
         raise Http404 from None
-    except services.AcademyError as error:
-        messages.error(request, error.message)
+    except Refused as error:
+        refusal_to_message(request, error)
     else:
         if registration.status == Registration.Status.SEATED:
             messages.success(request, _("You are registered. See you at the training!"))
@@ -111,8 +113,8 @@ def cancel(request, pk: int):
     registration = get_object_or_404(Registration, pk=pk, user=request.user)
     try:
         services.registration_cancel(registration_id=registration.pk, user=request.user)
-    except services.AcademyError as error:
-        messages.error(request, error.message)
+    except Refused as error:
+        refusal_to_message(request, error)
     else:
         messages.success(request, _("Your registration is cancelled."))
     if request.POST.get("next") == "mine":
@@ -143,8 +145,8 @@ def feedback(request, pk: int):
                 rating=form.cleaned_data["rating"],
                 comment=form.cleaned_data["comment"],
             )
-        except services.FeedbackRefused as error:
-            messages.error(request, error.message)
+        except Refused as error:
+            refusal_to_message(request, error)
         else:
             messages.success(request, _("Thank you for your feedback."))
         return redirect("academy:my")
@@ -169,8 +171,8 @@ def session_roster(request, pk: int):
                 attended_ids=set(form.cleaned_data["attended"]),
                 actor=request.user,
             )
-        except services.AttendanceRefused as error:
-            messages.error(request, error.message)
+        except Refused as error:
+            refusal_to_message(request, error)
         else:
             messages.success(
                 request, _("Attendance saved (%(count)s changed).") % {"count": changed}

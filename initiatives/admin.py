@@ -32,11 +32,12 @@ from initiatives.models import (
     ResultRow,
     ResultSnapshot,
 )
-from initiatives.services import Refused
 from members import access
 from members.admin_scoping import CityScopedAdmin
 from members.models import StaffRole
+from opencity.core import Refused
 from opencity.core.services import audit
+from opencity.core.web import refusal_to_form
 
 REVIEWERS = (StaffRole.Role.MODERATOR, StaffRole.Role.CITY_ADMIN)
 
@@ -158,7 +159,7 @@ class ProgrammeAdmin(CityScopedAdmin):
         super().save_model(request, obj, form, change)
         audit(
             obj=obj,
-            action="programme_changed" if change else "programme_created",
+            action="initiatives.programme.changed" if change else "initiatives.programme.created",
             actor=request.user,
             city=obj.city,
             data={"fields": sorted(form.changed_data)},
@@ -175,7 +176,7 @@ class ProgrammeAdmin(CityScopedAdmin):
         if change and any(changed.values()):
             audit(
                 obj=form.instance,
-                action="programme_parts_changed",
+                action="initiatives.programme.parts_changed",
                 actor=request.user,
                 city=form.instance.city,
                 data=changed,
@@ -206,7 +207,7 @@ class ProgrammeAdmin(CityScopedAdmin):
                     reason=form.cleaned_data["reason"],
                 )
             except Refused as exc:
-                form.add_error(None, exc.messages[0])
+                refusal_to_form(form, exc)
             else:
                 messages.success(request, gettext("The stage is extended."))
                 return redirect("admin:initiatives_programme_change", programme.pk)
@@ -227,7 +228,7 @@ class ProgrammeAdmin(CityScopedAdmin):
             try:
                 services.tally_request(programme=programme, actor=request.user)
             except Refused as exc:
-                self.message_user(request, f"{programme}: {exc.messages[0]}", messages.ERROR)
+                self.message_user(request, f"{programme}: {exc.message}", messages.ERROR)
             else:
                 self.message_user(request, gettext("Tally queued: %(p)s") % {"p": programme})
 
@@ -355,7 +356,7 @@ class InitiativeAdmin(CityScopedAdmin):
                         comment=comment,
                     )
             except Refused as exc:
-                form.add_error(None, exc.messages[0])
+                refusal_to_form(form, exc)
             else:
                 messages.success(request, gettext("The decision is recorded."))
                 return redirect("admin:initiatives_initiativeforreview_changelist")
@@ -375,7 +376,7 @@ class InitiativeAdmin(CityScopedAdmin):
                     text=form.cleaned_data["text"],
                 )
             except Refused as exc:
-                form.add_error(None, exc.messages[0])
+                refusal_to_form(form, exc)
             else:
                 messages.success(request, gettext("The update is published."))
                 return redirect("admin:initiatives_initiative_change", initiative.pk)
@@ -453,6 +454,6 @@ class ResultSnapshotAdmin(CityScopedAdmin):
             try:
                 services.results_publish(snapshot=snapshot, actor=request.user)
             except Refused as exc:
-                self.message_user(request, f"{snapshot}: {exc.messages[0]}", messages.ERROR)
+                self.message_user(request, f"{snapshot}: {exc.message}", messages.ERROR)
             else:
                 self.message_user(request, gettext("Published: %(s)s") % {"s": snapshot})

@@ -77,29 +77,6 @@ def initiative_for_viewer(user, programme_slug: str, pk: int) -> Initiative | No
     return None
 
 
-# What casting a vote reads on databases other than PostgreSQL (the demo's SQLite; on
-# PostgreSQL the vote statement reads the initiative itself): no long texts, no vote count.
-_VOTE_FIELDS = (
-    "id", "title", "status", "author_id", "category_id", "programme_id",
-    "programme__id", "programme__slug", "programme__city_id", "programme__max_votes",
-    "programme__one_per_category", "programme__residents_only", "programme__min_voter_age",
-    "programme__submission_opens", "programme__submission_closes",
-    "programme__voting_opens", "programme__voting_closes",
-    "programme__implementation_starts",
-)  # fmt: skip
-
-
-def initiative_for_vote(programme_slug: str, pk: int) -> Initiative | None:
-    """The initiative for the vote action: no vote count and only the columns the vote
-    rules read (the hot path stays cheap)."""
-    return (
-        Initiative.objects.select_related("programme")
-        .only(*_VOTE_FIELDS)
-        .filter(pk=pk, programme__slug=programme_slug)
-        .first()
-    )
-
-
 def initiatives_by_author(user, programme: Programme) -> QuerySet[Initiative]:
     return Initiative.objects.filter(author=user, programme=programme).order_by("-submitted_at")
 

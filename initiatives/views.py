@@ -20,9 +20,10 @@ from initiatives import selectors, services
 from initiatives.filters import InitiativeFilter
 from initiatives.forms import NotifyForm, check_total_against_category, submission_forms
 from initiatives.models import Initiative, Programme, Stage
-from initiatives.services import Refused
 from members import access
 from opencity import ratelimit
+from opencity.core import Refused
+from opencity.core.web import refusal_to_form, refusal_to_message
 from opencity.exports import spreadsheet_safe
 
 CHART_ROWS = 40
@@ -82,7 +83,7 @@ def initiative_detail(request, slug, pk):
         try:
             services.vote_check_voter(voter=request.user, programme=programme)
         except Refused as exc:
-            refusal = exc.messages[0]
+            refusal = exc.message
     context = {
         "initiative": initiative,
         "programme": programme,
@@ -108,11 +109,6 @@ def _submission_page(request, programme, form, formset, initiative=None, status=
         {"programme": programme, "form": form, "formset": formset, "initiative": initiative},
         status=status,
     )
-
-
-def _service_error(form, exc: Refused) -> None:
-    field = {"over_max": "category", "category": "category", "district": "district"}.get(exc.code)
-    form.add_error(field if field in form.fields else None, exc.messages[0])
 
 
 @login_required
@@ -141,7 +137,7 @@ def initiative_submit(request, slug):
                 cost_lines=formset.lines(),
             )
         except Refused as exc:
-            _service_error(form, exc)
+            refusal_to_form(form, exc)
         else:
             messages.success(
                 request, _("Your initiative is submitted. The working group will review it.")
@@ -177,7 +173,7 @@ def initiative_revise(request, slug, pk):
                 cost_lines=formset.lines(),
             )
         except Refused as exc:
-            _service_error(form, exc)
+            refusal_to_form(form, exc)
         else:
             messages.success(request, _("Your revised initiative is submitted again."))
             return redirect(initiative)
@@ -193,7 +189,7 @@ def initiative_withdraw(request, slug, pk):
     try:
         services.initiative_withdraw(initiative=initiative, author=request.user)
     except Refused as exc:
-        messages.error(request, exc.messages[0])
+        refusal_to_message(request, exc)
     else:
         messages.success(request, _("Your initiative is withdrawn."))
     return redirect(initiative)
@@ -222,7 +218,7 @@ def vote(request, slug, pk):
     except Initiative.DoesNotExist:
         raise Http404 from None
     except Refused as exc:
-        messages.error(request, exc.messages[0])
+        refusal_to_message(request, exc)
     else:
         messages.success(
             request, _("Your vote for «%(title)s» is counted.") % {"title": vote.initiative.title}
@@ -238,7 +234,7 @@ def ballot(request, slug):
     try:
         services.vote_check_voter(voter=request.user, programme=programme)
     except Refused as exc:
-        refusal = exc.messages[0]
+        refusal = exc.message
     candidates = selectors.ballot_candidates(programme) if programme.voting_has_started else []
     notify_form = NotifyForm(initial={"notify": bool(state["ballot"] and state["ballot"].notify)})
     return render(

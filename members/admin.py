@@ -30,8 +30,6 @@ from members.models import (
     StaffRole,
 )
 from members.services import (
-    ApplicationError,
-    DuesError,
     application_accept,
     application_decline,
     application_recommend,
@@ -43,6 +41,7 @@ from members.services import (
     staff_role_assign,
     staff_role_revoke,
 )
+from opencity.core import Refused
 
 
 @admin.register(City)
@@ -64,7 +63,7 @@ class CityAdmin(CityScopedAdmin):
             try:
                 _invoice, was_created = invoice_issue(city=city, year=year, actor=request.user)
                 created += was_created
-            except DuesError as exc:
+            except Refused as exc:
                 failed.append(str(exc))
         self.message_user(
             request,
@@ -261,7 +260,7 @@ class MembershipApplicationAdmin(AssociationOnlyAdmin):
                     decision_date=data["decision_date"],
                     decision_ref=data["decision_ref"],
                 )
-        except ApplicationError as exc:
+        except Refused as exc:
             self.message_user(request, str(exc), messages.ERROR)
 
 
@@ -361,7 +360,7 @@ class PaymentAdmin(AssociationOnlyAdmin):
                 reference=obj.reference,
                 actor=request.user,
             )
-        except DuesError as exc:
+        except Refused as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return
         obj.pk = saved.pk

@@ -27,8 +27,10 @@ from members.selectors import (
     product_with_adoptions,
     products_catalogue,
 )
-from members.services import ApplicationError, application_resubmit, application_submit
+from members.services import application_resubmit, application_submit
 from opencity import ratelimit
+from opencity.core import Refused
+from opencity.core.web import refusal_to_form
 
 
 # --- public registry and catalogue -------------------------------------------------------------
@@ -74,8 +76,8 @@ def application_new(request):
             data = form.cleaned_data
             try:
                 application = application_submit(applicant=request.user, **data)
-            except ApplicationError as exc:
-                form.add_error(None, str(exc))
+            except Refused as exc:
+                refusal_to_form(form, exc)
             else:
                 messages.success(
                     request, _("Thank you: the secretariat has your application and will reply.")
@@ -118,8 +120,8 @@ def application_detail(request, pk: int):
                         message=form.cleaned_data["message"],
                         decision_file=form.cleaned_data["decision_file"],
                     )
-                except ApplicationError as exc:
-                    form.add_error(None, str(exc))
+                except Refused as exc:
+                    refusal_to_form(form, exc)
                 else:
                     messages.success(request, _("Your answer has been sent to the secretariat."))
                     return redirect("members:application_detail", pk=application.pk)

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from members import access
 from members.admin_scoping import CityScopedAdmin
 from members.models import StaffRole
+from opencity.core import Refused
 from opencity.core.services import audit_trail
 from petitions import services
 from petitions.forms import RejectForm, RespondForm
@@ -130,7 +131,7 @@ class _PetitionAdminBase(CityScopedAdmin):
             try:
                 services.petition_publish(petition=petition, actor=request.user)
                 done += 1
-            except (services.TransitionNotAllowed, PermissionDenied):
+            except Refused:
                 self.message_user(
                     request,
                     gettext("“%(title)s” cannot be published.") % {"title": petition.title},
@@ -153,7 +154,7 @@ class _PetitionAdminBase(CityScopedAdmin):
                         comment=form.cleaned_data["comment"],
                     )
                     done += 1
-                except (services.TransitionNotAllowed, PermissionDenied):
+                except Refused:
                     self.message_user(
                         request,
                         gettext("“%(title)s” cannot be rejected.") % {"title": petition.title},
@@ -210,7 +211,7 @@ class _PetitionAdminBase(CityScopedAdmin):
             return HttpResponseRedirect(self._change_url(petition))
         try:
             services.petition_publish(petition=petition, actor=request.user)
-        except services.TransitionNotAllowed:
+        except Refused:
             self.message_user(
                 request, gettext("This petition cannot be published."), messages.ERROR
             )
@@ -231,7 +232,7 @@ class _PetitionAdminBase(CityScopedAdmin):
                     ground=form.cleaned_data["ground"],
                     comment=form.cleaned_data["comment"],
                 )
-            except services.TransitionNotAllowed:
+            except Refused:
                 self.message_user(
                     request, gettext("This petition cannot be rejected."), messages.ERROR
                 )
@@ -260,7 +261,7 @@ class _PetitionAdminBase(CityScopedAdmin):
                     decision=form.cleaned_data["decision"],
                     text=form.cleaned_data["text"],
                 )
-            except services.TransitionNotAllowed:
+            except Refused:
                 self.message_user(
                     request,
                     gettext("Only a petition that reached its threshold can be answered."),

@@ -23,6 +23,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from members import access
 from members.models import City
+from opencity.core import Refused
+from opencity.core.web import refusal_to_message
 from opencity.exports import spreadsheet_safe
 from opencity.ratelimit import allow, too_many
 from petitions import conf, selectors, services
@@ -165,10 +167,11 @@ def petition_sign(request: HttpRequest, pk: int) -> HttpResponse:
         services.petition_sign(petition=pk, user=request.user, notify_on_answer=notify)
     except Petition.DoesNotExist as exc:
         raise Http404 from exc
-    except services.AlreadySigned as exc:
-        messages.info(request, str(exc))
-    except services.SigningRefused as exc:
-        messages.error(request, str(exc))
+    except Refused as exc:
+        if exc.code == "already":
+            messages.info(request, str(exc))
+        else:
+            refusal_to_message(request, exc)
     else:
         messages.success(
             request, _("Thank you, your signature is recorded. The count updates in a few seconds.")
@@ -226,8 +229,8 @@ def petition_submit(request: HttpRequest, pk: int) -> HttpResponse:
     petition = _own_petition(request, pk)
     try:
         services.petition_submit(petition=petition, actor=request.user)
-    except services.TransitionNotAllowed:
-        messages.error(request, _("This petition cannot be submitted now."))
+    except Refused as exc:
+        refusal_to_message(request, exc)
     else:
         messages.success(request, _("Your petition is submitted for moderation."))
     return redirect(petition)
@@ -239,8 +242,8 @@ def petition_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     petition = _own_petition(request, pk)
     try:
         services.petition_withdraw(petition=petition, actor=request.user)
-    except services.TransitionNotAllowed:
-        messages.error(request, _("A published petition cannot be withdrawn."))
+    except Refused as exc:
+        refusal_to_message(request, exc)
     else:
         messages.success(request, _("Your petition is withdrawn."))
     return redirect(petition)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -19,6 +20,8 @@ logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
 STALE_CLAIM = timedelta(minutes=10)
+# Audit action names: `app.object.verb`, e.g. "petitions.petition.published".
+ACTION_NAME = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*")
 
 
 def audit(
@@ -33,7 +36,9 @@ def audit(
     data: dict | None = None,
 ) -> AuditEntry:
     """Record one audit entry. Call inside the transaction of the change it describes.
-    `city` is a City or its primary key."""
+    `city` is a City or its primary key; `action` is named `app.object.verb`."""
+    if not ACTION_NAME.fullmatch(action):
+        raise ValueError(f"audit action {action!r} is not named app.object.verb")
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
     return AuditEntry.objects.create(
@@ -99,9 +104,7 @@ def queue_email(
             )
     except IntegrityError:
         return None
-    from opencity.core.tasks import deliver_email
-
-    enqueue_on_commit(deliver_email, email.pk)
+    enqueue_on_commit("opencity.core.tasks.deliver_email", email.pk)
     return email
 
 

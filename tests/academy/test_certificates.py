@@ -15,6 +15,7 @@ from academy import services
 from academy.access import ACADEMY_GROUP
 from academy.certificates import render_certificate_pdf
 from academy.models import Certificate, Registration
+from opencity.core import Refused
 from opencity.core.models import OutboundEmail
 from tests.academy.factories import make_expert, make_past_session, make_session, seat
 from tests.factories import make_user
@@ -58,19 +59,22 @@ def test_marking_attendance_issues_a_certificate_with_a_pdf(
 @pytest.mark.django_db
 def test_no_certificate_for_people_who_did_not_attend(held_session, citizen):
     registration = seat(held_session, citizen)
-    with pytest.raises(services.AttendanceRefused):
+    with pytest.raises(Refused) as refused:
         services.certificate_issue(registration=registration)
+    assert refused.value.code == "not_attendee"
     waiting = seat(held_session, make_user(), status=Status.WAITLISTED, waitlist_position=1)
-    with pytest.raises(services.AttendanceRefused):
+    with pytest.raises(Refused) as refused:
         services.attendance_set(registration=waiting, attended=True, actor=None)
+    assert refused.value.code == "not_seated"
     assert not Certificate.objects.exists()
 
 
 @pytest.mark.django_db
 def test_attendance_cannot_be_marked_before_the_session_starts(academy_staff, citizen):
     registration = seat(make_session(), citizen)
-    with pytest.raises(services.AttendanceRefused):
+    with pytest.raises(Refused) as refused:
         services.attendance_set(registration=registration, attended=True, actor=academy_staff)
+    assert refused.value.code == "not_started"
 
 
 @pytest.mark.django_db

@@ -14,11 +14,11 @@ from django.utils import timezone
 from initiatives.models import CostLine, Initiative
 from initiatives.services import (
     CostLineInput,
-    Refused,
     initiative_request_revision,
     initiative_submit,
     initiative_withdraw,
 )
+from opencity.core import Refused
 from opencity.core.models import AuditEntry, OutboundEmail
 from tests.factories import make_user
 from tests.initiatives.factories import make_category, make_initiative, make_programme
@@ -76,7 +76,9 @@ def test_citizen_submits_and_the_server_computes_the_total(
         (1, Decimal("12000.50")),
         (2, Decimal("3000.00")),
     ]
-    assert AuditEntry.objects.filter(action="initiative_submitted", actor=citizen).exists()
+    assert AuditEntry.objects.filter(
+        action="initiatives.initiative.submitted", actor=citizen
+    ).exists()
     recipients = sorted(m.to[0] for m in mail.outbox)
     assert recipients == sorted([citizen.email, moderator_a.email])
 
@@ -215,7 +217,7 @@ def test_author_revises_and_resubmits(citizen_client, sent_back, category):
     assert sent_back.status == Initiative.Status.SUBMITTED
     assert sent_back.total_cost == Decimal("25000.00")
     assert sent_back.title == "Сквер на Відродження"
-    assert AuditEntry.objects.filter(action="initiative_resubmitted").count() == 1
+    assert AuditEntry.objects.filter(action="initiatives.initiative.resubmitted").count() == 1
 
 
 def test_revision_with_bad_input_keeps_what_was_typed(citizen_client, sent_back, category):
@@ -242,7 +244,7 @@ def test_author_withdraws_before_review_ends(citizen_client, programme, category
     assert citizen_client.post(url).status_code == 302
     initiative.refresh_from_db()
     assert initiative.status == Initiative.Status.WITHDRAWN
-    assert AuditEntry.objects.filter(action="initiative_withdrawn").count() == 1
+    assert AuditEntry.objects.filter(action="initiatives.initiative.withdrawn").count() == 1
 
 
 def test_withdrawal_after_review_is_refused(citizen, city_a):

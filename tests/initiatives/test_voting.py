@@ -10,7 +10,9 @@ from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 
 from initiatives.models import Ballot, Initiative, Vote
-from initiatives.services import Refused, vote_cast, vote_check_voter
+from initiatives.services import vote_cast, vote_check_voter
+from initiatives.services import voting as voting_services
+from opencity.core import Refused
 from tests.factories import make_user
 from tests.helpers import broker_down
 from tests.initiatives.factories import (
@@ -264,9 +266,8 @@ def test_project_not_on_the_ballot_gets_no_vote(programme, voter, status):
 def test_the_vote_statement_itself_enforces_every_rule(city_a, city_b, monkeypatch, case):
     """On PostgreSQL the rules are conditions of the inserting statement: with the Python
     wording of refusals switched off, nothing is recorded all the same."""
-    from initiatives import services
 
-    monkeypatch.setattr(services, "_check_vote_rules", lambda *args: None)
+    monkeypatch.setattr(voting_services, "_check_vote_rules", lambda *args: None)
     programme = make_programme(city_a, stage="results" if case == "stage" else "voting")
     voter = {
         "resident": make_voter(city_b),
@@ -317,15 +318,16 @@ def _run_in_threads(target, count: int):
 @pytest.fixture(params=["one_statement", "transaction"])
 def vote_path(request, monkeypatch):
     """PostgreSQL votes in one statement; the transactional path (SQLite's) is tested too."""
-    from initiatives import services
 
     if request.param == "transaction":
 
         def in_transaction(*, voter, programme_slug, initiative_pk, notify):
             initiative = Initiative.objects.select_related("programme").get(pk=initiative_pk)
-            return services._vote_in_transaction(voter=voter, initiative=initiative, notify=notify)
+            return voting_services._vote_in_transaction(
+                voter=voter, initiative=initiative, notify=notify
+            )
 
-        monkeypatch.setattr(services, "_vote_in_one_statement", in_transaction)
+        monkeypatch.setattr(voting_services, "_vote_in_one_statement", in_transaction)
     return request.param
 
 

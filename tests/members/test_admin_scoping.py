@@ -19,8 +19,8 @@ def events(city_a, city_b):
     b = MembershipEvent.objects.create(
         city=city_b, status="candidate", effective_on=date(2019, 9, 10), decided_by="board"
     )
-    audit(obj=a, action="test.a", city=city_a, to_state="member")
-    audit(obj=b, action="test.b", city=city_b, to_state="candidate")
+    audit(obj=a, action="members.test.a", city=city_a, to_state="member")
+    audit(obj=b, action="members.test.b", city=city_b, to_state="candidate")
     return a, b
 
 

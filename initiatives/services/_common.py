@@ -1,0 +1,48 @@
+"""What every public-budget workflow shares: who reviews a city's initiatives, and the
+author's and staff's notifications."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from initiatives.models import Initiative, Programme
+from members.models import StaffRole
+from opencity.accounts.models import User
+from opencity.core.services import notify_user
+
+REVIEW_ROLES = (StaffRole.Role.MODERATOR, StaffRole.Role.CITY_ADMIN)
+
+
+def age_on(birth: date, day: date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def city_staff(city) -> list[User]:
+    """Staff who review this city's initiatives (moderators and city administrators)."""
+    roles = StaffRole.objects.filter(city=city, role__in=REVIEW_ROLES).select_related("user")
+    seen = {}
+    for role in roles:
+        if role.user.is_active:
+            seen.setdefault(role.user.pk, role.user)
+    return list(seen.values())
+
+
+def notify_author(initiative: Initiative, event: str, template: str, **context) -> None:
+    notify_user(
+        user=initiative.author,
+        key=f"initiatives:{event}:i{initiative.pk}",
+        template=template,
+        context={"initiative": initiative, "programme": initiative.programme, **context},
+        city=initiative.programme.city,
+    )
+
+
+def notify_staff(programme: Programme, key: str, template: str, **context) -> None:
+    for user in city_staff(programme.city):
+        notify_user(
+            user=user,
+            key=key,
+            template=template,
+            context={"programme": programme, **context},
+            city=programme.city,
+        )
