@@ -45,8 +45,8 @@ def test_clerk_of_b_sees_b_not_a_in_audit_log(client, moderator_b, events):
     response = client.get(reverse("admin:core_auditentry_changelist"))
     assert response.status_code == 200
     actions = [entry.action for entry in response.context["cl"].queryset]
-    assert "test.b" in actions
-    assert "test.a" not in actions
+    assert "members.test.b" in actions
+    assert "members.test.a" not in actions
 
 
 def test_association_staff_see_every_city(client, association_staff, events):
