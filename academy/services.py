@@ -24,7 +24,6 @@ from academy import conf
 from academy.models import Certificate, Expert, Feedback, Registration, Session
 from members.models import City, StaffRole
 from members.selectors import member_cities
-from opencity.accounts.models import User
 from opencity.core import Refused
 from opencity.core.services import audit, notify_user
 from opencity.core.transitions import transition

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -151,7 +150,7 @@ def feedback(request, pk: int):
             messages.success(request, _("Thank you for your feedback."))
         return redirect("academy:my")
     if not registration.attended:
-        raise PermissionDenied
+        raise Http404
     return render(request, "academy/feedback.html", {"form": form, "registration": registration})
 
 
@@ -160,7 +159,7 @@ def feedback(request, pk: int):
 def session_roster(request, pk: int):
     session = get_object_or_404(Session.objects.select_related("course"), pk=pk)
     if not access.can_mark_attendance(request.user, session):
-        raise PermissionDenied
+        raise Http404
     people = list(selectors.roster(session))
     seated = [r for r in people if r.status == Registration.Status.SEATED]
     form = AttendanceForm(request.POST or None, roster=seated)
@@ -245,7 +244,7 @@ def expert_detail(request, slug: str):
 def expert_edit(request, slug: str):
     expert = get_object_or_404(Expert, slug=slug)
     if expert.user_id != request.user.pk:
-        raise PermissionDenied
+        raise Http404
     form = ExpertProfileForm(request.POST or None, request.FILES or None, instance=expert)
     if request.method == "POST" and form.is_valid():
         services.expert_profile_update(expert=expert, editor=request.user, form=form)

@@ -6,7 +6,6 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -128,7 +127,8 @@ def application_detail(request, pk: int):
         else:
             form = ApplicationAnswerForm()
     elif request.method == "POST":
-        raise PermissionDenied
+        # Answered by RefusedMiddleware: a 409 page that says why.
+        raise Refused(_("The secretariat has not asked for more information."), code="status")
     return render(
         request,
         "members/application_detail.html",
@@ -166,14 +166,14 @@ def application_file(request, pk: int):
 
 # --- directors' reports ------------------------------------------------------------------------
 def director_required(view):
-    """Directors (and superusers) only: anonymous → sign-in page, anybody else → 403."""
+    """Directors (and superusers) only: anonymous → sign-in page, anybody else → 404."""
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if not access.is_director(request.user):
-            raise PermissionDenied
+            raise Http404
         return view(request, *args, **kwargs)
 
     return wrapper

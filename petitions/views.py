@@ -11,7 +11,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -217,10 +216,10 @@ def petition_file(request: HttpRequest) -> HttpResponse:
 
 
 def _own_petition(request: HttpRequest, pk: int) -> Petition:
-    petition = get_object_or_404(Petition.objects.select_related("city"), pk=pk)
-    if petition.author_id != request.user.pk:
-        raise PermissionDenied
-    return petition
+    """The signed-in author's petition; anybody else gets 404 (a draft's existence is private)."""
+    return get_object_or_404(
+        Petition.objects.select_related("city"), pk=pk, author_id=request.user.pk
+    )
 
 
 @login_required
@@ -270,7 +269,7 @@ def signatories_csv(request: HttpRequest, pk: int) -> HttpResponse:
     """The official signatory record: that city's staff only (names, e-mails, times)."""
     petition = get_object_or_404(Petition, pk=pk)
     if not access.can_act_on_city(request.user, petition.city_id):
-        raise PermissionDenied
+        raise Http404  # like a petition that does not exist: no hint to other people
     rows = selectors.signatories_for_record(petition)
     response = StreamingHttpResponse(
         _csv_lines(

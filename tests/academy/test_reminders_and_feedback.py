@@ -77,7 +77,7 @@ def test_attendee_leaves_feedback_once(citizen_client, attended):
 def test_registered_person_who_did_not_attend_cannot_leave_feedback(citizen_client, citizen):
     registration = seat(make_past_session(), citizen)
     url = reverse("academy:feedback", args=[registration.pk])
-    assert citizen_client.get(url).status_code == 403
+    assert citizen_client.get(url).status_code == 404
     citizen_client.post(url, {"rating": "4"})
     assert not Feedback.objects.exists()
 

@@ -295,7 +295,9 @@ def test_applicant_answers_on_the_application_page(
 ):
     application = _submit(city_a, citizen)
     url = reverse("members:application_detail", args=[application.pk])
-    assert citizen_client.post(url, {"message": "x"}).status_code == 403  # nothing was asked
+    refused = citizen_client.post(url, {"message": "x"})  # nothing was asked
+    assert refused.status_code == 409
+    assert "Секретаріат не запитував додаткової інформації" in refused.content.decode()
     application_request_info(application=application, actor=association_staff, note="Протокол?")
     response = citizen_client.post(url, {"message": "Ось протокол."})
     assert response.status_code == 302
