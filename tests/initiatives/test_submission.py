@@ -124,15 +124,21 @@ def test_a_half_filled_cost_line_is_refused(citizen_client, programme, category)
     assert "обов" in html  # «Обов’язкове поле.»
 
 
-def test_text_with_html_is_refused(citizen_client, programme, category):
+def test_text_with_html_is_refused_on_that_field(citizen_client, programme, category):
     response = citizen_client.post(
         submit_url(programme), form_data(category, description="<script>x</script>")
     )
     assert response.status_code == 400 and not Initiative.objects.exists()
+    form = response.context["form"]
+    assert form.errors == {
+        "description": ["Використовуйте, будь ласка, звичайний текст без HTML-розмітки."]
+    }
+    assert "Сквер на Відродження" in response.content.decode()  # the rest is kept
 
 
 def test_only_one_coordinate_is_refused(citizen_client, programme, category):
-    _errors_page(citizen_client, programme, form_data(category, longitude=""))
+    html = _errors_page(citizen_client, programme, form_data(category, longitude=""))
+    assert "Вкажіть і широту, і довготу або жодної з них." in html
 
 
 def test_submission_outside_the_stage_is_refused_and_keeps_the_input(citizen_client, city_a):
