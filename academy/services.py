@@ -14,6 +14,8 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
+from django import forms
+from django.contrib.auth.models import AnonymousUser
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Max, Q
@@ -24,6 +26,7 @@ from academy import conf
 from academy.models import Certificate, Expert, Feedback, Registration, Session
 from members.models import City, StaffRole
 from members.selectors import member_cities
+from opencity.accounts.models import User
 from opencity.core import Refused
 from opencity.core.services import audit, notify_user
 from opencity.core.transitions import transition
@@ -35,13 +38,13 @@ Status = Registration.Status
 
 
 # --- registration ---------------------------------------------------------------------------
-def _staff_city_ids(user) -> list[int]:
+def _staff_city_ids(user: User) -> list[int]:
     return list(
         StaffRole.objects.filter(user=user).order_by("pk").values_list("city_id", flat=True)
     )
 
 
-def member_city_staff_city_id(user, staff_city_ids: list[int] | None = None) -> int | None:
+def member_city_staff_city_id(user: User, staff_city_ids: list[int] | None = None) -> int | None:
     """A member city where `user` holds a StaffRole (first by name), or None."""
     if staff_city_ids is None:
         staff_city_ids = _staff_city_ids(user)
@@ -56,7 +59,7 @@ def member_city_staff_city_id(user, staff_city_ids: list[int] | None = None) -> 
     )
 
 
-def represented_city_id(user) -> int | None:
+def represented_city_id(user: User) -> int | None:
     """Registration.city default: a member city they serve, any city they serve, home city."""
     staff_city_ids = _staff_city_ids(user)
     member_city_id = member_city_staff_city_id(user, staff_city_ids)
@@ -65,7 +68,7 @@ def represented_city_id(user) -> int | None:
     return staff_city_ids[0] if staff_city_ids else user.home_city_id
 
 
-def _check_can_register(session: Session, user, now: datetime) -> int | None:
+def _check_can_register(session: Session, user: User | AnonymousUser, now: datetime) -> int | None:
     """Rules that do not depend on the seat count; returns the id of the city represented."""
     if not user.is_authenticated or not user.is_active:
         raise Refused(_("Please sign in to register."), code="sign_in")
@@ -90,7 +93,9 @@ def _check_can_register(session: Session, user, now: datetime) -> int | None:
     return staff_city_ids[0] if staff_city_ids else user.home_city_id
 
 
-def register(*, session_id: int, user, now: datetime | None = None) -> Registration:
+def register(
+    *, session_id: int, user: User | AnonymousUser, now: datetime | None = None
+) -> Registration:
     """Register `user` for a session: a seat if one is free, else the end of the waitlist.
 
     Atomic; capacity is never exceeded (the session row is locked while seats are counted).
@@ -134,7 +139,7 @@ def register(*, session_id: int, user, now: datetime | None = None) -> Registrat
     return registration
 
 
-def registration_cancel(*, registration_id: int, user, now: datetime | None = None) -> bool:
+def registration_cancel(*, registration_id: int, user: User, now: datetime | None = None) -> bool:
     """Cancel one's own registration before the deadline; a freed seat goes to the waitlist.
 
     Atomic; idempotent (cancelling twice changes nothing and returns False). The promotion
@@ -240,7 +245,7 @@ def sessions_with_free_seats_and_waitlist(now: datetime | None = None) -> list[i
     )
 
 
-def session_cancel(*, session_id: int, actor, reason: str = "") -> int:
+def session_cancel(*, session_id: int, actor: User | None, reason: str = "") -> int:
     """Cancel a session and e-mail everyone registered or waiting, once each.
 
     Atomic; idempotent (a cancelled session returns 0 and sends nothing: the outbox key is
@@ -346,7 +351,7 @@ def normalise_code(code: str) -> str:
     return re.sub(r"[^A-Z0-9-]", "", code.upper())
 
 
-def certificate_issue(*, registration: Registration, actor=None) -> Certificate:
+def certificate_issue(*, registration: Registration, actor: User | None = None) -> Certificate:
     """Issue (or restore) the certificate of an attendee; the PDF follows in a task.
 
     Atomic, idempotent (one certificate per registration). Refuses non-attendees.
@@ -395,7 +400,7 @@ def _queue_pdf(certificate_id: int) -> None:
     enqueue_on_commit("academy.tasks.generate_certificate_pdf", certificate_id)
 
 
-def certificate_revoke(*, certificate: Certificate, reason: str, actor=None) -> bool:
+def certificate_revoke(*, certificate: Certificate, reason: str, actor: User | None = None) -> bool:
     """Mark a certificate revoked (the check page then says so). Idempotent."""
     with transaction.atomic():
         changed = Certificate.objects.filter(pk=certificate.pk, revoked_at__isnull=True).update(
@@ -415,7 +420,11 @@ def certificate_revoke(*, certificate: Certificate, reason: str, actor=None) -> 
 
 
 def attendance_set(
-    *, registration: Registration, attended: bool, actor, now: datetime | None = None
+    *,
+    registration: Registration,
+    attended: bool,
+    actor: User | None,
+    now: datetime | None = None,
 ) -> bool:
     """Mark one seated registration as attended or not; issue or revoke its certificate.
 
@@ -460,7 +469,11 @@ def attendance_set(
 
 
 def attendance_mark(
-    *, session: Session, attended_ids: set[int], actor, now: datetime | None = None
+    *,
+    session: Session,
+    attended_ids: set[int],
+    actor: User | None,
+    now: datetime | None = None,
 ) -> int:
     """Set the roster of a session at once: the listed seated registrations attended, the
     others not. Atomic; returns the number of registrations changed."""
@@ -525,7 +538,12 @@ def certificates_without_pdf(now: datetime | None = None) -> list[int]:
 
 # --- feedback -------------------------------------------------------------------------------
 def feedback_submit(
-    *, registration: Registration, user, rating: int, comment: str, now: datetime | None = None
+    *,
+    registration: Registration,
+    user: User,
+    rating: int,
+    comment: str,
+    now: datetime | None = None,
 ) -> Feedback:
     """Record an attendee's feedback on a session that has ended, once.
 
@@ -554,7 +572,7 @@ def feedback_submit(
 
 
 # --- experts --------------------------------------------------------------------------------
-def expert_profile_update(*, expert: Expert, editor, form) -> Expert:
+def expert_profile_update(*, expert: Expert, editor: User, form: forms.ModelForm) -> Expert:
     """Save an expert's own profile edit. Only the linked user may call it."""
     if expert.user_id is None or expert.user_id != editor.pk:
         raise PermissionError("experts edit only their own profile")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -21,6 +22,8 @@ from initiatives.models import (
     Vote,
 )
 from members import access
+from members.models import City
+from opencity.accounts.models import User
 
 Status = Initiative.Status
 # Statuses anyone may see; a revision in progress or a withdrawn project is the author's.
@@ -57,7 +60,9 @@ def programmes() -> QuerySet[Programme]:
     return Programme.objects.select_related("city").order_by("-year", "title")
 
 
-def initiative_for_viewer(user, programme_slug: str, pk: int) -> Initiative | None:
+def initiative_for_viewer(
+    user: User | AnonymousUser, programme_slug: str, pk: int
+) -> Initiative | None:
     """The initiative if `user` may see it: public, their own, or their city's (staff)."""
     initiative = (
         Initiative.objects.select_related("programme__city", "category", "district", "author")
@@ -77,11 +82,11 @@ def initiative_for_viewer(user, programme_slug: str, pk: int) -> Initiative | No
     return None
 
 
-def initiatives_by_author(user, programme: Programme) -> QuerySet[Initiative]:
+def initiatives_by_author(user: User, programme: Programme) -> QuerySet[Initiative]:
     return Initiative.objects.filter(author=user, programme=programme).order_by("-submitted_at")
 
 
-def ballot_for(voter, programme: Programme) -> dict:
+def ballot_for(voter: User, programme: Programme) -> dict:
     """The voter's ballot: votes cast (with their initiatives), votes left, notify flag."""
     ballot = Ballot.objects.filter(voter=voter, programme=programme).first()
     votes = []
@@ -142,7 +147,7 @@ def home_summary() -> dict:
     return {"open_programmes": open_programmes, "voting": voting, **counts}
 
 
-def open_initiatives_for_city(city, limit: int = 5) -> list[Initiative]:
+def open_initiatives_for_city(city: City, limit: int = 5) -> list[Initiative]:
     """Accepted initiatives (on the ballot or waiting for voting) of the city's programmes."""
     return list(
         Initiative.objects.filter(programme__city=city, status=Status.ACCEPTED)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from decimal import Decimal
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import AnonymousUser
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -19,9 +22,10 @@ from django.views.decorators.http import require_POST
 from initiatives import selectors, services
 from initiatives.filters import InitiativeFilter
 from initiatives.forms import NotifyForm, check_total_against_category, submission_forms
-from initiatives.models import Initiative, Programme, Stage
+from initiatives.models import Initiative, Programme, ResultRow, ResultSnapshot, Stage
 from members import access
 from opencity import ratelimit
+from opencity.accounts.models import User
 from opencity.core import Refused
 from opencity.core.web import refusal_to_form, refusal_to_message
 from opencity.exports import spreadsheet_safe
@@ -33,18 +37,18 @@ def _programme(slug: str) -> Programme:
     return get_object_or_404(Programme.objects.select_related("city"), slug=slug)
 
 
-def _initiative(request, slug: str, pk: int) -> Initiative:
+def _initiative(request: HttpRequest, slug: str, pk: int) -> Initiative:
     initiative = selectors.initiative_for_viewer(request.user, slug, pk)
     if initiative is None:
         raise Http404
     return initiative
 
 
-def _is_city_staff(user, programme: Programme) -> bool:
+def _is_city_staff(user: User | AnonymousUser, programme: Programme) -> bool:
     return user.is_authenticated and access.can_act_on_city(user, programme.city_id)
 
 
-def index(request):
+def index(request: HttpRequest) -> HttpResponse:
     initiative_filter = InitiativeFilter(request.GET, queryset=selectors.public_initiatives())
     page = Paginator(initiative_filter.qs, 20).get_page(request.GET.get("page"))
     return render(
@@ -54,7 +58,7 @@ def index(request):
     )
 
 
-def programme_detail(request, slug):
+def programme_detail(request: HttpRequest, slug: str) -> HttpResponse:
     programme = _programme(slug)
     context = {
         "programme": programme,
@@ -72,7 +76,7 @@ def programme_detail(request, slug):
     return render(request, "initiatives/programme_detail.html", context)
 
 
-def initiative_detail(request, slug, pk):
+def initiative_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     initiative = _initiative(request, slug, pk)
     programme = initiative.programme
     ballot = None
@@ -102,7 +106,14 @@ def initiative_detail(request, slug, pk):
     return render(request, "initiatives/initiative_detail.html", context)
 
 
-def _submission_page(request, programme, form, formset, initiative=None, status=200):
+def _submission_page(
+    request: HttpRequest,
+    programme: Programme,
+    form: forms.Form,
+    formset: forms.BaseFormSet,
+    initiative: Initiative | None = None,
+    status: int = 200,
+) -> HttpResponse:
     return render(
         request,
         "initiatives/submit.html",
@@ -112,7 +123,7 @@ def _submission_page(request, programme, form, formset, initiative=None, status=
 
 
 @login_required
-def initiative_submit(request, slug):
+def initiative_submit(request: HttpRequest, slug: str) -> HttpResponse:
     programme = _programme(slug)
     if request.method != "POST":
         form, formset = submission_forms(programme)
@@ -147,7 +158,7 @@ def initiative_submit(request, slug):
 
 
 @login_required
-def initiative_revise(request, slug, pk):
+def initiative_revise(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     initiative = _initiative(request, slug, pk)
     programme = initiative.programme
     if initiative.author_id != request.user.pk:
@@ -182,7 +193,7 @@ def initiative_revise(request, slug, pk):
 
 @login_required
 @require_POST
-def initiative_withdraw(request, slug, pk):
+def initiative_withdraw(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     initiative = _initiative(request, slug, pk)
     if initiative.author_id != request.user.pk:
         raise Http404
@@ -195,7 +206,7 @@ def initiative_withdraw(request, slug, pk):
     return redirect(initiative)
 
 
-def _back(request, fallback: str) -> str:
+def _back(request: HttpRequest, fallback: str) -> str:
     target = request.POST.get("next", "")
     if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
         return target
@@ -204,7 +215,7 @@ def _back(request, fallback: str) -> str:
 
 @login_required
 @require_POST
-def vote(request, slug, pk):
+def vote(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     back = _back(request, reverse("initiatives:detail", args=[slug, pk]))
     if not ratelimit.allow("vote", request.user.pk):
         return ratelimit.too_many(request)
@@ -227,7 +238,7 @@ def vote(request, slug, pk):
 
 
 @login_required
-def ballot(request, slug):
+def ballot(request: HttpRequest, slug: str) -> HttpResponse:
     programme = _programme(slug)
     state = selectors.ballot_for(request.user, programme)
     refusal = None
@@ -253,7 +264,7 @@ def ballot(request, slug):
 
 @login_required
 @require_POST
-def ballot_notify(request, slug):
+def ballot_notify(request: HttpRequest, slug: str) -> HttpResponse:
     programme = _programme(slug)
     form = NotifyForm(request.POST)
     if form.is_valid():
@@ -264,7 +275,7 @@ def ballot_notify(request, slug):
     return redirect("initiatives:ballot", slug=programme.slug)
 
 
-def _snapshot_for(request, programme: Programme):
+def _snapshot_for(request: HttpRequest, programme: Programme) -> ResultSnapshot:
     """The published result; city staff also see the latest unpublished tally (preview)."""
     staff = _is_city_staff(request.user, programme)
     snapshot = selectors.latest_snapshot(programme, published_only=not staff)
@@ -273,7 +284,7 @@ def _snapshot_for(request, programme: Programme):
     return snapshot
 
 
-def _chart(rows) -> dict:
+def _chart(rows: list[ResultRow]) -> dict:
     shown = sorted(rows, key=lambda r: (-r.votes, r.rank))[:CHART_ROWS]
     top = max((r.votes for r in shown), default=0) or 1
     bar_area = 360
@@ -296,7 +307,7 @@ def _chart(rows) -> dict:
     }
 
 
-def _budget_use(programme: Programme, rows) -> list[dict]:
+def _budget_use(programme: Programme, rows: list[ResultRow]) -> list[dict]:
     funded: dict[int, Decimal] = {}
     for row in rows:
         if row.winner:
@@ -311,7 +322,7 @@ def _budget_use(programme: Programme, rows) -> list[dict]:
     ]
 
 
-def results(request, slug):
+def results(request: HttpRequest, slug: str) -> HttpResponse:
     programme = _programme(slug)
     snapshot = _snapshot_for(request, programme)
     rows = selectors.result_rows(snapshot)
@@ -325,7 +336,7 @@ def results(request, slug):
     return render(request, "initiatives/results.html", context)
 
 
-def _export_rows(rows):
+def _export_rows(rows: list[ResultRow]) -> Iterator[dict]:
     for row in rows:
         yield {
             "category": row.category.name,
@@ -338,7 +349,7 @@ def _export_rows(rows):
         }
 
 
-def results_csv(request, slug):
+def results_csv(request: HttpRequest, slug: str) -> HttpResponse:
     programme = _programme(slug)
     snapshot = _snapshot_for(request, programme)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
@@ -353,7 +364,7 @@ def results_csv(request, slug):
     return response
 
 
-def results_json(request, slug):
+def results_json(request: HttpRequest, slug: str) -> HttpResponse:
     programme = _programme(slug)
     snapshot = _snapshot_for(request, programme)
     payload = {

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from functools import wraps
+from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -33,13 +36,13 @@ from opencity.core.web import refusal_to_form
 
 
 # --- public registry and catalogue -------------------------------------------------------------
-def city_list(request):
+def city_list(request: HttpRequest) -> HttpResponse:
     city_filter = CityFilter(request.GET, queryset=city_list_queryset())
     page = Paginator(city_filter.qs, 50).get_page(request.GET.get("page"))
     return render(request, "members/city_list.html", {"filter": city_filter, "page": page})
 
 
-def city_detail(request, slug):
+def city_detail(request: HttpRequest, slug: str) -> HttpResponse:
     city = get_object_or_404(cities_with_membership(), slug=slug)
     context = {"city": city, **city_profile(city)}
     context["status"] = context["membership"].status
@@ -49,13 +52,13 @@ def city_detail(request, slug):
     return render(request, "members/city_detail.html", context)
 
 
-def product_list(request):
+def product_list(request: HttpRequest) -> HttpResponse:
     product_filter = ProductFilter(request.GET, queryset=products_catalogue())
     page = Paginator(product_filter.qs, 30).get_page(request.GET.get("page"))
     return render(request, "members/product_list.html", {"filter": product_filter, "page": page})
 
 
-def product_detail(request, slug):
+def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         product = product_with_adoptions(slug)
     except EProduct.DoesNotExist:
@@ -66,7 +69,7 @@ def product_detail(request, slug):
 # --- joining ---------------------------------------------------------------------------------
 @login_required
 @require_http_methods(["GET", "POST"])
-def application_new(request):
+def application_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if not ratelimit.allow("file", request.user.pk):
             return ratelimit.too_many(request)
@@ -89,7 +92,7 @@ def application_new(request):
     )
 
 
-def _application_for(request, pk: int) -> MembershipApplication:
+def _application_for(request: HttpRequest, pk: int) -> MembershipApplication:
     """The applicant or association staff; everybody else gets 404 (no existence leak)."""
     application = get_object_or_404(MembershipApplication.objects.select_related("city"), pk=pk)
     if application.applicant_id != request.user.pk and not access.is_association_staff(
@@ -101,7 +104,7 @@ def _application_for(request, pk: int) -> MembershipApplication:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def application_detail(request, pk: int):
+def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
     application = _application_for(request, pk)
     may_answer = (
         application.applicant_id == request.user.pk
@@ -137,14 +140,14 @@ def application_detail(request, pk: int):
 
 
 @login_required
-def application_mine(request):
+def application_mine(request: HttpRequest) -> HttpResponse:
     return render(
         request, "members/application_list.html", {"applications": applications_of(request.user)}
     )
 
 
 @login_required
-def application_file(request, pk: int):
+def application_file(request: HttpRequest, pk: int) -> HttpResponse:
     """The uploaded council decision: only to its applicant and association staff."""
     application = _application_for(request, pk)
     if not application.decision_file:
@@ -165,11 +168,14 @@ def application_file(request, pk: int):
 
 
 # --- directors' reports ------------------------------------------------------------------------
-def director_required(view):
+ViewFunction = Callable[..., HttpResponse]
+
+
+def director_required(view: ViewFunction) -> ViewFunction:
     """Directors (and superusers) only: anonymous → sign-in page, anybody else → 404."""
 
     @wraps(view)
-    def wrapper(request, *args, **kwargs):
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if not access.is_director(request.user):
@@ -180,7 +186,7 @@ def director_required(view):
 
 
 @director_required
-def report_index(request):
+def report_index(request: HttpRequest) -> HttpResponse:
     return render(request, "members/reports/index.html", {"reports": reports.REPORTS})
 
 
@@ -191,7 +197,7 @@ def _default_period(slug: str) -> tuple[date, date]:
     return date(today.year, 1, 1), today
 
 
-def _build(request, slug: str):
+def _build(request: HttpRequest, slug: str) -> tuple[forms.Form | None, Any]:
     """(form, report or None) from the query string; invalid input → the form's errors."""
     if slug in reports.PERIOD_REPORTS:
         start, end = _default_period(slug)
@@ -217,7 +223,7 @@ def _build(request, slug: str):
 
 
 @director_required
-def report_detail(request, slug: str):
+def report_detail(request: HttpRequest, slug: str) -> HttpResponse:
     if slug not in reports.REPORTS:
         raise Http404
     form, report = _build(request, slug)
@@ -259,7 +265,7 @@ def report_detail(request, slug: str):
 
 
 @director_required
-def report_export(request, slug: str, fmt: str):
+def report_export(request: HttpRequest, slug: str, fmt: str) -> HttpResponse:
     if slug not in reports.REPORTS or fmt not in ("csv", "xlsx"):
         raise Http404
     _form, report = _build(request, slug)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from importlib import import_module
+from typing import Any
 
 from celery import Task, current_app
 from django.conf import settings
@@ -38,7 +39,7 @@ def task_named(name: str) -> Task:
         return current_app.tasks[name]
 
 
-def send_now(task: Task | str, *args: int | str, **options) -> bool:
+def send_now(task: Task | str, *args: int | str, **options: Any) -> bool:
     """Publish immediately; return False (and log) when the broker cannot be reached."""
     global _broker_down_until
     if isinstance(task, str):
@@ -64,7 +65,7 @@ def reset_broker_backoff() -> None:
     _broker_down_until = 0.0
 
 
-def enqueue_on_commit(task: Task | str, *args: int | str, **options) -> None:
+def enqueue_on_commit(task: Task | str, *args: int | str, **options: Any) -> None:
     for arg in args:
         if not isinstance(arg, int | str):
             raise TypeError("pass primary keys or plain strings to tasks, not objects")

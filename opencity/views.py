@@ -4,7 +4,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import connection
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views import i18n
@@ -17,7 +17,7 @@ from opencity.accounts.forms import ProfileForm
 HOME_APPS = ("petitions", "initiatives", "academy", "members")
 
 
-def home(request):
+def home(request: HttpRequest) -> HttpResponse:
     summaries = {}
     for app in HOME_APPS:
         try:
@@ -31,7 +31,7 @@ def home(request):
 
 
 @login_required
-def profile(request):
+def profile(request: HttpRequest) -> HttpResponse:
     form = ProfileForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
         form.save()
@@ -41,7 +41,7 @@ def profile(request):
 
 
 @require_POST
-def set_language(request):
+def set_language(request: HttpRequest) -> HttpResponse:
     """The language switcher: remembered in a cookie and, for a signed-in person, on the
     profile, so that e-mails follow the same choice."""
     response = i18n.set_language(request)
@@ -57,17 +57,17 @@ def set_language(request):
 
 
 @never_cache
-def healthz(request):
+def healthz(request: HttpRequest) -> HttpResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
 
 
-def not_found(request, exception=None):
+def not_found(request: HttpRequest, exception: Exception = None) -> HttpResponse:
     return render(request, "404.html", status=404)
 
 
-def server_error(request):
+def server_error(request: HttpRequest) -> HttpResponse:
     # A static page: rendering must not depend on the database or context processors.
     return HttpResponse(TEMPLATE_500, status=500, content_type="text/html")
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -507,7 +507,7 @@ def _notify_author(petition: Petition, kind: str) -> None:
     )
 
 
-def staff_recipients(city_id: int, roles: Iterable[str]):
+def staff_recipients(city_id: int, roles: Iterable[str]) -> QuerySet[User]:
     return (
         User.objects.filter(
             staff_roles__city_id=city_id, staff_roles__role__in=list(roles), is_active=True

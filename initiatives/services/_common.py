@@ -4,9 +4,10 @@ author's and staff's notifications."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from initiatives.models import Initiative, Programme
-from members.models import StaffRole
+from members.models import City, StaffRole
 from opencity.accounts.models import User
 from opencity.core.services import notify_user
 
@@ -17,7 +18,7 @@ def age_on(birth: date, day: date) -> int:
     return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
-def city_staff(city) -> list[User]:
+def city_staff(city: City) -> list[User]:
     """Staff who review this city's initiatives (moderators and city administrators)."""
     roles = StaffRole.objects.filter(city=city, role__in=REVIEW_ROLES).select_related("user")
     seen = {}
@@ -27,7 +28,7 @@ def city_staff(city) -> list[User]:
     return list(seen.values())
 
 
-def notify_author(initiative: Initiative, event: str, template: str, **context) -> None:
+def notify_author(initiative: Initiative, event: str, template: str, **context: Any) -> None:
     notify_user(
         user=initiative.author,
         key=f"initiatives:{event}:i{initiative.pk}",
@@ -37,7 +38,7 @@ def notify_author(initiative: Initiative, event: str, template: str, **context) 
     )
 
 
-def notify_staff(programme: Programme, key: str, template: str, **context) -> None:
+def notify_staff(programme: Programme, key: str, template: str, **context: Any) -> None:
     for user in city_staff(programme.city):
         notify_user(
             user=user,
