@@ -24,6 +24,7 @@ from members.models import (
     Payment,
     StaffRole,
 )
+from members.selectors import city_membership_status, member_cities
 from opencity.accounts.models import User
 from opencity.core import Refused
 from opencity.core.services import audit, notify_user
@@ -184,8 +185,6 @@ _DONE = {
 
 
 def city_may_apply(city: City) -> bool:
-    from members.selectors import city_membership_status
-
     return city_membership_status(city) in (
         None,
         MembershipEvent.Status.CANDIDATE,
@@ -387,8 +386,6 @@ def application_accept(
 @transaction.atomic
 def membership_event_record(*, event: MembershipEvent, actor: User) -> MembershipEvent:
     """Record a status change decided outside the application flow (admin). Audited."""
-    from members.selectors import city_membership_status
-
     before = city_membership_status(event.city, on=event.effective_on) or ""
     event.save()
     audit(
@@ -460,8 +457,6 @@ def invoice_issue(
 def invoices_issue_for_year(*, year: int, actor: User | None = None) -> int:
     """Issue `year`'s invoices for every city that is a member on 1 January or 31 December
     of that year (capped at today). Idempotent; returns how many were created."""
-    from members.selectors import member_cities
-
     last_day = min(date(year, 12, 31), timezone.localdate())
     city_ids = set(member_cities(on=date(year, 1, 1)).values_list("pk", flat=True))
     city_ids |= set(member_cities(on=last_day).values_list("pk", flat=True))
