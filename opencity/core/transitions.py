@@ -9,7 +9,7 @@ the audit entry in the same transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import models, transaction
 from django.utils import timezone
@@ -20,6 +20,9 @@ from opencity.core.models import AuditEntry
 from opencity.core.refusals import Refused
 from opencity.core.services import audit
 
+if TYPE_CHECKING:
+    from opencity.accounts.models import User
+
 
 def transition(
     obj: models.Model,
@@ -27,8 +30,8 @@ def transition(
     to: str,
     allowed_from: Iterable[str],
     action: str,
-    actor: Any = None,
-    city: Any = None,
+    actor: User | None = None,
+    city: models.Model | int | None = None,
     reason: str = "",
     data: dict | None = None,
     refused: str | Promise | None = None,
