@@ -23,6 +23,7 @@ from academy.models import (
     Topic,
 )
 from opencity.cities.admin_scoping import CityScopedAdmin
+from opencity.core import Refused
 from opencity.queue import enqueue_on_commit
 
 
@@ -136,7 +137,7 @@ def _set_attendance(modeladmin, request, queryset, attended: bool) -> None:
             changed += services.attendance_set(
                 registration=registration, attended=attended, actor=request.user
             )
-        except services.AttendanceRefused:
+        except Refused:
             refused += 1
     modeladmin.message_user(
         request,

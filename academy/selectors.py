@@ -9,10 +9,13 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import Avg, Count, F, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
 from academy.models import Certificate, Expert, Registration, Session
+from opencity.accounts.models import User
+from opencity.cities.models import City
 
 Status = Registration.Status
 
@@ -46,7 +49,7 @@ def session_detail(pk: int) -> Session:
     )
 
 
-def active_registration(session: Session, user) -> Registration | None:
+def active_registration(session: Session, user: User | AnonymousUser) -> Registration | None:
     if not user.is_authenticated:
         return None
     return (
@@ -69,7 +72,7 @@ def waitlist_place(registration: Registration) -> int | None:
     return ahead + 1
 
 
-def registrations_of(user) -> QuerySet[Registration]:
+def registrations_of(user: User) -> QuerySet[Registration]:
     return (
         Registration.objects.filter(user=user)
         .exclude(status=Status.CANCELLED)
@@ -187,7 +190,7 @@ def training_stats(
     }
 
 
-def trainings_for_city(city) -> list[dict]:
+def trainings_for_city(city: City) -> list[dict]:
     """Sessions attended by people of `city`, newest first: course, start, attendees. One query."""
     rows = (
         Registration.objects.filter(city=city, status=Status.SEATED, attended=True)

@@ -14,6 +14,8 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
+from django import forms
+from django.contrib.auth.models import AnonymousUser
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Max, Q
@@ -23,8 +25,11 @@ from django.utils.translation import gettext_lazy as _
 from academy import conf
 from academy.models import Certificate, Expert, Feedback, Registration, Session
 from members.selectors import member_cities
+from opencity.accounts.models import User
 from opencity.cities.models import City, StaffRole
+from opencity.core import Refused
 from opencity.core.services import audit, notify_user
+from opencity.core.transitions import transition
 from opencity.queue import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
@@ -32,46 +37,14 @@ logger = logging.getLogger(__name__)
 Status = Registration.Status
 
 
-class AcademyError(Exception):
-    """A rule refused the action; `message` is translated and safe to show to the person."""
-
-    def __init__(self, message):
-        super().__init__(str(message))
-        self.message = message
-
-
-class RegistrationClosed(AcademyError):
-    pass
-
-
-class PriorityWindow(AcademyError):
-    pass
-
-
-class AlreadyRegistered(AcademyError):
-    pass
-
-
-class CancellationRefused(AcademyError):
-    pass
-
-
-class FeedbackRefused(AcademyError):
-    pass
-
-
-class AttendanceRefused(AcademyError):
-    pass
-
-
 # --- registration ---------------------------------------------------------------------------
-def _staff_city_ids(user) -> list[int]:
+def _staff_city_ids(user: User) -> list[int]:
     return list(
         StaffRole.objects.filter(user=user).order_by("pk").values_list("city_id", flat=True)
     )
 
 
-def member_city_staff_city_id(user, staff_city_ids: list[int] | None = None) -> int | None:
+def member_city_staff_city_id(user: User, staff_city_ids: list[int] | None = None) -> int | None:
     """A member city where `user` holds a StaffRole (first by name), or None."""
     if staff_city_ids is None:
         staff_city_ids = _staff_city_ids(user)
@@ -86,7 +59,7 @@ def member_city_staff_city_id(user, staff_city_ids: list[int] | None = None) -> 
     )
 
 
-def represented_city_id(user) -> int | None:
+def represented_city_id(user: User) -> int | None:
     """Registration.city default: a member city they serve, any city they serve, home city."""
     staff_city_ids = _staff_city_ids(user)
     member_city_id = member_city_staff_city_id(user, staff_city_ids)
@@ -95,37 +68,40 @@ def represented_city_id(user) -> int | None:
     return staff_city_ids[0] if staff_city_ids else user.home_city_id
 
 
-def _check_can_register(session: Session, user, now: datetime) -> int | None:
+def _check_can_register(session: Session, user: User | AnonymousUser, now: datetime) -> int | None:
     """Rules that do not depend on the seat count; returns the id of the city represented."""
     if not user.is_authenticated or not user.is_active:
-        raise RegistrationClosed(_("Please sign in to register."))
+        raise Refused(_("Please sign in to register."), code="sign_in")
     if session.is_cancelled:
-        raise RegistrationClosed(_("This session has been cancelled."))
+        raise Refused(_("This session has been cancelled."), code="cancelled")
     if now >= session.registration_deadline:
-        raise RegistrationClosed(_("Registration for this session has closed."))
+        raise Refused(_("Registration for this session has closed."), code="closed")
     staff_city_ids = _staff_city_ids(user)
     member_city_id = member_city_staff_city_id(user, staff_city_ids)
     if session.in_priority_window(now) and member_city_id is None:
         local = timezone.localtime(session.priority_until)
-        raise PriorityWindow(
+        raise Refused(
             _(
                 "Until %(date)s registration is open only to staff of the association's "
                 "member cities. Please come back then."
             )
-            % {"date": local.strftime("%d.%m.%Y %H:%M")}
+            % {"date": local.strftime("%d.%m.%Y %H:%M")},
+            code="priority",
         )
     if member_city_id is not None:
         return member_city_id
     return staff_city_ids[0] if staff_city_ids else user.home_city_id
 
 
-def register(*, session_id: int, user, now: datetime | None = None) -> Registration:
+def register(
+    *, session_id: int, user: User | AnonymousUser, now: datetime | None = None
+) -> Registration:
     """Register `user` for a session: a seat if one is free, else the end of the waitlist.
 
     Atomic; capacity is never exceeded (the session row is locked while seats are counted).
     Nobody jumps the waitlist: while anyone waits, newcomers join the waitlist too.
-    Raises an AcademyError subclass when a rule refuses (closed, priority window, already
-    registered). Callers: the register view (signed-in user, rate-limited).
+    Raises Refused when a rule refuses (code "sign_in", "cancelled", "closed", "priority",
+    "already"). Callers: the register view (signed-in user, rate-limited).
     """
     now = now or timezone.now()
     session = Session.objects.get(pk=session_id, course__is_published=True)
@@ -133,7 +109,7 @@ def register(*, session_id: int, user, now: datetime | None = None) -> Registrat
     with transaction.atomic():
         session = Session.objects.select_for_update().get(pk=session_id)
         if session.is_cancelled or now >= session.registration_deadline:
-            raise RegistrationClosed(_("Registration for this session has closed."))
+            raise Refused(_("Registration for this session has closed."), code="closed")
         counts = (
             Registration.objects.filter(session=session)
             .exclude(status=Status.CANCELLED)
@@ -145,7 +121,7 @@ def register(*, session_id: int, user, now: datetime | None = None) -> Registrat
             )
         )
         if counts["mine"]:
-            raise AlreadyRegistered(_("You are already registered for this session."))
+            raise Refused(_("You are already registered for this session."), code="already")
         if counts["seated"] < session.capacity and counts["waiting"] == 0:
             status, position = Status.SEATED, None
         else:
@@ -155,7 +131,7 @@ def register(*, session_id: int, user, now: datetime | None = None) -> Registrat
         )
         audit(
             obj=registration,
-            action="academy.register",
+            action="academy.registration.registered",
             actor=user,
             city=City(pk=city_id) if city_id else None,
             to_state=status,
@@ -163,12 +139,12 @@ def register(*, session_id: int, user, now: datetime | None = None) -> Registrat
     return registration
 
 
-def registration_cancel(*, registration_id: int, user, now: datetime | None = None) -> bool:
+def registration_cancel(*, registration_id: int, user: User, now: datetime | None = None) -> bool:
     """Cancel one's own registration before the deadline; a freed seat goes to the waitlist.
 
     Atomic; idempotent (cancelling twice changes nothing and returns False). The promotion
     runs in a Celery task queued on commit; the periodic pass catches a missed one.
-    Raises CancellationRefused after the registration deadline.
+    Raises Refused (code "deadline") after the registration deadline.
     """
     now = now or timezone.now()
     registration = Registration.objects.select_related("session").get(pk=registration_id)
@@ -180,28 +156,26 @@ def registration_cancel(*, registration_id: int, user, now: datetime | None = No
         if registration.status == Status.CANCELLED:
             return False
         if now >= session.registration_deadline:
-            raise CancellationRefused(
+            raise Refused(
                 _(
                     "The registration deadline has passed, so the registration can no longer "
                     "be cancelled online. If you cannot come, please tell the organisers."
-                )
+                ),
+                code="deadline",
             )
         was = registration.status
-        Registration.objects.filter(pk=registration.pk).update(
-            status=Status.CANCELLED, waitlist_position=None, cancelled_at=now
-        )
-        audit(
-            obj=registration,
-            action="academy.cancel",
+        transition(
+            registration,
+            allowed_from=[Status.SEATED, Status.WAITLISTED],
+            to=Status.CANCELLED,
+            action="academy.registration.cancelled",
             actor=user,
-            city=registration.city,
-            from_state=was,
-            to_state=Status.CANCELLED,
+            city=registration.city_id,
+            waitlist_position=None,
+            cancelled_at=now,
         )
         if was == Status.SEATED:
-            from academy.tasks import promote_waitlist
-
-            enqueue_on_commit(promote_waitlist, session.pk)
+            enqueue_on_commit("academy.tasks.promote_waitlist", session.pk)
     return True
 
 
@@ -234,19 +208,19 @@ def waitlist_promote(*, session_id: int, now: datetime | None = None) -> list[in
             .order_by("waitlist_position")[:free]
         )
         for registration in waiting:
-            changed = Registration.objects.filter(
-                pk=registration.pk, status=Status.WAITLISTED
-            ).update(status=Status.SEATED, waitlist_position=None, promoted_at=now)
-            if changed != 1:
+            try:
+                transition(
+                    registration,
+                    allowed_from=[Status.WAITLISTED],
+                    to=Status.SEATED,
+                    action="academy.registration.promoted",
+                    city=registration.city_id,
+                    waitlist_position=None,
+                    promoted_at=now,
+                )
+            except Refused:  # cancelled meanwhile
                 continue
             promoted.append(registration.pk)
-            audit(
-                obj=registration,
-                action="academy.promote",
-                city=registration.city,
-                from_state=Status.WAITLISTED,
-                to_state=Status.SEATED,
-            )
             notify_user(
                 user=registration.user,
                 key=f"academy:promoted:r{registration.pk}",
@@ -271,7 +245,7 @@ def sessions_with_free_seats_and_waitlist(now: datetime | None = None) -> list[i
     )
 
 
-def session_cancel(*, session_id: int, actor, reason: str = "") -> int:
+def session_cancel(*, session_id: int, actor: User | None, reason: str = "") -> int:
     """Cancel a session and e-mail everyone registered or waiting, once each.
 
     Atomic; idempotent (a cancelled session returns 0 and sends nothing: the outbox key is
@@ -290,7 +264,7 @@ def session_cancel(*, session_id: int, actor, reason: str = "") -> int:
         session.is_cancelled = True
         audit(
             obj=session,
-            action="academy.session.cancel",
+            action="academy.session.cancelled",
             actor=actor,
             city=session.city,
             from_state="scheduled",
@@ -377,13 +351,13 @@ def normalise_code(code: str) -> str:
     return re.sub(r"[^A-Z0-9-]", "", code.upper())
 
 
-def certificate_issue(*, registration: Registration, actor=None) -> Certificate:
+def certificate_issue(*, registration: Registration, actor: User | None = None) -> Certificate:
     """Issue (or restore) the certificate of an attendee; the PDF follows in a task.
 
     Atomic, idempotent (one certificate per registration). Refuses non-attendees.
     """
     if registration.status != Status.SEATED or not registration.attended:
-        raise AttendanceRefused(_("Certificates are issued to attendees only."))
+        raise Refused(_("Certificates are issued to attendees only."), code="not_attendee")
     with transaction.atomic():
         existing = Certificate.objects.select_for_update().filter(registration=registration).first()
         if existing is not None:
@@ -393,7 +367,7 @@ def certificate_issue(*, registration: Registration, actor=None) -> Certificate:
                 )
                 audit(
                     obj=existing,
-                    action="academy.certificate.restore",
+                    action="academy.certificate.restored",
                     actor=actor,
                     city=registration.city,
                     from_state="revoked",
@@ -413,7 +387,7 @@ def certificate_issue(*, registration: Registration, actor=None) -> Certificate:
         )
         audit(
             obj=certificate,
-            action="academy.certificate.issue",
+            action="academy.certificate.issued",
             actor=actor,
             city=registration.city,
             to_state="valid",
@@ -423,12 +397,10 @@ def certificate_issue(*, registration: Registration, actor=None) -> Certificate:
 
 
 def _queue_pdf(certificate_id: int) -> None:
-    from academy.tasks import generate_certificate_pdf
-
-    enqueue_on_commit(generate_certificate_pdf, certificate_id)
+    enqueue_on_commit("academy.tasks.generate_certificate_pdf", certificate_id)
 
 
-def certificate_revoke(*, certificate: Certificate, reason: str, actor=None) -> bool:
+def certificate_revoke(*, certificate: Certificate, reason: str, actor: User | None = None) -> bool:
     """Mark a certificate revoked (the check page then says so). Idempotent."""
     with transaction.atomic():
         changed = Certificate.objects.filter(pk=certificate.pk, revoked_at__isnull=True).update(
@@ -437,7 +409,7 @@ def certificate_revoke(*, certificate: Certificate, reason: str, actor=None) -> 
         if changed:
             audit(
                 obj=certificate,
-                action="academy.certificate.revoke",
+                action="academy.certificate.revoked",
                 actor=actor,
                 city=certificate.registration.city,
                 from_state="valid",
@@ -448,7 +420,11 @@ def certificate_revoke(*, certificate: Certificate, reason: str, actor=None) -> 
 
 
 def attendance_set(
-    *, registration: Registration, attended: bool, actor, now: datetime | None = None
+    *,
+    registration: Registration,
+    attended: bool,
+    actor: User | None,
+    now: datetime | None = None,
 ) -> bool:
     """Mark one seated registration as attended or not; issue or revoke its certificate.
 
@@ -458,9 +434,11 @@ def attendance_set(
     now = now or timezone.now()
     session = registration.session
     if session.starts_at > now:
-        raise AttendanceRefused(_("Attendance can be marked once the session has started."))
+        raise Refused(
+            _("Attendance can be marked once the session has started."), code="not_started"
+        )
     if registration.status != Status.SEATED:
-        raise AttendanceRefused(_("Only registered participants can attend."))
+        raise Refused(_("Only registered participants can attend."), code="not_seated")
     with transaction.atomic():
         changed = (
             Registration.objects.filter(pk=registration.pk, status=Status.SEATED)
@@ -473,7 +451,7 @@ def attendance_set(
         registration.attendance_marked_at = now
         audit(
             obj=registration,
-            action="academy.attendance",
+            action="academy.registration.attendance_marked",
             actor=actor,
             city=registration.city,
             from_state=str(not attended).lower(),
@@ -491,13 +469,19 @@ def attendance_set(
 
 
 def attendance_mark(
-    *, session: Session, attended_ids: set[int], actor, now: datetime | None = None
+    *,
+    session: Session,
+    attended_ids: set[int],
+    actor: User | None,
+    now: datetime | None = None,
 ) -> int:
     """Set the roster of a session at once: the listed seated registrations attended, the
     others not. Atomic; returns the number of registrations changed."""
     now = now or timezone.now()
     if session.starts_at > now:
-        raise AttendanceRefused(_("Attendance can be marked once the session has started."))
+        raise Refused(
+            _("Attendance can be marked once the session has started."), code="not_started"
+        )
     changed = 0
     with transaction.atomic():
         roster = (
@@ -554,7 +538,12 @@ def certificates_without_pdf(now: datetime | None = None) -> list[int]:
 
 # --- feedback -------------------------------------------------------------------------------
 def feedback_submit(
-    *, registration: Registration, user, rating: int, comment: str, now: datetime | None = None
+    *,
+    registration: Registration,
+    user: User,
+    rating: int,
+    comment: str,
+    now: datetime | None = None,
 ) -> Feedback:
     """Record an attendee's feedback on a session that has ended, once.
 
@@ -564,26 +553,30 @@ def feedback_submit(
     """
     now = now or timezone.now()
     if registration.user_id != user.pk or not registration.attended:
-        raise FeedbackRefused(_("Only people who attended the session can leave feedback."))
+        raise Refused(
+            _("Only people who attended the session can leave feedback."), code="not_attendee"
+        )
     if registration.session.ends_at > now:
-        raise FeedbackRefused(_("Feedback opens when the session is over."))
+        raise Refused(_("Feedback opens when the session is over."), code="not_over")
     if now > registration.session.ends_at + timedelta(days=conf.FEEDBACK_DAYS):
-        raise FeedbackRefused(_("Feedback for this session is closed."))
+        raise Refused(_("Feedback for this session is closed."), code="closed")
     try:
         with transaction.atomic():
             return Feedback.objects.create(
                 registration=registration, rating=rating, comment=comment
             )
     except IntegrityError:
-        raise FeedbackRefused(_("You have already left feedback for this session.")) from None
+        raise Refused(
+            _("You have already left feedback for this session."), code="already"
+        ) from None
 
 
 # --- experts --------------------------------------------------------------------------------
-def expert_profile_update(*, expert: Expert, editor, form) -> Expert:
+def expert_profile_update(*, expert: Expert, editor: User, form: forms.ModelForm) -> Expert:
     """Save an expert's own profile edit. Only the linked user may call it."""
     if expert.user_id is None or expert.user_id != editor.pk:
         raise PermissionError("experts edit only their own profile")
     with transaction.atomic():
         expert = form.save()
-        audit(obj=expert, action="academy.expert.update", actor=editor)
+        audit(obj=expert, action="academy.expert.updated", actor=editor)
     return expert

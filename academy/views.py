@@ -2,9 +2,8 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -14,11 +13,13 @@ from academy import access, ical, selectors, services
 from academy.filters import ExpertFilter, SessionFilter
 from academy.forms import AttendanceForm, ExpertProfileForm, FeedbackForm
 from academy.models import Expert, Registration, Session
+from opencity.core import Refused
+from opencity.core.web import refusal_to_message
 from opencity.ratelimit import allow, too_many
 
 
 # --- catalogue ------------------------------------------------------------------------------
-def index(request):
+def index(request: HttpRequest) -> HttpResponse:
     data = request.GET.copy()
     if not data.get("when"):
         data["when"] = "upcoming"
@@ -34,7 +35,7 @@ def _session_or_404(pk: int) -> Session:
         raise Http404 from None
 
 
-def session_detail(request, pk: int):
+def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
     session = _session_or_404(pk)
     registration = selectors.active_registration(session, request.user)
     context = {
@@ -55,7 +56,7 @@ def _ics_response(text: str, filename: str) -> HttpResponse:
     return response
 
 
-def session_ics(request, pk: int):
+def session_ics(request: HttpRequest, pk: int) -> HttpResponse:
     session = _session_or_404(pk)
     registration = selectors.active_registration(session, request.user)
     location = ""
@@ -67,7 +68,7 @@ def session_ics(request, pk: int):
     return _ics_response(text, f"academy-session-{session.pk}.ics")
 
 
-def calendar_feed(request):
+def calendar_feed(request: HttpRequest) -> HttpResponse:
     """Upcoming sessions for calendar apps; public, so no venue or meeting link."""
     events = [
         ical.session_event(session, location=session.city.name if session.city else "")
@@ -82,15 +83,15 @@ def calendar_feed(request):
 # --- registration ---------------------------------------------------------------------------
 @login_required
 @require_POST
-def register(request, pk: int):
+def register(request: HttpRequest, pk: int) -> HttpResponse:
     if not allow("register", request.user.pk):
         return too_many(request)
     try:
         registration = services.register(session_id=pk, user=request.user)
     except Session.DoesNotExist:
         raise Http404 from None
-    except services.AcademyError as error:
-        messages.error(request, error.message)
+    except Refused as error:
+        refusal_to_message(request, error)
     else:
         if registration.status == Registration.Status.SEATED:
             messages.success(request, _("You are registered. See you at the training!"))
@@ -107,12 +108,12 @@ def register(request, pk: int):
 
 @login_required
 @require_POST
-def cancel(request, pk: int):
+def cancel(request: HttpRequest, pk: int) -> HttpResponse:
     registration = get_object_or_404(Registration, pk=pk, user=request.user)
     try:
         services.registration_cancel(registration_id=registration.pk, user=request.user)
-    except services.AcademyError as error:
-        messages.error(request, error.message)
+    except Refused as error:
+        refusal_to_message(request, error)
     else:
         messages.success(request, _("Your registration is cancelled."))
     if request.POST.get("next") == "mine":
@@ -121,7 +122,7 @@ def cancel(request, pk: int):
 
 
 @login_required
-def my_registrations(request):
+def my_registrations(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "academy/my_registrations.html",
@@ -130,7 +131,7 @@ def my_registrations(request):
 
 
 @login_required
-def feedback(request, pk: int):
+def feedback(request: HttpRequest, pk: int) -> HttpResponse:
     registration = get_object_or_404(
         Registration.objects.select_related("session__course"), pk=pk, user=request.user
     )
@@ -143,22 +144,22 @@ def feedback(request, pk: int):
                 rating=form.cleaned_data["rating"],
                 comment=form.cleaned_data["comment"],
             )
-        except services.FeedbackRefused as error:
-            messages.error(request, error.message)
+        except Refused as error:
+            refusal_to_message(request, error)
         else:
             messages.success(request, _("Thank you for your feedback."))
         return redirect("academy:my")
     if not registration.attended:
-        raise PermissionDenied
+        raise Http404
     return render(request, "academy/feedback.html", {"form": form, "registration": registration})
 
 
 # --- attendance -----------------------------------------------------------------------------
 @login_required
-def session_roster(request, pk: int):
+def session_roster(request: HttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(Session.objects.select_related("course"), pk=pk)
     if not access.can_mark_attendance(request.user, session):
-        raise PermissionDenied
+        raise Http404
     people = list(selectors.roster(session))
     seated = [r for r in people if r.status == Registration.Status.SEATED]
     form = AttendanceForm(request.POST or None, roster=seated)
@@ -169,8 +170,8 @@ def session_roster(request, pk: int):
                 attended_ids=set(form.cleaned_data["attended"]),
                 actor=request.user,
             )
-        except services.AttendanceRefused as error:
-            messages.error(request, error.message)
+        except Refused as error:
+            refusal_to_message(request, error)
         else:
             messages.success(
                 request, _("Attendance saved (%(count)s changed).") % {"count": changed}
@@ -185,14 +186,14 @@ def session_roster(request, pk: int):
 
 
 # --- certificates ---------------------------------------------------------------------------
-def certificate_lookup(request):
+def certificate_lookup(request: HttpRequest) -> HttpResponse:
     code = services.normalise_code(request.GET.get("code", ""))
     if code:
         return redirect("academy:certificate_check", code=code)
     return render(request, "academy/certificate_lookup.html")
 
 
-def certificate_check(request, code: str):
+def certificate_check(request: HttpRequest, code: str) -> HttpResponse:
     certificate = selectors.certificate_by_code(services.normalise_code(code))
     if certificate is None:
         return render(request, "academy/certificate_unknown.html", {"code": code}, status=404)
@@ -202,7 +203,7 @@ def certificate_check(request, code: str):
 
 
 @login_required
-def certificate_download(request, code: str):
+def certificate_download(request: HttpRequest, code: str) -> HttpResponse:
     certificate = selectors.certificate_by_code(services.normalise_code(code))
     if certificate is None or certificate.registration.user_id != request.user.pk:
         raise Http404
@@ -218,13 +219,13 @@ def certificate_download(request, code: str):
 
 
 # --- experts --------------------------------------------------------------------------------
-def expert_list(request):
+def expert_list(request: HttpRequest) -> HttpResponse:
     expert_filter = ExpertFilter(request.GET, queryset=selectors.public_experts(), request=request)
     page = Paginator(expert_filter.qs, 24).get_page(request.GET.get("page"))
     return render(request, "academy/expert_list.html", {"filter": expert_filter, "page": page})
 
 
-def expert_detail(request, slug: str):
+def expert_detail(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         expert = selectors.expert_detail(slug)
     except Expert.DoesNotExist:
@@ -240,10 +241,10 @@ def expert_detail(request, slug: str):
 
 
 @login_required
-def expert_edit(request, slug: str):
+def expert_edit(request: HttpRequest, slug: str) -> HttpResponse:
     expert = get_object_or_404(Expert, slug=slug)
     if expert.user_id != request.user.pk:
-        raise PermissionDenied
+        raise Http404
     form = ExpertProfileForm(request.POST or None, request.FILES or None, instance=expert)
     if request.method == "POST" and form.is_valid():
         services.expert_profile_update(expert=expert, editor=request.user, form=form)

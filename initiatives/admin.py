@@ -30,9 +30,9 @@ from initiatives.models import (
     ResultRow,
     ResultSnapshot,
 )
-from initiatives.services import Refused
 from opencity.cities.admin_scoping import CityScopedAdmin
 from opencity.cities.models import StaffRole
+from opencity.core import Refused
 from opencity.core.services import audit
 
 REVIEWERS = (StaffRole.Role.MODERATOR, StaffRole.Role.CITY_ADMIN)
@@ -155,7 +155,7 @@ class ProgrammeAdmin(CityScopedAdmin):
         super().save_model(request, obj, form, change)
         audit(
             obj=obj,
-            action="programme_changed" if change else "programme_created",
+            action="initiatives.programme.changed" if change else "initiatives.programme.created",
             actor=request.user,
             city=obj.city,
             data={"fields": sorted(form.changed_data)},
@@ -172,7 +172,7 @@ class ProgrammeAdmin(CityScopedAdmin):
         if change and any(changed.values()):
             audit(
                 obj=form.instance,
-                action="programme_parts_changed",
+                action="initiatives.programme.parts_changed",
                 actor=request.user,
                 city=form.instance.city,
                 data=changed,
@@ -218,7 +218,7 @@ class ProgrammeAdmin(CityScopedAdmin):
             try:
                 services.tally_request(programme=programme, actor=request.user)
             except Refused as exc:
-                self.message_user(request, f"{programme}: {exc.messages[0]}", messages.ERROR)
+                self.message_user(request, f"{programme}: {exc.message}", messages.ERROR)
             else:
                 self.message_user(request, gettext("Tally queued: %(p)s") % {"p": programme})
 
@@ -442,6 +442,6 @@ class ResultSnapshotAdmin(CityScopedAdmin):
             try:
                 services.results_publish(snapshot=snapshot, actor=request.user)
             except Refused as exc:
-                self.message_user(request, f"{snapshot}: {exc.messages[0]}", messages.ERROR)
+                self.message_user(request, f"{snapshot}: {exc.message}", messages.ERROR)
             else:
                 self.message_user(request, gettext("Published: %(s)s") % {"s": snapshot})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -19,7 +20,9 @@ from initiatives.models import (
     ResultSnapshot,
     Vote,
 )
+from opencity.accounts.models import User
 from opencity.cities import access
+from opencity.cities.models import City
 
 Status = Initiative.Status
 # Statuses anyone may see; a revision in progress or a withdrawn project is the author's.
@@ -56,7 +59,9 @@ def programmes() -> QuerySet[Programme]:
     return Programme.objects.select_related("city").order_by("-year", "title")
 
 
-def initiative_for_viewer(user, programme_slug: str, pk: int) -> Initiative | None:
+def initiative_for_viewer(
+    user: User | AnonymousUser, programme_slug: str, pk: int
+) -> Initiative | None:
     """The initiative if `user` may see it: public, their own, or their city's (staff)."""
     initiative = (
         Initiative.objects.select_related("programme__city", "category", "district", "author")
@@ -76,34 +81,11 @@ def initiative_for_viewer(user, programme_slug: str, pk: int) -> Initiative | No
     return None
 
 
-# What casting a vote reads on databases other than PostgreSQL (the demo's SQLite; on
-# PostgreSQL the vote statement reads the initiative itself): no long texts, no vote count.
-_VOTE_FIELDS = (
-    "id", "title", "status", "author_id", "category_id", "programme_id",
-    "programme__id", "programme__slug", "programme__city_id", "programme__max_votes",
-    "programme__one_per_category", "programme__residents_only", "programme__min_voter_age",
-    "programme__submission_opens", "programme__submission_closes",
-    "programme__voting_opens", "programme__voting_closes",
-    "programme__implementation_starts",
-)  # fmt: skip
-
-
-def initiative_for_vote(programme_slug: str, pk: int) -> Initiative | None:
-    """The initiative for the vote action: no vote count and only the columns the vote
-    rules read (the hot path stays cheap)."""
-    return (
-        Initiative.objects.select_related("programme")
-        .only(*_VOTE_FIELDS)
-        .filter(pk=pk, programme__slug=programme_slug)
-        .first()
-    )
-
-
-def initiatives_by_author(user, programme: Programme) -> QuerySet[Initiative]:
+def initiatives_by_author(user: User, programme: Programme) -> QuerySet[Initiative]:
     return Initiative.objects.filter(author=user, programme=programme).order_by("-submitted_at")
 
 
-def ballot_for(voter, programme: Programme) -> dict:
+def ballot_for(voter: User, programme: Programme) -> dict:
     """The voter's ballot: votes cast (with their initiatives), votes left, notify flag."""
     ballot = Ballot.objects.filter(voter=voter, programme=programme).first()
     votes = []
@@ -164,7 +146,7 @@ def home_summary() -> dict:
     return {"open_programmes": open_programmes, "voting": voting, **counts}
 
 
-def open_initiatives_for_city(city, limit: int = 5) -> list[Initiative]:
+def open_initiatives_for_city(city: City, limit: int = 5) -> list[Initiative]:
     """Accepted initiatives (on the ballot or waiting for voting) of the city's programmes."""
     return list(
         Initiative.objects.filter(programme__city=city, status=Status.ACCEPTED)

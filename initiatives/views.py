@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import AnonymousUser
 from django.core.paginator import Paginator
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -18,10 +21,12 @@ from django.views.decorators.http import require_POST
 from initiatives import selectors, services
 from initiatives.filters import InitiativeFilter
 from initiatives.forms import NotifyForm, check_total_against_category, submission_forms
-from initiatives.models import Initiative, Programme, Stage
-from initiatives.services import Refused
+from initiatives.models import Initiative, Programme, ResultRow, ResultSnapshot, Stage
 from opencity import ratelimit
+from opencity.accounts.models import User
 from opencity.cities import access
+from opencity.core import Refused
+from opencity.core.web import refusal_to_form, refusal_to_message
 from opencity.exports import csv_response
 
 CHART_ROWS = 40
@@ -31,18 +36,18 @@ def _programme(slug: str) -> Programme:
     return get_object_or_404(Programme.objects.select_related("city"), slug=slug)
 
 
-def _initiative(request, slug: str, pk: int) -> Initiative:
+def _initiative(request: HttpRequest, slug: str, pk: int) -> Initiative:
     initiative = selectors.initiative_for_viewer(request.user, slug, pk)
     if initiative is None:
         raise Http404
     return initiative
 
 
-def _is_city_staff(user, programme: Programme) -> bool:
+def _is_city_staff(user: User | AnonymousUser, programme: Programme) -> bool:
     return user.is_authenticated and access.can_act_on_city(user, programme.city_id)
 
 
-def index(request):
+def index(request: HttpRequest) -> HttpResponse:
     initiative_filter = InitiativeFilter(request.GET, queryset=selectors.public_initiatives())
     page = Paginator(initiative_filter.qs, 20).get_page(request.GET.get("page"))
     return render(
@@ -52,7 +57,7 @@ def index(request):
     )
 
 
-def programme_detail(request, slug):
+def programme_detail(request: HttpRequest, slug: str) -> HttpResponse:
     programme = _programme(slug)
     context = {
         "programme": programme,
@@ -70,7 +75,7 @@ def programme_detail(request, slug):
     return render(request, "initiatives/programme_detail.html", context)
 
 
-def initiative_detail(request, slug, pk):
+def initiative_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     initiative = _initiative(request, slug, pk)
     programme = initiative.programme
     ballot = None
@@ -81,7 +86,7 @@ def initiative_detail(request, slug, pk):
         try:
             services.vote_check_voter(voter=request.user, programme=programme)
         except Refused as exc:
-            refusal = exc.messages[0]
+            refusal = exc.message
     context = {
         "initiative": initiative,
         "programme": programme,
@@ -100,7 +105,14 @@ def initiative_detail(request, slug, pk):
     return render(request, "initiatives/initiative_detail.html", context)
 
 
-def _submission_page(request, programme, form, formset, initiative=None, status=200):
+def _submission_page(
+    request: HttpRequest,
+    programme: Programme,
+    form: forms.Form,
+    formset: forms.BaseFormSet,
+    initiative: Initiative | None = None,
+    status: int = 200,
+) -> HttpResponse:
     return render(
         request,
         "initiatives/submit.html",
@@ -109,13 +121,8 @@ def _submission_page(request, programme, form, formset, initiative=None, status=
     )
 
 
-def _service_error(form, exc: Refused) -> None:
-    field = {"over_max": "category", "category": "category", "district": "district"}.get(exc.code)
-    form.add_error(field if field in form.fields else None, exc.messages[0])
-
-
 @login_required
-def initiative_submit(request, slug):
+def initiative_submit(request: HttpRequest, slug: str) -> HttpResponse:
     programme = _programme(slug)
     if request.method != "POST":
         form, formset = submission_forms(programme)
@@ -140,7 +147,7 @@ def initiative_submit(request, slug):
                 cost_lines=formset.lines(),
             )
         except Refused as exc:
-            _service_error(form, exc)
+            refusal_to_form(form, exc)
         else:
             messages.success(
                 request, _("Your initiative is submitted. The working group will review it.")
@@ -150,7 +157,7 @@ def initiative_submit(request, slug):
 
 
 @login_required
-def initiative_revise(request, slug, pk):
+def initiative_revise(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     initiative = _initiative(request, slug, pk)
     programme = initiative.programme
     if initiative.author_id != request.user.pk:
@@ -176,7 +183,7 @@ def initiative_revise(request, slug, pk):
                 cost_lines=formset.lines(),
             )
         except Refused as exc:
-            _service_error(form, exc)
+            refusal_to_form(form, exc)
         else:
             messages.success(request, _("Your revised initiative is submitted again."))
             return redirect(initiative)
@@ -185,20 +192,20 @@ def initiative_revise(request, slug, pk):
 
 @login_required
 @require_POST
-def initiative_withdraw(request, slug, pk):
+def initiative_withdraw(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     initiative = _initiative(request, slug, pk)
     if initiative.author_id != request.user.pk:
         raise Http404
     try:
         services.initiative_withdraw(initiative=initiative, author=request.user)
     except Refused as exc:
-        messages.error(request, exc.messages[0])
+        refusal_to_message(request, exc)
     else:
         messages.success(request, _("Your initiative is withdrawn."))
     return redirect(initiative)
 
 
-def _back(request, fallback: str) -> str:
+def _back(request: HttpRequest, fallback: str) -> str:
     target = request.POST.get("next", "")
     if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
         return target
@@ -207,7 +214,7 @@ def _back(request, fallback: str) -> str:
 
 @login_required
 @require_POST
-def vote(request, slug, pk):
+def vote(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     back = _back(request, reverse("initiatives:detail", args=[slug, pk]))
     if not ratelimit.allow("vote", request.user.pk):
         return ratelimit.too_many(request)
@@ -221,7 +228,7 @@ def vote(request, slug, pk):
     except Initiative.DoesNotExist:
         raise Http404 from None
     except Refused as exc:
-        messages.error(request, exc.messages[0])
+        refusal_to_message(request, exc)
     else:
         messages.success(
             request, _("Your vote for «%(title)s» is counted.") % {"title": vote.initiative.title}
@@ -230,14 +237,14 @@ def vote(request, slug, pk):
 
 
 @login_required
-def ballot(request, slug):
+def ballot(request: HttpRequest, slug: str) -> HttpResponse:
     programme = _programme(slug)
     state = selectors.ballot_for(request.user, programme)
     refusal = None
     try:
         services.vote_check_voter(voter=request.user, programme=programme)
     except Refused as exc:
-        refusal = exc.messages[0]
+        refusal = exc.message
     candidates = selectors.ballot_candidates(programme) if programme.voting_has_started else []
     notify_form = NotifyForm(initial={"notify": bool(state["ballot"] and state["ballot"].notify)})
     return render(
@@ -256,7 +263,7 @@ def ballot(request, slug):
 
 @login_required
 @require_POST
-def ballot_notify(request, slug):
+def ballot_notify(request: HttpRequest, slug: str) -> HttpResponse:
     programme = _programme(slug)
     form = NotifyForm(request.POST)
     if form.is_valid():
@@ -267,7 +274,7 @@ def ballot_notify(request, slug):
     return redirect("initiatives:ballot", slug=programme.slug)
 
 
-def _snapshot_for(request, programme: Programme):
+def _snapshot_for(request: HttpRequest, programme: Programme) -> ResultSnapshot:
     """The published result; city staff also see the latest unpublished tally (preview)."""
     staff = _is_city_staff(request.user, programme)
     snapshot = selectors.latest_snapshot(programme, published_only=not staff)
@@ -276,7 +283,7 @@ def _snapshot_for(request, programme: Programme):
     return snapshot
 
 
-def _chart(rows) -> dict:
+def _chart(rows: list[ResultRow]) -> dict:
     shown = sorted(rows, key=lambda r: (-r.votes, r.rank))[:CHART_ROWS]
     top = max((r.votes for r in shown), default=0) or 1
     bar_area = 360
@@ -299,7 +306,7 @@ def _chart(rows) -> dict:
     }
 
 
-def _budget_use(programme: Programme, rows) -> list[dict]:
+def _budget_use(programme: Programme, rows: list[ResultRow]) -> list[dict]:
     funded: dict[int, Decimal] = {}
     for row in rows:
         if row.winner:
@@ -314,7 +321,7 @@ def _budget_use(programme: Programme, rows) -> list[dict]:
     ]
 
 
-def results(request, slug):
+def results(request: HttpRequest, slug: str) -> HttpResponse:
     programme = _programme(slug)
     snapshot = _snapshot_for(request, programme)
     rows = selectors.result_rows(snapshot)
@@ -328,7 +335,7 @@ def results(request, slug):
     return render(request, "initiatives/results.html", context)
 
 
-def _export_rows(rows):
+def _export_rows(rows: list[ResultRow]) -> Iterator[dict]:
     for row in rows:
         yield {
             "category": row.category.name,
@@ -341,7 +348,7 @@ def _export_rows(rows):
         }
 
 
-def results_csv(request, slug):
+def results_csv(request: HttpRequest, slug: str) -> HttpResponse:
     programme = _programme(slug)
     snapshot = _snapshot_for(request, programme)
     fields = ["category", "rank", "initiative_id", "title", "votes", "amount", "funded"]
@@ -352,7 +359,7 @@ def results_csv(request, slug):
     )
 
 
-def results_json(request, slug):
+def results_json(request: HttpRequest, slug: str) -> HttpResponse:
     programme = _programme(slug)
     snapshot = _snapshot_for(request, programme)
     payload = {

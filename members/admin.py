@@ -26,8 +26,6 @@ from members.models import (
     Payment,
 )
 from members.services import (
-    ApplicationError,
-    DuesError,
     application_accept,
     application_decline,
     application_recommend,
@@ -41,6 +39,7 @@ from opencity.cities import access
 from opencity.cities.admin import CityAdmin
 from opencity.cities.admin_scoping import CityScopedAdmin
 from opencity.cities.models import City, StaffRole
+from opencity.core import Refused
 
 
 class MemberCityAdmin(CityAdmin):
@@ -57,7 +56,7 @@ class MemberCityAdmin(CityAdmin):
             try:
                 _invoice, was_created = invoice_issue(city=city, year=year, actor=request.user)
                 created += was_created
-            except DuesError as exc:
+            except Refused as exc:
                 failed.append(str(exc))
         self.message_user(
             request,
@@ -218,7 +217,7 @@ class MembershipApplicationAdmin(AssociationOnlyAdmin):
                     decision_date=data["decision_date"],
                     decision_ref=data["decision_ref"],
                 )
-        except ApplicationError as exc:
+        except Refused as exc:
             self.message_user(request, str(exc), messages.ERROR)
 
 
@@ -318,7 +317,7 @@ class PaymentAdmin(AssociationOnlyAdmin):
                 reference=obj.reference,
                 actor=request.user,
             )
-        except DuesError as exc:
+        except Refused as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return
         obj.pk = saved.pk

@@ -11,17 +11,17 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from members.models import DuesTier, Invoice, MembershipApplication, MembershipEvent, Payment
+from members.selectors import city_membership_status, member_cities
+from opencity.accounts.models import User
 from opencity.cities.models import City
+from opencity.core import Refused
 from opencity.core.services import audit, notify_user
+from opencity.core.transitions import transition
 
 logger = logging.getLogger(__name__)
 
 
 # --- joining ---------------------------------------------------------------------------------
-class ApplicationError(Exception):
-    """A workflow step that is not allowed now; the message is safe to show to the user."""
-
-
 AppStatus = MembershipApplication.Status
 
 
@@ -42,39 +42,37 @@ def _transition(
     application: MembershipApplication,
     allowed_from: tuple[str, ...],
     to: str,
-    actor,
+    actor: User,
     note: str = "",
     action: str,
 ) -> MembershipApplication:
-    locked = MembershipApplication.objects.select_for_update().get(pk=application.pk)
-    if locked.status not in allowed_from:
-        raise ApplicationError(
-            _("This application is “%(status)s”; that step is not possible now.")
-            % {"status": locked.get_status_display()}
-        )
-    from_state = locked.status
-    locked.status = to
-    fields = ["status", "updated_at"]
+    """One step of the secretariat: `transition()` (exactly once, audited) and the e-mail."""
+    changes = {}
     if note or to in (AppStatus.INFO_REQUESTED, AppStatus.DECLINED):
-        locked.secretariat_note = note
-        fields.append("secretariat_note")
-    locked.save(update_fields=fields)
-    entry = audit(
-        obj=locked,
-        action=f"application.{action}",
+        changes["secretariat_note"] = note
+    entry = transition(
+        application,
+        allowed_from=allowed_from,
+        to=to,
+        action=f"members.application.{_DONE[action]}",
         actor=actor,
-        city=locked.city,
-        from_state=from_state,
-        to_state=to,
+        city=application.city_id,
         reason=note,
+        **changes,
     )
-    _notify_applicant(locked, entry.pk, action)
-    return locked
+    _notify_applicant(application, entry.pk, action)
+    return application
+
+
+# The applicant's e-mail names the step; the audit entry the event (app.object.verb).
+_DONE = {
+    "request_info": "info_requested",
+    "recommend": "recommended",
+    "decline": "declined",
+}
 
 
 def city_may_apply(city: City) -> bool:
-    from members.selectors import city_membership_status
-
     return city_membership_status(city) in (
         None,
         MembershipEvent.Status.CANDIDATE,
@@ -85,7 +83,7 @@ def city_may_apply(city: City) -> bool:
 @transaction.atomic
 def application_submit(
     *,
-    applicant,
+    applicant: User,
     city: City,
     council_decision_number: str,
     council_decision_date: date,
@@ -97,12 +95,14 @@ def application_submit(
 ) -> MembershipApplication:
     """A signed-in city representative applies for membership. Atomic.
 
-    Refuses (ApplicationError) a city that is already a member or has an open application;
+    Refuses (Refused) a city that is already a member or has an open application;
     the database constraint backs the second rule against concurrent submissions. Records an
     audit entry and the applicant's confirmation e-mail in the same transaction.
     """
     if not city_may_apply(city):
-        raise ApplicationError(_("This hromada is already a member of the association."))
+        raise Refused(
+            _("This hromada is already a member of the association."), code="already_member"
+        )
     application = MembershipApplication(
         city=city,
         applicant=applicant,
@@ -120,12 +120,13 @@ def application_submit(
     except IntegrityError:
         if application.decision_file.name:
             application.decision_file.storage.delete(application.decision_file.name)
-        raise ApplicationError(
-            _("An application from this hromada is already being reviewed.")
+        raise Refused(
+            _("An application from this hromada is already being reviewed."),
+            code="open_application",
         ) from None
     entry = audit(
         obj=application,
-        action="application.submit",
+        action="members.application.submitted",
         actor=applicant,
         city=city,
         to_state=AppStatus.SUBMITTED,
@@ -138,47 +139,43 @@ def application_submit(
 def application_resubmit(
     *,
     application: MembershipApplication,
-    applicant,
+    applicant: User,
     message: str,
     decision_file: UploadedFile | None = None,
 ) -> MembershipApplication:
-    """The applicant answers a request for more information (and may replace the PDF)."""
+    """The applicant answers a request for more information (and may replace the PDF).
+    Atomic, once per request (a second answer is refused)."""
     if application.applicant_id != applicant.pk:
-        raise ApplicationError(_("Only the person who applied can answer."))
-    locked = MembershipApplication.objects.select_for_update().get(pk=application.pk)
-    if locked.status != AppStatus.INFO_REQUESTED:
-        raise ApplicationError(_("The secretariat has not asked for more information."))
-    old_file = locked.decision_file.name
-    locked.message = message
-    locked.status = AppStatus.SUBMITTED
-    fields = ["message", "status", "updated_at"]
-    if decision_file is not None:
-        locked.decision_file = decision_file
-        fields.append("decision_file")
-    locked.save(update_fields=fields)
-    if decision_file is not None and old_file:
-        storage, name = locked.decision_file.storage, old_file
-        transaction.on_commit(lambda: storage.delete(name))
-    entry = audit(
-        obj=locked,
-        action="application.resubmit",
+        raise Refused(_("Only the person who applied can answer."), code="forbidden")
+    old_file = application.decision_file.name
+    entry = transition(
+        application,
+        allowed_from=[AppStatus.INFO_REQUESTED],
+        to=AppStatus.SUBMITTED,
+        action="members.application.resubmitted",
         actor=applicant,
-        city=locked.city,
-        from_state=AppStatus.INFO_REQUESTED,
-        to_state=AppStatus.SUBMITTED,
+        city=application.city_id,
         reason=message,
+        refused=_("The secretariat has not asked for more information."),
+        message=message,
     )
-    _notify_applicant(locked, entry.pk, "resubmit")
-    return locked
+    if decision_file is not None:
+        application.decision_file = decision_file
+        application.save(update_fields=["decision_file"])
+        if old_file:
+            storage, name = application.decision_file.storage, old_file
+            transaction.on_commit(lambda: storage.delete(name))
+    _notify_applicant(application, entry.pk, "resubmit")
+    return application
 
 
 @transaction.atomic
 def application_request_info(
-    *, application: MembershipApplication, actor, note: str
+    *, application: MembershipApplication, actor: User, note: str
 ) -> MembershipApplication:
     """Secretariat asks the applicant for more information. Atomic; association staff only."""
     if not note.strip():
-        raise ApplicationError(_("Say what information is missing."))
+        raise Refused(_("Say what information is missing."), code="note", field="note")
     return _transition(
         application=application,
         allowed_from=(AppStatus.SUBMITTED, AppStatus.RECOMMENDED),
@@ -191,7 +188,7 @@ def application_request_info(
 
 @transaction.atomic
 def application_recommend(
-    *, application: MembershipApplication, actor, note: str = ""
+    *, application: MembershipApplication, actor: User, note: str = ""
 ) -> MembershipApplication:
     """Secretariat recommends the application to the board. Atomic; association staff only."""
     return _transition(
@@ -206,11 +203,11 @@ def application_recommend(
 
 @transaction.atomic
 def application_decline(
-    *, application: MembershipApplication, actor, note: str
+    *, application: MembershipApplication, actor: User, note: str
 ) -> MembershipApplication:
     """Secretariat (or board) declines with a reason. Atomic; association staff only."""
     if not note.strip():
-        raise ApplicationError(_("Give the reason for declining."))
+        raise Refused(_("Give the reason for declining."), code="note", field="note")
     return _transition(
         application=application,
         allowed_from=MembershipApplication.OPEN_STATUSES,
@@ -225,7 +222,7 @@ def application_decline(
 def application_accept(
     *,
     application: MembershipApplication,
-    actor,
+    actor: User,
     decided_by: str,
     decision_date: date,
     decision_ref: str,
@@ -238,53 +235,50 @@ def application_accept(
     audit entry and e-mails the applicant. Association staff only.
     """
     if decided_by not in (MembershipEvent.Body.BOARD, MembershipEvent.Body.ASSEMBLY):
-        raise ApplicationError(_("Only the board or the general assembly accepts members."))
-    locked = MembershipApplication.objects.select_for_update().get(pk=application.pk)
-    if locked.status != AppStatus.RECOMMENDED:
-        raise ApplicationError(_("Only a recommended application can be accepted."))
+        raise Refused(
+            _("Only the board or the general assembly accepts members."), code="decided_by"
+        )
     event = MembershipEvent.objects.create(
-        city=locked.city,
+        city_id=application.city_id,
         status=MembershipEvent.Status.MEMBER,
         effective_on=effective_on or decision_date,
         decided_by=decided_by,
         decision_date=decision_date,
         decision_ref=decision_ref,
-        note=f"application #{locked.pk}",
+        note=f"application #{application.pk}",
     )
-    locked.status = AppStatus.ACCEPTED
-    locked.membership_event = event
-    locked.save(update_fields=["status", "membership_event", "updated_at"])
-    entry = audit(
-        obj=locked,
-        action="application.accept",
+    # Refused (and the event rolled back with the transaction) unless still recommended.
+    entry = transition(
+        application,
+        allowed_from=[AppStatus.RECOMMENDED],
+        to=AppStatus.ACCEPTED,
+        action="members.application.accepted",
         actor=actor,
-        city=locked.city,
-        from_state=AppStatus.RECOMMENDED,
-        to_state=AppStatus.ACCEPTED,
+        city=application.city_id,
         reason=decision_ref,
+        refused=_("Only a recommended application can be accepted."),
+        membership_event=event,
     )
     audit(
         obj=event,
-        action="membership.change",
+        action="members.membership.changed",
         actor=actor,
-        city=locked.city,
+        city=application.city_id,
         to_state=event.status,
         reason=decision_ref,
     )
-    _notify_applicant(locked, entry.pk, "accept")
-    return locked
+    _notify_applicant(application, entry.pk, "accept")
+    return application
 
 
 @transaction.atomic
-def membership_event_record(*, event: MembershipEvent, actor) -> MembershipEvent:
+def membership_event_record(*, event: MembershipEvent, actor: User) -> MembershipEvent:
     """Record a status change decided outside the application flow (admin). Audited."""
-    from members.selectors import city_membership_status
-
     before = city_membership_status(event.city, on=event.effective_on) or ""
     event.save()
     audit(
         obj=event,
-        action="membership.change",
+        action="members.membership.changed",
         actor=actor,
         city=event.city,
         from_state=before,
@@ -295,10 +289,6 @@ def membership_event_record(*, event: MembershipEvent, actor) -> MembershipEvent
 
 
 # --- dues ----------------------------------------------------------------------------------
-class DuesError(Exception):
-    """A dues operation that is not allowed; the message is safe to show."""
-
-
 def tier_for_population(population: int | None) -> DuesTier | None:
     if population is None:
         return None
@@ -312,7 +302,7 @@ def tier_for_population(population: int | None) -> DuesTier | None:
 
 @transaction.atomic
 def invoice_issue(
-    *, city: City, year: int, actor=None, issued_on: date | None = None
+    *, city: City, year: int, actor: User | None = None, issued_on: date | None = None
 ) -> tuple[Invoice, bool]:
     """Issue the city's invoice for `year` from its population tier. Idempotent.
 
@@ -324,7 +314,9 @@ def invoice_issue(
         return existing, False
     tier = tier_for_population(city.population)
     if tier is None:
-        raise DuesError(_("No dues tier covers the population of %(city)s.") % {"city": city})
+        raise Refused(
+            _("No dues tier covers the population of %(city)s.") % {"city": city}, code="no_tier"
+        )
     first = not Invoice.objects.filter(city=city, year__lt=year).exists()
     invoice = Invoice(
         city=city,
@@ -340,15 +332,19 @@ def invoice_issue(
             invoice.save()
     except IntegrityError:
         return Invoice.objects.get(city=city, year=year), False
-    audit(obj=invoice, action="invoice.issue", actor=actor, city=city, to_state=str(invoice.total))
+    audit(
+        obj=invoice,
+        action="members.invoice.issued",
+        actor=actor,
+        city=city,
+        to_state=str(invoice.total),
+    )
     return invoice, True
 
 
-def invoices_issue_for_year(*, year: int, actor=None) -> int:
+def invoices_issue_for_year(*, year: int, actor: User | None = None) -> int:
     """Issue `year`'s invoices for every city that is a member on 1 January or 31 December
     of that year (capped at today). Idempotent; returns how many were created."""
-    from members.selectors import member_cities
-
     last_day = min(date(year, 12, 31), timezone.localdate())
     city_ids = set(member_cities(on=date(year, 1, 1)).values_list("pk", flat=True))
     city_ids |= set(member_cities(on=last_day).values_list("pk", flat=True))
@@ -356,7 +352,7 @@ def invoices_issue_for_year(*, year: int, actor=None) -> int:
     for city in City.objects.filter(pk__in=city_ids).exclude(invoices__year=year):
         try:
             _, was_created = invoice_issue(city=city, year=year, actor=actor)
-        except DuesError:
+        except Refused:
             logger.warning("no dues tier for %s (population %s)", city, city.population)
             continue
         created += was_created
@@ -370,7 +366,12 @@ def invoice_outstanding(invoice: Invoice) -> Decimal:
 
 @transaction.atomic
 def payment_record(
-    *, invoice: Invoice, amount: Decimal, paid_on: date, reference: str = "", actor=None
+    *,
+    invoice: Invoice,
+    amount: Decimal,
+    paid_on: date,
+    reference: str = "",
+    actor: User | None = None,
 ) -> Payment:
     """Record a (possibly partial) payment. Atomic; association staff only.
 
@@ -378,22 +379,24 @@ def payment_record(
     owed on the invoice; the invoice row is locked so two clerks cannot overpay it together.
     """
     if not isinstance(amount, Decimal):
-        raise DuesError(_("Amounts are exact decimal numbers."))
+        raise Refused(_("Amounts are exact decimal numbers."), code="amount", field="amount")
     if amount <= 0:
-        raise DuesError(_("A payment must be more than zero."))
+        raise Refused(_("A payment must be more than zero."), code="amount", field="amount")
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     outstanding = invoice_outstanding(invoice)
     if amount > outstanding:
-        raise DuesError(
+        raise Refused(
             _("Only %(outstanding)s UAH is still owed on this invoice.")
-            % {"outstanding": outstanding}
+            % {"outstanding": outstanding},
+            code="overpaid",
+            field="amount",
         )
     payment = Payment.objects.create(
         invoice=invoice, amount=amount, paid_on=paid_on, reference=reference
     )
     audit(
         obj=payment,
-        action="payment.record",
+        action="members.payment.recorded",
         actor=actor,
         city=invoice.city,
         to_state=str(amount),

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from functools import wraps
+from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -28,21 +30,23 @@ from members.selectors import (
     product_with_adoptions,
     products_catalogue,
 )
-from members.services import ApplicationError, application_resubmit, application_submit
+from members.services import application_resubmit, application_submit
 from opencity import ratelimit
 from opencity import reports as opencity_reports
 from opencity.cities import access
+from opencity.core import Refused
+from opencity.core.web import refusal_to_form
 from opencity.exports import csv_response
 
 
 # --- public registry and catalogue -------------------------------------------------------------
-def city_list(request):
+def city_list(request: HttpRequest) -> HttpResponse:
     city_filter = CityFilter(request.GET, queryset=city_list_queryset())
     page = Paginator(city_filter.qs, 50).get_page(request.GET.get("page"))
     return render(request, "members/city_list.html", {"filter": city_filter, "page": page})
 
 
-def city_detail(request, slug):
+def city_detail(request: HttpRequest, slug: str) -> HttpResponse:
     city = get_object_or_404(cities_with_membership(), slug=slug)
     context = {"city": city, **city_profile(city)}
     context["status"] = context["membership"].status
@@ -52,13 +56,13 @@ def city_detail(request, slug):
     return render(request, "members/city_detail.html", context)
 
 
-def product_list(request):
+def product_list(request: HttpRequest) -> HttpResponse:
     product_filter = ProductFilter(request.GET, queryset=products_catalogue())
     page = Paginator(product_filter.qs, 30).get_page(request.GET.get("page"))
     return render(request, "members/product_list.html", {"filter": product_filter, "page": page})
 
 
-def product_detail(request, slug):
+def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         product = product_with_adoptions(slug)
     except EProduct.DoesNotExist:
@@ -70,7 +74,7 @@ def product_detail(request, slug):
 # --- joining ---------------------------------------------------------------------------------
 @login_required
 @require_http_methods(["GET", "POST"])
-def application_new(request):
+def application_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if not ratelimit.allow("file", request.user.pk):
             return ratelimit.too_many(request)
@@ -79,8 +83,8 @@ def application_new(request):
             data = form.cleaned_data
             try:
                 application = application_submit(applicant=request.user, **data)
-            except ApplicationError as exc:
-                form.add_error(None, str(exc))
+            except Refused as exc:
+                refusal_to_form(form, exc)
             else:
                 messages.success(
                     request, _("Thank you: the secretariat has your application and will reply.")
@@ -93,7 +97,7 @@ def application_new(request):
     )
 
 
-def _application_for(request, pk: int) -> MembershipApplication:
+def _application_for(request: HttpRequest, pk: int) -> MembershipApplication:
     """The applicant or association staff; everybody else gets 404 (no existence leak)."""
     application = get_object_or_404(MembershipApplication.objects.select_related("city"), pk=pk)
     if application.applicant_id != request.user.pk and not access.is_association_staff(
@@ -105,7 +109,7 @@ def _application_for(request, pk: int) -> MembershipApplication:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def application_detail(request, pk: int):
+def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
     application = _application_for(request, pk)
     may_answer = (
         application.applicant_id == request.user.pk
@@ -123,15 +127,16 @@ def application_detail(request, pk: int):
                         message=form.cleaned_data["message"],
                         decision_file=form.cleaned_data["decision_file"],
                     )
-                except ApplicationError as exc:
-                    form.add_error(None, str(exc))
+                except Refused as exc:
+                    refusal_to_form(form, exc)
                 else:
                     messages.success(request, _("Your answer has been sent to the secretariat."))
                     return redirect("members:application_detail", pk=application.pk)
         else:
             form = ApplicationAnswerForm()
     elif request.method == "POST":
-        raise PermissionDenied
+        # Answered by RefusedMiddleware: a 409 page that says why.
+        raise Refused(_("The secretariat has not asked for more information."), code="status")
     return render(
         request,
         "members/application_detail.html",
@@ -140,14 +145,14 @@ def application_detail(request, pk: int):
 
 
 @login_required
-def application_mine(request):
+def application_mine(request: HttpRequest) -> HttpResponse:
     return render(
         request, "members/application_list.html", {"applications": applications_of(request.user)}
     )
 
 
 @login_required
-def application_file(request, pk: int):
+def application_file(request: HttpRequest, pk: int) -> HttpResponse:
     """The uploaded council decision: only to its applicant and association staff."""
     application = _application_for(request, pk)
     if not application.decision_file:
@@ -168,22 +173,25 @@ def application_file(request, pk: int):
 
 
 # --- directors' reports ------------------------------------------------------------------------
-def director_required(view):
-    """Directors (and superusers) only: anonymous → sign-in page, anybody else → 403."""
+ViewFunction = Callable[..., HttpResponse]
+
+
+def director_required(view: ViewFunction) -> ViewFunction:
+    """Directors (and superusers) only: anonymous → sign-in page, anybody else → 404."""
 
     @wraps(view)
-    def wrapper(request, *args, **kwargs):
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if not access.is_director(request.user):
-            raise PermissionDenied
+            raise Http404
         return view(request, *args, **kwargs)
 
     return wrapper
 
 
 @director_required
-def report_index(request):
+def report_index(request: HttpRequest) -> HttpResponse:
     return render(request, "members/reports/index.html", {"reports": reports.REPORTS})
 
 
@@ -194,7 +202,7 @@ def _default_period(slug: str) -> tuple[date, date]:
     return date(today.year, 1, 1), today
 
 
-def _build(request, slug: str):
+def _build(request: HttpRequest, slug: str) -> tuple[forms.Form | None, Any]:
     """(form, report or None) from the query string; invalid input → the form's errors."""
     if slug in reports.PERIOD_REPORTS:
         start, end = _default_period(slug)
@@ -220,7 +228,7 @@ def _build(request, slug: str):
 
 
 @director_required
-def report_detail(request, slug: str):
+def report_detail(request: HttpRequest, slug: str) -> HttpResponse:
     if slug not in reports.REPORTS:
         raise Http404
     form, report = _build(request, slug)
@@ -264,7 +272,7 @@ def report_detail(request, slug: str):
 
 
 @director_required
-def report_export(request, slug: str, fmt: str):
+def report_export(request: HttpRequest, slug: str, fmt: str) -> HttpResponse:
     if slug not in reports.REPORTS or fmt not in ("csv", "xlsx"):
         raise Http404
     _form, report = _build(request, slug)

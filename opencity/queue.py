@@ -5,6 +5,10 @@ committed (so the worker sees the rows), passes primary keys only, and never let
 outage fail or stall the user's request: the failure is logged, and the work is recovered by
 the periodic sweeps (outbox rows stay pending; tallies have a periodic pass).
 
+A service names the task it queues (`enqueue_on_commit("initiatives.tasks.tally", pk)`)
+rather than importing its app's tasks module, which imports the service: the dependency
+runs one way, tasks → services.
+
 After a failed publish the process stops trying for BROKER_BACKOFF_SECONDS, so a request
 that queues several tasks during an outage pays for one failed connection at most.
 """
@@ -13,8 +17,10 @@ from __future__ import annotations
 
 import logging
 import time
+from importlib import import_module
+from typing import Any
 
-from celery import Task
+from celery import Task, current_app
 from django.conf import settings
 from django.db import transaction
 
@@ -24,9 +30,20 @@ BROKER_BACKOFF_SECONDS = 5.0
 _broker_down_until = 0.0
 
 
-def send_now(task: Task, *args: int | str, **options) -> bool:
+def task_named(name: str) -> Task:
+    """The registered task `name` ("app.tasks.function"), importing its module if needed."""
+    try:
+        return current_app.tasks[name]
+    except KeyError:
+        import_module(name.rpartition(".")[0])
+        return current_app.tasks[name]
+
+
+def send_now(task: Task | str, *args: int | str, **options: Any) -> bool:
     """Publish immediately; return False (and log) when the broker cannot be reached."""
     global _broker_down_until
+    if isinstance(task, str):
+        task = task_named(task)
     eager = task.app.conf.task_always_eager
     if not eager and time.monotonic() < _broker_down_until:
         logger.info("broker marked down; %s left for the sweep", task.name)
@@ -48,7 +65,7 @@ def reset_broker_backoff() -> None:
     _broker_down_until = 0.0
 
 
-def enqueue_on_commit(task: Task, *args: int | str, **options) -> None:
+def enqueue_on_commit(task: Task | str, *args: int | str, **options: Any) -> None:
     for arg in args:
         if not isinstance(arg, int | str):
             raise TypeError("pass primary keys or plain strings to tasks, not objects")

@@ -84,6 +84,8 @@ MIDDLEWARE = [
     # After authentication: a signed-in person's preferred language counts.
     "opencity.middleware.PortalLocaleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A service's refusal that no view caught becomes a 400/409 page, never a 500.
+    "opencity.core.web.RefusedMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "csp.middleware.CSPMiddleware",

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import connection
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.module_loading import module_has_submodule
 from django.utils.translation import gettext as _
@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from opencity.accounts.forms import ProfileForm
 
 
-def home(request):
+def home(request: HttpRequest) -> HttpResponse:
     """Each installed app may offer `selectors.home_summary()` and `<app>/_home_card.html`;
     the home page shows their cards in INSTALLED_APPS order (the core names no service)."""
     summaries = {}
@@ -30,7 +30,7 @@ def home(request):
 
 
 @login_required
-def profile(request):
+def profile(request: HttpRequest) -> HttpResponse:
     form = ProfileForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
         form.save()
@@ -40,7 +40,7 @@ def profile(request):
 
 
 @require_POST
-def set_language(request):
+def set_language(request: HttpRequest) -> HttpResponse:
     """The language switcher: remembered in a cookie and, for a signed-in person, on the
     profile, so that e-mails follow the same choice."""
     response = i18n.set_language(request)
@@ -56,17 +56,17 @@ def set_language(request):
 
 
 @never_cache
-def healthz(request):
+def healthz(request: HttpRequest) -> HttpResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
 
 
-def not_found(request, exception=None):
+def not_found(request: HttpRequest, exception: Exception = None) -> HttpResponse:
     return render(request, "404.html", status=404)
 
 
-def server_error(request):
+def server_error(request: HttpRequest) -> HttpResponse:
     # A static page: rendering must not depend on the database or context processors.
     return HttpResponse(TEMPLATE_500, status=500, content_type="text/html")
 

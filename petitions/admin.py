@@ -4,7 +4,6 @@ services, read-only signatures, per-city rules. City staff see only their city's
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -14,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from opencity.cities.admin_scoping import CityScopedAdmin
 from opencity.cities.models import StaffRole
+from opencity.core import Refused
 from opencity.core.services import audit_trail
 from petitions import services
 from petitions.forms import RejectForm, RespondForm
@@ -128,7 +128,7 @@ class _PetitionAdminBase(CityScopedAdmin):
             try:
                 services.petition_publish(petition=petition, actor=request.user)
                 done += 1
-            except (services.TransitionNotAllowed, PermissionDenied):
+            except Refused:
                 self.message_user(
                     request,
                     gettext("“%(title)s” cannot be published.") % {"title": petition.title},
@@ -151,7 +151,7 @@ class _PetitionAdminBase(CityScopedAdmin):
                         comment=form.cleaned_data["comment"],
                     )
                     done += 1
-                except (services.TransitionNotAllowed, PermissionDenied):
+                except Refused:
                     self.message_user(
                         request,
                         gettext("“%(title)s” cannot be rejected.") % {"title": petition.title},
@@ -202,7 +202,7 @@ class _PetitionAdminBase(CityScopedAdmin):
             return HttpResponseRedirect(self._change_url(petition))
         try:
             services.petition_publish(petition=petition, actor=request.user)
-        except services.TransitionNotAllowed:
+        except Refused:
             self.message_user(
                 request, gettext("This petition cannot be published."), messages.ERROR
             )
@@ -226,8 +226,6 @@ class _PetitionAdminBase(CityScopedAdmin):
             redirect_to=self._change_url(petition),
             template="admin/petitions/reject.html",
             context={"petitions": [petition]},
-            refused=(services.TransitionNotAllowed,),
-            refused_message=gettext("This petition cannot be rejected."),
         )
 
     def respond_view(self, request: HttpRequest, pk: int):
@@ -246,8 +244,6 @@ class _PetitionAdminBase(CityScopedAdmin):
             redirect_to=self._change_url(petition),
             template="admin/petitions/respond.html",
             context={"petition": petition},
-            refused=(services.TransitionNotAllowed,),
-            refused_message=gettext("Only a petition that reached its threshold can be answered."),
         )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, time, timedelta
 
+from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db import connection
@@ -18,6 +19,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.functional import cached_property
 
+from opencity.accounts.models import User
 from opencity.cities import access
 from opencity.cities.models import City
 from petitions import conf
@@ -66,7 +68,7 @@ def sort(queryset: QuerySet[Petition], order: str) -> QuerySet[Petition]:
     return queryset.order_by("-signature_count", "-id")
 
 
-def petition_for_viewer(user, pk: int) -> Petition:
+def petition_for_viewer(user: User | AnonymousUser, pk: int) -> Petition:
     """A public petition, or a non-public one for its author and its city's staff; else 404."""
     petition = Petition.objects.select_related("city").filter(pk=pk).first()
     if petition is None:
@@ -80,7 +82,7 @@ def petition_for_viewer(user, pk: int) -> Petition:
     raise Http404
 
 
-def signatories_page(petition: Petition, number) -> Page:
+def signatories_page(petition: Petition, number: str | int | None) -> Page:
     """A page of signatories' public names (never e-mails), oldest first.
 
     The page count comes from the tallied count, so no COUNT(*) over the signatures runs.
@@ -95,17 +97,17 @@ def signatories_page(petition: Petition, number) -> Page:
     return paginator.get_page(number)
 
 
-def has_signed(petition: Petition, user) -> bool:
+def has_signed(petition: Petition, user: User) -> bool:
     if not user.is_authenticated:
         return False
     return Signature.objects.filter(petition_id=petition.pk, user_id=user.pk).exists()
 
 
-def petitions_of_author(user) -> QuerySet[Petition]:
+def petitions_of_author(user: User) -> QuerySet[Petition]:
     return Petition.objects.filter(author=user).select_related("city").order_by("-created_at")
 
 
-def signatures_of_user(user) -> QuerySet[Signature]:
+def signatures_of_user(user: User) -> QuerySet[Signature]:
     return (
         Signature.objects.filter(user=user)
         .select_related("petition", "petition__city")
@@ -176,7 +178,7 @@ def fileable_cities() -> QuerySet[City]:
     return City.objects.filter(petition_rules__isnull=False).order_by("name_uk")
 
 
-def export_rows(queryset: QuerySet[Petition]):
+def export_rows(queryset: QuerySet[Petition]) -> QuerySet:
     """Open data: no personal data beyond the author's public name."""
     return queryset.values_list(
         "pk",

@@ -1,7 +1,8 @@
 """Petition workflows: filing, moderation, signing, the tally, responses and beat jobs.
 
-Every status change goes through `_transition` (or the tally's conditional UPDATE for the
-threshold) and writes an audit entry in the same transaction. Signing inserts one row and
+Every status change goes through `opencity.core.transitions.transition` (or a beat job's
+conditional UPDATE) and writes an audit entry in the same transaction; a rule that refuses
+raises `opencity.core.Refused`. Signing inserts one row and
 never locks or updates the petition row; the tally recomputes the count from the rows.
 """
 
@@ -13,7 +14,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
@@ -24,8 +24,10 @@ from opencity.accounts.selectors import has_verified_email
 from opencity.cities import access
 from opencity.cities.models import City, StaffRole
 from opencity.cities.selectors import city_staff
+from opencity.core import Refused
 from opencity.core.services import audit, notify_user
-from opencity.queue import enqueue_on_commit, send_now
+from opencity.core.transitions import transition
+from opencity.queue import enqueue_on_commit, send_now, task_named
 from petitions import conf
 from petitions.models import Petition, PetitionRules, Signature
 from petitions.workdays import add_working_days
@@ -36,18 +38,6 @@ Status = Petition.Status
 MODERATE_ROLES = (StaffRole.Role.MODERATOR, StaffRole.Role.CITY_ADMIN)
 RESPOND_ROLES = (StaffRole.Role.RESPONDER, StaffRole.Role.CITY_ADMIN, StaffRole.Role.MODERATOR)
 SIGNABLE_STATUSES = (Status.COLLECTING, Status.REACHED)
-
-
-class TransitionNotAllowed(Exception):
-    """The petition is not in a state that allows this change; nothing was changed."""
-
-
-class SigningRefused(Exception):
-    """A signature was not recorded; `str(exc)` is a translated message for the signer."""
-
-
-class AlreadySigned(SigningRefused):
-    pass
 
 
 # --- rules --------------------------------------------------------------------------------
@@ -63,55 +53,14 @@ def rules_for_city(city: City | int) -> PetitionRules:
 # --- transitions ----------------------------------------------------------------------------
 
 
-def _transition(
-    petition: Petition,
-    *,
-    allowed_from: Iterable[str],
-    to: str,
-    actor,
-    action: str,
-    reason: str = "",
-    **fields,
-) -> Petition:
-    """Change the status if the row is in one of `allowed_from`; audit it. Atomic.
-
-    The row is locked FOR NO KEY UPDATE, which does not block concurrent signatures (their
-    foreign-key check takes KEY SHARE).
-    """
-    with transaction.atomic():
-        locked = Petition.objects.select_for_update(no_key=True).get(pk=petition.pk)
-        if locked.status not in allowed_from:
-            raise TransitionNotAllowed(
-                f"{action}: not allowed from {locked.status} (petition {petition.pk})"
-            )
-        from_state = locked.status
-        fields["status"] = to
-        for name, value in fields.items():
-            setattr(locked, name, value)
-        locked.save(update_fields=list(fields))
-        audit(
-            obj=locked,
-            action=action,
-            actor=actor,
-            city=locked.city,
-            from_state=from_state,
-            to_state=to,
-            reason=reason,
-        )
-    for name in fields:
-        setattr(petition, name, getattr(locked, name))
-    petition.status = to
-    return petition
-
-
-def _require_author(petition: Petition, actor) -> None:
+def _require_author(petition: Petition, actor: User | None) -> None:
     if actor is None or not actor.is_authenticated or actor.pk != petition.author_id:
-        raise PermissionDenied
+        raise Refused(_("Only the author may do this."), code="forbidden")
 
 
-def _require_staff(petition: Petition, actor, roles) -> None:
+def _require_staff(petition: Petition, actor: User, roles: Iterable[str]) -> None:
     if not access.can_act_on_city(actor, petition.city_id, roles):
-        raise PermissionDenied
+        raise Refused(_("You may not act on this city's petitions."), code="forbidden")
 
 
 def petition_create_draft(*, author: User, city: City, title: str, text: str) -> Petition:
@@ -126,17 +75,19 @@ def petition_submit(*, petition: Petition, actor: User) -> Petition:
     tells the author and the city's moderators. Atomic."""
     _require_author(petition, actor)
     if not has_verified_email(actor):
-        raise PermissionDenied
+        raise Refused(_("Confirm your e-mail address to submit petitions."), code="unverified")
     now = timezone.now()
     rules = rules_for_city(petition.city_id)
     due = add_working_days(timezone.localdate(now), rules.moderation_working_days)
     with transaction.atomic():
-        _transition(
+        transition(
             petition,
             allowed_from=[Status.DRAFT],
             to=Status.SUBMITTED,
             actor=actor,
-            action="petition.submit",
+            city=petition.city_id,
+            action="petitions.petition.submitted",
+            refused=_("This petition cannot be submitted now."),
             author_name=actor.public_name,
             submitted_at=now,
             moderation_due=due,
@@ -156,13 +107,16 @@ def petition_file(*, author: User, city: City, title: str, text: str) -> Petitio
 def petition_withdraw(*, petition: Petition, actor: User) -> Petition:
     """draft/submitted → withdrawn, by the author before publication. Atomic."""
     _require_author(petition, actor)
-    return _transition(
+    transition(
         petition,
         allowed_from=[Status.DRAFT, Status.SUBMITTED],
         to=Status.WITHDRAWN,
         actor=actor,
-        action="petition.withdraw",
+        city=petition.city_id,
+        action="petitions.petition.withdrawn",
+        refused=_("A published petition cannot be withdrawn."),
     )
+    return petition
 
 
 def petition_publish(*, petition: Petition, actor: User) -> Petition:
@@ -172,16 +126,20 @@ def petition_publish(*, petition: Petition, actor: User) -> Petition:
     _require_staff(petition, actor, MODERATE_ROLES)
     author = petition.author
     if not author.full_name or not author.email:
-        raise TransitionNotAllowed("a petition without the author's name or e-mail")
+        raise Refused(
+            _("The author's name and e-mail address are needed to publish a petition."),
+            code="author_incomplete",
+        )
     rules = rules_for_city(petition.city_id)
     now = timezone.now()
     with transaction.atomic():
-        _transition(
+        transition(
             petition,
             allowed_from=[Status.SUBMITTED],
             to=Status.COLLECTING,
             actor=actor,
-            action="petition.publish",
+            city=petition.city_id,
+            action="petitions.petition.published",
             threshold=rules.threshold,
             collection_days=rules.collection_days,
             respond_working_days=rules.respond_working_days,
@@ -201,12 +159,13 @@ def petition_reject(*, petition: Petition, actor: User, ground: str, comment: st
     if ground not in Petition.RejectionGround.values:
         raise ValueError(f"unknown rejection ground {ground!r}")
     with transaction.atomic():
-        _transition(
+        transition(
             petition,
             allowed_from=[Status.SUBMITTED],
             to=Status.REJECTED,
             actor=actor,
-            action="petition.reject",
+            city=petition.city_id,
+            action="petitions.petition.rejected",
             reason=f"{ground}: {comment}".strip(": "),
             rejection_ground=ground,
             rejection_comment=comment,
@@ -225,12 +184,13 @@ def petition_respond(*, petition: Petition, actor: User, decision: str, text: st
     petition.refresh_from_db(fields=["response_due"])
     on_time = petition.response_due is None or timezone.localdate(now) <= petition.response_due
     with transaction.atomic():
-        _transition(
+        transition(
             petition,
             allowed_from=[Status.REACHED],
             to=Status.ANSWERED,
             actor=actor,
-            action="petition.respond",
+            city=petition.city_id,
+            action="petitions.petition.answered",
             reason=decision,
             response_decision=decision,
             response_text=text,
@@ -238,9 +198,7 @@ def petition_respond(*, petition: Petition, actor: User, decision: str, text: st
             answered_on_time=on_time,
         )
         _notify_author(petition, "answered")
-        from petitions import tasks
-
-        enqueue_on_commit(tasks.notify_signers_answered, petition.pk)
+        enqueue_on_commit("petitions.tasks.notify_signers_answered", petition.pk)
     return petition
 
 
@@ -275,8 +233,8 @@ def petition_sign(
 
     The conditions are checked by the database at the moment of the insert, so a signature
     cannot slip in after the petition stopped collecting. When nothing was inserted the reason
-    is looked up: SigningRefused (not verified, not collecting, identity required) or
-    AlreadySigned; Petition.DoesNotExist for an unknown petition. The displayed count follows
+    is looked up and raised as Refused (code "unverified", "not_collecting", "identity" or
+    "already"); Petition.DoesNotExist for an unknown petition. The displayed count follows
     through the coalesced tally.
     """
     petition_id = petition if isinstance(petition, int) else petition.pk
@@ -313,18 +271,19 @@ def _why_not_signed(petition_id: int, user: User) -> Exception:
     if state is None:
         return Petition.DoesNotExist(petition_id)
     if not has_verified_email(user):
-        return SigningRefused(_("Confirm your e-mail address to sign petitions."))
+        return Refused(_("Confirm your e-mail address to sign petitions."), code="unverified")
     ends = state["collection_ends_at"]
     if state["status"] not in SIGNABLE_STATUSES or (ends and ends <= timezone.now()):
-        return SigningRefused(_("This petition is not collecting signatures."))
+        return Refused(_("This petition is not collecting signatures."), code="not_collecting")
     if state["require_identity"] and not user.identity_verified_at:
-        return SigningRefused(
+        return Refused(
             _(
                 "This council accepts signatures only from people who confirmed their identity "
                 "(BankID, ID.gov.ua). Sign in with your identity provider to sign."
-            )
+            ),
+            code="identity",
         )
-    return AlreadySigned(_("You have already signed this petition."))
+    return Refused(_("You have already signed this petition."), code="already")
 
 
 def request_tally_on_commit(petition_id: int) -> None:
@@ -338,12 +297,11 @@ def request_tally(petition_id: int) -> None:
     the key present committed before that task will count. If Redis is down nothing fails:
     the beat pass (`tally_stale`) recounts.
     """
-    from petitions import tasks
-
+    task = task_named("petitions.tasks.tally_petition")
     seconds = conf.TALLY_COALESCE_SECONDS
-    if tasks.tally_petition.app.conf.task_always_eager:
+    if task.app.conf.task_always_eager:
         # In-process tasks (demo, tests) cannot wait for the countdown: count right away.
-        send_now(tasks.tally_petition, petition_id)
+        send_now(task, petition_id)
         return
     try:
         first = cache.add(f"petitions:tally-pending:{petition_id}", 1, timeout=seconds)
@@ -351,7 +309,7 @@ def request_tally(petition_id: int) -> None:
         logger.warning("tally coalescing unavailable (%s)", type(exc).__name__)
         first = True
     if first:
-        send_now(tasks.tally_petition, petition_id, countdown=seconds)
+        send_now(task, petition_id, countdown=seconds)
 
 
 def petition_tally(*, petition_id: int) -> int | None:
@@ -393,7 +351,7 @@ def petition_mark_reached(*, petition_id: int) -> bool:
         petition.refresh_from_db()
         audit(
             obj=petition,
-            action="petition.reached",
+            action="petitions.petition.reached",
             city=petition.city,
             from_state=Status.COLLECTING,
             to_state=Status.REACHED,
@@ -443,7 +401,7 @@ def close_expired(now: datetime | None = None) -> int:
             petition = Petition.objects.select_related("city", "author").get(pk=petition_id)
             audit(
                 obj=petition,
-                action="petition.close",
+                action="petitions.petition.closed",
                 city=petition.city,
                 from_state=Status.COLLECTING,
                 to_state=Status.CLOSED,
@@ -478,7 +436,7 @@ def flag_overdue(now: datetime | None = None) -> int:
                 petition = Petition.objects.select_related("city", "author").get(pk=petition_id)
                 audit(
                     obj=petition,
-                    action=f"petition.{kind}_overdue",
+                    action=f"petitions.petition.{kind}_overdue",
                     city=petition.city,
                     reason=str(getattr(petition, due_field)),
                 )

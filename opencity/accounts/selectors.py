@@ -1,7 +1,15 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from allauth.account.models import EmailAddress
+from django.contrib.auth.models import AnonymousUser
+
+if TYPE_CHECKING:
+    from opencity.accounts.models import User
 
 
-def has_verified_email(user) -> bool:
+def has_verified_email(user: User | AnonymousUser) -> bool:
     """True if the person confirmed an e-mail address; remembered on the user for the request."""
     if not user or not user.is_authenticated:
         return False

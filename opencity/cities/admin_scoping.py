@@ -12,13 +12,15 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 
 from opencity.cities import access
 from opencity.cities.models import City
+from opencity.core import Refused
+from opencity.core.web import refusal_to_form
 
 
 class CityScopedAdmin(admin.ModelAdmin):
@@ -125,18 +127,16 @@ class CityScopedAdmin(admin.ModelAdmin):
         redirect_to: str,
         template: str = "admin/form_page.html",
         context: dict[str, Any] | None = None,
-        refused: tuple[type[Exception], ...] = (ValidationError,),
-        refused_message: str | None = None,
     ) -> HttpResponse:
         """A confirm-then-act admin page: show `form`; on a valid POST call
-        `act(form.cleaned_data)`. A refusal (one of `refused`) becomes an error on the form,
-        so the page keeps what the clerk typed; success is a message and a redirect."""
+        `act(form.cleaned_data)`. A service's `Refused` becomes an error on the form (on its
+        field when it names one), so the page keeps what the clerk typed; success is a
+        message and a redirect."""
         if request.method == "POST" and form.is_valid():
             try:
                 act(form.cleaned_data)
-            except refused as exc:
-                messages = getattr(exc, "messages", None) or [str(exc)]
-                form.add_error(None, refused_message or messages[0])
+            except Refused as exc:
+                refusal_to_form(form, exc)
             else:
                 self.message_user(request, success)
                 return HttpResponseRedirect(redirect_to)

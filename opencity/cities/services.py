@@ -23,14 +23,22 @@ def staff_role_assign(*, user, city: City, role: str, actor=None) -> StaffRole:
         user.is_staff = True
         user.save(update_fields=["is_staff"])
     if created:
-        audit(obj=staff_role, action="staff_role.assign", actor=actor, city=city, to_state=role)
+        audit(
+            obj=staff_role,
+            action="cities.staff_role.assigned",
+            actor=actor,
+            city=city,
+            to_state=role,
+        )
     return staff_role
 
 
 @transaction.atomic
 def staff_role_revoke(*, staff_role: StaffRole, actor=None) -> None:
     user, city, role = staff_role.user, staff_role.city, staff_role.role
-    audit(obj=staff_role, action="staff_role.revoke", actor=actor, city=city, from_state=role)
+    audit(
+        obj=staff_role, action="cities.staff_role.revoked", actor=actor, city=city, from_state=role
+    )
     staff_role.delete()
     if not user.is_superuser and not user.staff_roles.exists() and not user.groups.exists():
         user.is_staff = False

@@ -1,0 +1,3 @@
+from opencity.core.refusals import Refused
+
+__all__ = ["Refused"]

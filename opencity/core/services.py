@@ -3,37 +3,48 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import re
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.contenttypes.models import ContentType
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, models, transaction
+from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from opencity.core.models import AuditEntry, OutboundEmail
 from opencity.queue import enqueue_on_commit
 
+if TYPE_CHECKING:
+    from opencity.accounts.models import User
+
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
 STALE_CLAIM = timedelta(minutes=10)
+# Audit action names: `app.object.verb`, e.g. "petitions.petition.published".
+ACTION_NAME = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*")
 
 
 def audit(
     *,
     obj: models.Model,
     action: str,
-    actor=None,
-    city=None,
+    actor: User | AnonymousUser | None = None,
+    city: models.Model | int | None = None,
     from_state: str = "",
     to_state: str = "",
     reason: str = "",
     data: dict | None = None,
 ) -> AuditEntry:
     """Record one audit entry. Call inside the transaction of the change it describes.
-    `city` is a City or its primary key."""
+    `city` is a City or its primary key; `action` is named `app.object.verb`."""
+    if not ACTION_NAME.fullmatch(action):
+        raise ValueError(f"audit action {action!r} is not named app.object.verb")
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
     return AuditEntry.objects.create(
@@ -49,7 +60,7 @@ def audit(
     )
 
 
-def audit_trail(obj: models.Model):
+def audit_trail(obj: models.Model) -> QuerySet[AuditEntry]:
     return AuditEntry.objects.filter(
         content_type=ContentType.objects.get_for_model(obj, for_concrete_model=False),
         object_id=str(obj.pk),
@@ -77,7 +88,7 @@ def queue_email(
     template: str,
     context: dict,
     language: str | None = None,
-    city=None,
+    city: models.Model | int | None = None,
 ) -> OutboundEmail | None:
     """Record an e-mail in the outbox and deliver it after commit, exactly once per key.
 
@@ -116,13 +127,13 @@ def queue_rendered_email(
             )
     except IntegrityError:
         return None
-    from opencity.core.tasks import deliver_email
-
-    enqueue_on_commit(deliver_email, email.pk)
+    enqueue_on_commit("opencity.core.tasks.deliver_email", email.pk)
     return email
 
 
-def notify_user(*, user, key: str, template: str, context: dict, city=None):
+def notify_user(
+    *, user: User, key: str, template: str, context: dict, city: models.Model | int | None = None
+) -> OutboundEmail | None:
     """queue_email to a user, in their preferred language, keyed per user."""
     return queue_email(
         key=f"{key}:u{user.pk}",
@@ -164,7 +175,7 @@ def deliver_email(email_id: int) -> bool:
     return True
 
 
-def pending_email_ids(now=None) -> list[int]:
+def pending_email_ids(now: datetime | None = None) -> list[int]:
     """Outbox rows a broker outage or a dead worker left behind."""
     now = now or timezone.now()
     stale = OutboundEmail.objects.filter(

@@ -13,6 +13,7 @@ from django.utils import timezone
 from academy import services
 from academy.models import Registration
 from opencity.cities.models import StaffRole
+from opencity.core import Refused
 from tests.academy.factories import make_member, make_session, seat
 from tests.factories import make_city, make_clerk, make_user
 
@@ -63,7 +64,7 @@ def test_the_same_person_registering_twice_at_once_gets_one_registration(citizen
         [lambda: services.register(session_id=session.pk, user=citizen) for _ in range(5)]
     )
     assert sum(isinstance(r, Registration) for r in results) == 1
-    assert sum(isinstance(r, services.AlreadyRegistered) for r in results) == 4
+    assert [r.code for r in results if isinstance(r, Refused)] == ["already"] * 4
     assert Registration.objects.filter(session=session, user=citizen).count() == 1
 
 
@@ -112,15 +113,17 @@ def test_registration_after_the_deadline_is_refused(citizen):
     session = make_session(starts_in=timedelta(hours=5))  # deadline = start (5 h ahead)
     session.registration_deadline = timezone.now() - timedelta(minutes=1)
     session.save()
-    with pytest.raises(services.RegistrationClosed):
+    with pytest.raises(Refused) as refused:
         services.register(session_id=session.pk, user=citizen)
+    assert refused.value.code == "closed"
 
 
 @pytest.mark.django_db
 def test_cancelled_session_takes_no_registrations(citizen):
     session = make_session(is_cancelled=True)
-    with pytest.raises(services.RegistrationClosed):
+    with pytest.raises(Refused) as refused:
         services.register(session_id=session.pk, user=citizen)
+    assert refused.value.code == "cancelled"
 
 
 # --- priority window ------------------------------------------------------------------------
@@ -130,8 +133,9 @@ def _priority_session():
 
 @pytest.mark.django_db
 def test_citizen_cannot_register_during_the_priority_window(citizen):
-    with pytest.raises(services.PriorityWindow):
+    with pytest.raises(Refused) as refused:
         services.register(session_id=_priority_session().pk, user=citizen)
+    assert refused.value.code == "priority"
 
 
 @pytest.mark.django_db
@@ -146,8 +150,9 @@ def test_member_city_staff_register_during_the_priority_window_for_their_city():
 @pytest.mark.django_db
 def test_staff_of_a_city_that_is_not_a_member_wait_for_the_priority_window_to_end():
     clerk = make_clerk(make_city(), StaffRole.Role.MODERATOR)
-    with pytest.raises(services.PriorityWindow):
+    with pytest.raises(Refused) as refused:
         services.register(session_id=_priority_session().pk, user=clerk)
+    assert refused.value.code == "priority"
 
 
 @pytest.mark.django_db

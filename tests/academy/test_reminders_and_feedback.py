@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from academy import services, tasks
 from academy.models import Feedback, Registration
+from opencity.core import Refused
 from tests.academy.factories import make_past_session, make_session, seat
 from tests.academy.test_registration import run_in_threads
 from tests.factories import make_user
@@ -76,7 +77,7 @@ def test_attendee_leaves_feedback_once(citizen_client, attended):
 def test_registered_person_who_did_not_attend_cannot_leave_feedback(citizen_client, citizen):
     registration = seat(make_past_session(), citizen)
     url = reverse("academy:feedback", args=[registration.pk])
-    assert citizen_client.get(url).status_code == 403
+    assert citizen_client.get(url).status_code == 404
     citizen_client.post(url, {"rating": "4"})
     assert not Feedback.objects.exists()
 
@@ -92,8 +93,9 @@ def test_nobody_leaves_feedback_on_someone_elses_registration(client, attended):
 @pytest.mark.django_db
 def test_feedback_waits_for_the_session_to_end(citizen):
     registration = seat(make_session(), citizen, attended=True)
-    with pytest.raises(services.FeedbackRefused):
+    with pytest.raises(Refused) as refused:
         services.feedback_submit(registration=registration, user=citizen, rating=4, comment="")
+    assert refused.value.code == "not_over"
 
 
 @pytest.mark.django_db
@@ -109,5 +111,6 @@ def test_rating_outside_one_to_five_is_refused_by_the_form_and_the_database(
 @pytest.mark.django_db
 def test_feedback_closes_a_month_after_the_session(citizen):
     registration = seat(make_past_session(starts_in=-timedelta(days=45)), citizen, attended=True)
-    with pytest.raises(services.FeedbackRefused):
+    with pytest.raises(Refused) as refused:
         services.feedback_submit(registration=registration, user=citizen, rating=4, comment="")
+    assert refused.value.code == "closed"

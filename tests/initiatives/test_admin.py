@@ -10,7 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from initiatives.models import ImplementationUpdate, Initiative, Programme, ResultSnapshot
-from initiatives.services import Refused, programme_extend_stage, tally_programme, vote_cast
+from initiatives.services import programme_extend_stage, tally_programme, vote_cast
+from opencity.core import Refused
 from opencity.core.models import AuditEntry, OutboundEmail
 from tests.initiatives.factories import (
     make_category,
@@ -77,7 +78,7 @@ def test_clerk_accepts_an_initiative_for_voting(
     assert response.status_code == 302
     submitted.refresh_from_db()
     assert submitted.status == Initiative.Status.ACCEPTED
-    entry = AuditEntry.objects.get(action="initiative_accepted")
+    entry = AuditEntry.objects.get(action="initiatives.initiative.accepted")
     assert entry.actor == moderator_a and entry.to_state == "accepted"
     assert OutboundEmail.objects.filter(key__startswith="initiatives:accepted:").count() == 1
 
@@ -93,7 +94,9 @@ def test_rejection_needs_a_reason_and_records_it(moderator_a_client, submitted):
     submitted.refresh_from_db()
     assert submitted.status == Initiative.Status.REJECTED
     assert submitted.rejection_reason == "private_land"
-    assert AuditEntry.objects.get(action="initiative_rejected").reason.startswith("private_land")
+    assert AuditEntry.objects.get(action="initiatives.initiative.rejected").reason.startswith(
+        "private_land"
+    )
     assert OutboundEmail.objects.filter(key__startswith="initiatives:rejected:").count() == 1
 
 
@@ -145,7 +148,7 @@ def test_clerk_extends_voting_with_an_audit_entry(moderator_a_client, moderator_
     assert response.status_code == 302
     programme.refresh_from_db()
     assert programme.voting_closes == until
-    entry = AuditEntry.objects.get(action="stage_extended")
+    entry = AuditEntry.objects.get(action="initiatives.programme.stage_extended")
     assert entry.actor == moderator_a and entry.reason == "Багато голосів"
     assert OutboundEmail.objects.filter(key__startswith="initiatives:extended:").exists()
 
@@ -161,7 +164,7 @@ def test_extension_into_the_next_stage_is_refused(moderator_a, city_a):
             reason="x",
         )
     programme.refresh_from_db()
-    assert not AuditEntry.objects.filter(action="stage_extended").exists()
+    assert not AuditEntry.objects.filter(action="initiatives.programme.stage_extended").exists()
 
 
 def test_extension_to_an_earlier_date_is_refused(moderator_a_client, in_review):
@@ -173,7 +176,7 @@ def test_extension_to_an_earlier_date_is_refused(moderator_a_client, in_review):
     assert response.status_code == 200
     in_review.refresh_from_db()
     assert in_review.review_closes == earlier + timedelta(days=1)
-    assert not AuditEntry.objects.filter(action="stage_extended").exists()
+    assert not AuditEntry.objects.filter(action="initiatives.programme.stage_extended").exists()
 
 
 def test_clerk_cannot_extend_another_citys_programme(moderator_b_client_factory, in_review):
@@ -236,7 +239,7 @@ def test_city_admin_creates_a_programme_with_categories(client, city_admin_a, ci
     assert response.status_code == 302
     programme = Programme.objects.get()
     assert programme.categories.count() == 2
-    assert AuditEntry.objects.filter(action="programme_created").exists()
+    assert AuditEntry.objects.filter(action="initiatives.programme.created").exists()
 
 
 @pytest.fixture
@@ -263,7 +266,7 @@ def test_staff_run_the_tally_from_the_admin(
         )
     assert response.status_code == 302
     assert ResultSnapshot.objects.filter(programme=programme).count() == 1
-    assert AuditEntry.objects.filter(action="tally_requested").exists()
+    assert AuditEntry.objects.filter(action="initiatives.programme.tally_requested").exists()
 
 
 def test_staff_publish_results_then_report_implementation(
@@ -288,7 +291,10 @@ def test_staff_publish_results_then_report_implementation(
         )
     assert response.status_code == 302
     assert ImplementationUpdate.objects.get().status == "done"
-    assert AuditEntry.objects.filter(action="implementation_update").count() == 1
+    assert (
+        AuditEntry.objects.filter(action="initiatives.initiative.implementation_updated").count()
+        == 1
+    )
     done = OutboundEmail.objects.filter(key__startswith="initiatives:done:")
     assert list(done.values_list("to", flat=True)) == [voter.email]
 

@@ -14,11 +14,11 @@ from django.utils import timezone
 from initiatives.models import CostLine, Initiative
 from initiatives.services import (
     CostLineInput,
-    Refused,
     initiative_request_revision,
     initiative_submit,
     initiative_withdraw,
 )
+from opencity.core import Refused
 from opencity.core.models import AuditEntry, OutboundEmail
 from tests.factories import make_user
 from tests.initiatives.factories import make_category, make_initiative, make_programme
@@ -76,7 +76,9 @@ def test_citizen_submits_and_the_server_computes_the_total(
         (1, Decimal("12000.50")),
         (2, Decimal("3000.00")),
     ]
-    assert AuditEntry.objects.filter(action="initiative_submitted", actor=citizen).exists()
+    assert AuditEntry.objects.filter(
+        action="initiatives.initiative.submitted", actor=citizen
+    ).exists()
     recipients = sorted(m.to[0] for m in mail.outbox)
     assert recipients == sorted([citizen.email, moderator_a.email])
 
@@ -122,15 +124,21 @@ def test_a_half_filled_cost_line_is_refused(citizen_client, programme, category)
     assert "обов" in html  # «Обов’язкове поле.»
 
 
-def test_text_with_html_is_refused(citizen_client, programme, category):
+def test_text_with_html_is_refused_on_that_field(citizen_client, programme, category):
     response = citizen_client.post(
         submit_url(programme), form_data(category, description="<script>x</script>")
     )
     assert response.status_code == 400 and not Initiative.objects.exists()
+    form = response.context["form"]
+    assert form.errors == {
+        "description": ["Використовуйте, будь ласка, звичайний текст без HTML-розмітки."]
+    }
+    assert "Сквер на Відродження" in response.content.decode()  # the rest is kept
 
 
 def test_only_one_coordinate_is_refused(citizen_client, programme, category):
-    _errors_page(citizen_client, programme, form_data(category, longitude=""))
+    html = _errors_page(citizen_client, programme, form_data(category, longitude=""))
+    assert "Вкажіть і широту, і довготу або жодної з них." in html
 
 
 def test_submission_outside_the_stage_is_refused_and_keeps_the_input(citizen_client, city_a):
@@ -215,7 +223,7 @@ def test_author_revises_and_resubmits(citizen_client, sent_back, category):
     assert sent_back.status == Initiative.Status.SUBMITTED
     assert sent_back.total_cost == Decimal("25000.00")
     assert sent_back.title == "Сквер на Відродження"
-    assert AuditEntry.objects.filter(action="initiative_resubmitted").count() == 1
+    assert AuditEntry.objects.filter(action="initiatives.initiative.resubmitted").count() == 1
 
 
 def test_revision_with_bad_input_keeps_what_was_typed(citizen_client, sent_back, category):
@@ -242,7 +250,7 @@ def test_author_withdraws_before_review_ends(citizen_client, programme, category
     assert citizen_client.post(url).status_code == 302
     initiative.refresh_from_db()
     assert initiative.status == Initiative.Status.WITHDRAWN
-    assert AuditEntry.objects.filter(action="initiative_withdrawn").count() == 1
+    assert AuditEntry.objects.filter(action="initiatives.initiative.withdrawn").count() == 1
 
 
 def test_withdrawal_after_review_is_refused(citizen, city_a):

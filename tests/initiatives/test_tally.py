@@ -15,13 +15,13 @@ from django.utils import timezone
 from initiatives import tasks
 from initiatives.models import Initiative, ResultRow, ResultSnapshot, Vote
 from initiatives.services import (
-    Refused,
     TallyRow,
     pick_winners,
     results_publish,
     tally_programme,
     vote_cast,
 )
+from opencity.core import Refused
 from opencity.core.models import AuditEntry, OutboundEmail
 from tests.initiatives.factories import (
     make_category,
@@ -151,7 +151,7 @@ def test_tally_that_crashes_midway_leaves_no_partial_result(voting):
     programme, _ = voting
     close_voting(programme)
     # The worker dies after the snapshot and its rows are written, before the commit.
-    crash = mock.patch("initiatives.services.audit", side_effect=RuntimeError("kill"))
+    crash = mock.patch("initiatives.services.tally.audit", side_effect=RuntimeError("kill"))
     with crash, pytest.raises(RuntimeError):
         tally_programme(programme_id=programme.pk)
     assert ResultSnapshot.objects.count() == 0 and ResultRow.objects.count() == 0
@@ -162,8 +162,9 @@ def test_tally_that_crashes_midway_leaves_no_partial_result(voting):
 @pytest.mark.django_db
 def test_tally_is_refused_while_voting_is_open(voting):
     programme, _ = voting
-    with pytest.raises(Refused):
+    with pytest.raises(Refused) as refused:
         tally_programme(programme_id=programme.pk)
+    assert refused.value.code == "stage"
     assert not ResultSnapshot.objects.exists()
 
 
@@ -202,15 +203,21 @@ def test_publishing_marks_projects_notifies_and_is_audited(
     p["b"].refresh_from_db()
     assert p["a"].status == Initiative.Status.FUNDED
     assert p["b"].status == Initiative.Status.NOT_FUNDED
-    assert AuditEntry.objects.filter(action="results_published", actor=moderator_a).count() == 1
+    assert (
+        AuditEntry.objects.filter(
+            action="initiatives.snapshot.published", actor=moderator_a
+        ).count()
+        == 1
+    )
     snapshot.refresh_from_db()
     assert snapshot.total_voters == 3
     keys = set(OutboundEmail.objects.values_list("key", flat=True))
     assert f"initiatives:result:s{snapshot.pk}:i{p['a'].pk}:u{p['a'].author_id}" in keys
     assert sum(k.startswith(f"initiatives:results:s{snapshot.pk}") for k in keys) == 3
     assert len(mail.outbox) == 5 + 3
-    with pytest.raises(Refused):
+    with pytest.raises(Refused) as refused:
         results_publish(snapshot=snapshot, actor=moderator_a)
+    assert refused.value.code == "published"
     # The tally after publication still gives the same snapshot.
     assert tally_programme(programme_id=programme.pk).pk == snapshot.pk
 
@@ -220,8 +227,9 @@ def test_clerk_of_another_city_cannot_publish(voting, moderator_b):
     programme, _ = voting
     close_voting(programme)
     snapshot = tally_programme(programme_id=programme.pk)
-    with pytest.raises(Refused):
+    with pytest.raises(Refused) as refused:
         results_publish(snapshot=snapshot, actor=moderator_b)
+    assert refused.value.code == "forbidden"
     snapshot.refresh_from_db()
     assert snapshot.published_at is None
 

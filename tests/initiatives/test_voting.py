@@ -10,7 +10,9 @@ from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 
 from initiatives.models import Ballot, Initiative, Vote
-from initiatives.services import Refused, vote_cast, vote_check_voter
+from initiatives.services import vote_cast, vote_check_voter
+from initiatives.services import voting as voting_services
+from opencity.core import Refused
 from tests.factories import make_user
 from tests.helpers import broker_down
 from tests.initiatives.factories import (
@@ -46,6 +48,13 @@ def large(programme):
 @pytest.fixture
 def voter(city_a):
     return make_voter(city_a)
+
+
+def assert_counted(voter, initiative) -> None:
+    """The vote is recorded on the voter's ballot and counts for the project."""
+    vote = Vote.objects.get(voter=voter, initiative=initiative)
+    assert vote.ballot.voter_id == voter.pk and vote.programme_id == initiative.programme_id
+    assert Vote.objects.filter(initiative=initiative).count() == 1
 
 
 def refused_code(func, **kwargs) -> str:
@@ -174,7 +183,9 @@ def test_database_refuses_a_second_vote_in_a_category_slot(programme, small, vot
 
 def test_voter_who_turns_the_minimum_age_today_may_vote(programme, city_a):
     voter = make_user(home_city=city_a, date_of_birth=years_ago(16))
-    cast(voter, make_initiative(programme))
+    initiative = make_initiative(programme)
+    cast(voter, initiative)
+    assert_counted(voter, initiative)
 
 
 def test_voter_one_day_short_of_the_minimum_age_is_refused(programme, city_a):
@@ -192,7 +203,10 @@ def test_voter_without_a_date_of_birth_is_asked_for_it(programme, city_a):
 def test_programme_without_minimum_age_does_not_ask_for_it(programme, city_a):
     programme.min_voter_age = 0
     programme.save()
-    cast(make_user(home_city=city_a), make_initiative(programme))
+    voter, initiative = make_user(home_city=city_a), make_initiative(programme)
+    assert voter.date_of_birth is None
+    cast(voter, initiative)
+    assert_counted(voter, initiative)
 
 
 def test_resident_of_another_city_is_refused(programme, city_b):
@@ -209,13 +223,18 @@ def test_resident_of_another_city_is_refused(programme, city_b):
 def test_non_resident_may_vote_when_the_programme_is_open_to_all(programme, city_b):
     programme.residents_only = False
     programme.save()
-    cast(make_voter(city_b), make_initiative(programme))
+    outsider, initiative = make_voter(city_b), make_initiative(programme)
+    cast(outsider, initiative)
+    assert_counted(outsider, initiative)
 
 
 def test_author_cannot_vote_for_their_own_project_but_for_others(programme, voter):
     own = make_initiative(programme, author=voter)
     assert refused_code(vote_cast, voter=voter, initiative=own) == "own"
-    cast(voter, make_initiative(programme))
+    assert not Vote.objects.filter(initiative=own).exists()
+    other = make_initiative(programme)
+    cast(voter, other)
+    assert_counted(voter, other)
 
 
 def test_unverified_email_cannot_vote(programme, city_a):
@@ -235,12 +254,12 @@ def test_vote_outside_the_voting_stage_is_refused(city_a, voter, stage):
 
 def test_voting_is_open_on_its_first_and_last_day(city_a, voter):
     programme = make_programme(city_a, stage="voting")
-    vote_check_voter(voter=voter, programme=programme, today=programme.voting_opens)
-    vote_check_voter(voter=voter, programme=programme, today=programme.voting_closes)
-    with pytest.raises(Refused):
-        vote_check_voter(
-            voter=voter, programme=programme, today=programme.voting_closes + timedelta(days=1)
-        )
+    for day in (programme.voting_opens, programme.voting_closes):
+        assert vote_check_voter(voter=voter, programme=programme, today=day) is None
+    one_day = timedelta(days=1)
+    for day in (programme.voting_opens - one_day, programme.voting_closes + one_day):
+        refusal = refused_code(vote_check_voter, voter=voter, programme=programme, today=day)
+        assert refusal == "stage"
 
 
 @pytest.mark.parametrize(
@@ -264,9 +283,8 @@ def test_project_not_on_the_ballot_gets_no_vote(programme, voter, status):
 def test_the_vote_statement_itself_enforces_every_rule(city_a, city_b, monkeypatch, case):
     """On PostgreSQL the rules are conditions of the inserting statement: with the Python
     wording of refusals switched off, nothing is recorded all the same."""
-    from initiatives import services
 
-    monkeypatch.setattr(services, "_check_vote_rules", lambda *args: None)
+    monkeypatch.setattr(voting_services, "_check_vote_rules", lambda *args: None)
     programme = make_programme(city_a, stage="results" if case == "stage" else "voting")
     voter = {
         "resident": make_voter(city_b),
@@ -317,15 +335,16 @@ def _run_in_threads(target, count: int):
 @pytest.fixture(params=["one_statement", "transaction"])
 def vote_path(request, monkeypatch):
     """PostgreSQL votes in one statement; the transactional path (SQLite's) is tested too."""
-    from initiatives import services
 
     if request.param == "transaction":
 
         def in_transaction(*, voter, programme_slug, initiative_pk, notify):
             initiative = Initiative.objects.select_related("programme").get(pk=initiative_pk)
-            return services._vote_in_transaction(voter=voter, initiative=initiative, notify=notify)
+            return voting_services._vote_in_transaction(
+                voter=voter, initiative=initiative, notify=notify
+            )
 
-        monkeypatch.setattr(services, "_vote_in_one_statement", in_transaction)
+        monkeypatch.setattr(voting_services, "_vote_in_one_statement", in_transaction)
     return request.param
 
 

@@ -20,8 +20,8 @@ def events(city_a, city_b):
     b = MembershipEvent.objects.create(
         city=city_b, status="candidate", effective_on=date(2019, 9, 10), decided_by="board"
     )
-    audit(obj=a, action="test.a", city=city_a, to_state="member")
-    audit(obj=b, action="test.b", city=city_b, to_state="candidate")
+    audit(obj=a, action="members.test.a", city=city_a, to_state="member")
+    audit(obj=b, action="members.test.b", city=city_b, to_state="candidate")
     return a, b
 
 
@@ -46,8 +46,8 @@ def test_clerk_of_b_sees_b_not_a_in_audit_log(client, moderator_b, events):
     response = client.get(reverse("admin:core_auditentry_changelist"))
     assert response.status_code == 200
     actions = [entry.action for entry in response.context["cl"].queryset]
-    assert "test.b" in actions
-    assert "test.a" not in actions
+    assert "members.test.b" in actions
+    assert "members.test.a" not in actions
 
 
 def test_association_staff_see_every_city(client, association_staff, events):

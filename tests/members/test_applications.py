@@ -10,7 +10,6 @@ from members import conf
 from members.models import MembershipApplication, MembershipEvent
 from members.selectors import city_membership_status
 from members.services import (
-    ApplicationError,
     application_accept,
     application_decline,
     application_recommend,
@@ -18,6 +17,7 @@ from members.services import (
     application_resubmit,
     application_submit,
 )
+from opencity.core import Refused
 from opencity.core.models import AuditEntry, OutboundEmail
 from tests.factories import make_user
 from tests.members.factories import PDF_BYTES, make_member, pdf_upload
@@ -76,7 +76,7 @@ def test_representative_applies_and_gets_a_confirmation(
     stored = _private_files / application.decision_file.name
     assert stored.read_bytes() == PDF_BYTES
     assert "decision.pdf" not in application.decision_file.name  # never the uploader's name
-    assert AuditEntry.objects.filter(action="application.submit").count() == 1
+    assert AuditEntry.objects.filter(action="members.application.submitted").count() == 1
     assert [m.to for m in mail.outbox] == [[citizen.email]]
 
 
@@ -127,14 +127,16 @@ def test_failed_form_says_the_file_must_be_chosen_again(citizen_client, city_a):
 
 def test_member_city_cannot_apply_again(citizen, city_a):
     make_member(city_a)
-    with pytest.raises(ApplicationError):
+    with pytest.raises(Refused) as refused:
         _submit(city_a, citizen)
+    assert refused.value.code == "already_member"
 
 
 def test_second_open_application_for_a_city_is_refused(citizen, city_a):
     _submit(city_a, citizen)
-    with pytest.raises(ApplicationError):
+    with pytest.raises(Refused) as refused:
         _submit(city_a, make_user())
+    assert refused.value.code == "open_application"
     assert MembershipApplication.objects.count() == 1
 
 
@@ -172,16 +174,16 @@ def test_full_workflow_notifies_the_applicant_at_each_step_and_accepting_makes_a
     )
     assert city_membership_status(city_a) == "member"
     actions = list(
-        AuditEntry.objects.filter(action__startswith="application.")
+        AuditEntry.objects.filter(action__startswith="members.application.")
         .order_by("id")
         .values_list("action", flat=True)
     )
     assert actions == [
-        "application.submit",
-        "application.request_info",
-        "application.resubmit",
-        "application.recommend",
-        "application.accept",
+        "members.application.submitted",
+        "members.application.info_requested",
+        "members.application.resubmitted",
+        "members.application.recommended",
+        "members.application.accepted",
     ]
     emails = OutboundEmail.objects.filter(to=citizen.email).order_by("id")
     assert emails.count() == 5
@@ -192,8 +194,9 @@ def test_full_workflow_notifies_the_applicant_at_each_step_and_accepting_makes_a
 
 def test_declining_needs_a_reason_and_notifies(citizen, city_a, association_staff):
     application = _submit(city_a, citizen)
-    with pytest.raises(ApplicationError):
+    with pytest.raises(Refused) as refused:
         application_decline(application=application, actor=association_staff, note=" ")
+    assert refused.value.code == "note"
     application_decline(application=application, actor=association_staff, note="Немає кворуму.")
     application.refresh_from_db()
     assert application.status == A.DECLINED
@@ -204,7 +207,7 @@ def test_declining_needs_a_reason_and_notifies(citizen, city_a, association_staf
 
 def test_only_a_recommended_application_can_be_accepted(citizen, city_a, association_staff):
     application = _submit(city_a, citizen)
-    with pytest.raises(ApplicationError):
+    with pytest.raises(Refused) as refused:
         application_accept(
             application=application,
             actor=association_staff,
@@ -212,13 +215,16 @@ def test_only_a_recommended_application_can_be_accepted(citizen, city_a, associa
             decision_date=date(2024, 6, 1),
             decision_ref="B-1",
         )
+    assert refused.value.code == "status"
     assert not MembershipEvent.objects.exists()
+    application.refresh_from_db()
+    assert application.status == A.SUBMITTED
 
 
 def test_secretariat_cannot_accept_on_its_own(citizen, city_a, association_staff):
     application = _submit(city_a, citizen)
     application_recommend(application=application, actor=association_staff)
-    with pytest.raises(ApplicationError):
+    with pytest.raises(Refused) as refused:
         application_accept(
             application=application,
             actor=association_staff,
@@ -226,13 +232,19 @@ def test_secretariat_cannot_accept_on_its_own(citizen, city_a, association_staff
             decision_date=date(2024, 6, 1),
             decision_ref="S-1",
         )
+    assert refused.value.code == "decided_by"
+    application.refresh_from_db()
+    assert application.status == A.RECOMMENDED
 
 
 def test_only_the_applicant_answers_a_request(citizen, city_a, association_staff):
     application = _submit(city_a, citizen)
     application_request_info(application=application, actor=association_staff, note="?")
-    with pytest.raises(ApplicationError):
+    with pytest.raises(Refused) as refused:
         application_resubmit(application=application, applicant=make_user(), message="x")
+    assert refused.value.code == "forbidden"
+    application.refresh_from_db()
+    assert application.status == A.INFO_REQUESTED
 
 
 def test_admin_review_step_goes_through_the_service(association_client, citizen, city_a):
@@ -243,7 +255,7 @@ def test_admin_review_step_goes_through_the_service(association_client, citizen,
     assert response.status_code == 302
     application.refresh_from_db()
     assert application.status == A.RECOMMENDED
-    assert AuditEntry.objects.filter(action="application.recommend").count() == 1
+    assert AuditEntry.objects.filter(action="members.application.recommended").count() == 1
 
 
 def test_city_clerk_does_not_see_applications_in_admin(moderator_a_client, citizen, city_a):
@@ -283,7 +295,9 @@ def test_applicant_answers_on_the_application_page(
 ):
     application = _submit(city_a, citizen)
     url = reverse("members:application_detail", args=[application.pk])
-    assert citizen_client.post(url, {"message": "x"}).status_code == 403  # nothing was asked
+    refused = citizen_client.post(url, {"message": "x"})  # nothing was asked
+    assert refused.status_code == 409
+    assert "Секретаріат не запитував додаткової інформації" in refused.content.decode()
     application_request_info(application=application, actor=association_staff, note="Протокол?")
     response = citizen_client.post(url, {"message": "Ось протокол."})
     assert response.status_code == 302
@@ -309,7 +323,7 @@ def test_membership_change_in_admin_is_audited(association_client, city_a):
          "decided_by": "assembly", "decision_date": "2024-05-01", "decision_ref": "GA-2024/5"},
     )  # fmt: skip
     assert response.status_code == 302
-    entry = AuditEntry.objects.get(action="membership.change")
+    entry = AuditEntry.objects.get(action="members.membership.changed")
     assert (entry.to_state, entry.reason, entry.city) == ("member", "GA-2024/5", city_a)
     assert city_membership_status(city_a) == "member"
 

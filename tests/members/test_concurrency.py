@@ -10,12 +10,11 @@ from django.db import connection
 
 from members.models import MembershipApplication, Payment
 from members.services import (
-    ApplicationError,
-    DuesError,
     application_submit,
     invoice_issue,
     payment_record,
 )
+from opencity.core import Refused
 from tests.factories import make_city, make_user
 from tests.members.factories import make_tiers, pdf_upload
 
@@ -31,8 +30,8 @@ def _run_together(functions):
             barrier.wait(timeout=10)
             function()
             outcomes[index] = "ok"
-        except (DuesError, ApplicationError) as exc:
-            outcomes[index] = type(exc).__name__
+        except Refused as exc:
+            outcomes[index] = exc.code
         finally:
             connection.close()
 
@@ -52,7 +51,7 @@ def test_concurrent_payments_cannot_overpay_an_invoice():
     def pay():
         payment_record(invoice=invoice, amount=Decimal("30000.00"), paid_on=date(2024, 2, 1))
 
-    assert _run_together([pay, pay]) == ["DuesError", "ok"]
+    assert _run_together([pay, pay]) == ["ok", "overpaid"]
     assert Payment.objects.count() == 1
 
 
@@ -71,5 +70,5 @@ def test_concurrent_applications_for_one_city_leave_one_open():
             decision_file=pdf_upload(),
         )
 
-    assert _run_together([apply(u) for u in users]) == ["ApplicationError", "ok"]
+    assert _run_together([apply(u) for u in users]) == ["ok", "open_application"]
     assert MembershipApplication.objects.count() == 1

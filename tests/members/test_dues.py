@@ -8,13 +8,13 @@ from django.db import IntegrityError, transaction
 
 from members.models import Invoice, Payment
 from members.services import (
-    DuesError,
     invoice_issue,
     invoice_outstanding,
     invoices_issue_for_year,
     payment_record,
     tier_for_population,
 )
+from opencity.core import Refused
 from tests.factories import make_city
 from tests.members.factories import make_event, make_member, make_tiers
 
@@ -64,8 +64,9 @@ def test_database_refuses_a_second_invoice_for_the_same_year(tiers, city_a):
 
 
 def test_city_without_a_matching_tier_is_refused(city_a):
-    with pytest.raises(DuesError):
+    with pytest.raises(Refused) as refused:
         invoice_issue(city=city_a, year=2024)
+    assert refused.value.code == "no_tier"
 
 
 def test_partial_payments_reduce_arrears_exactly(tiers, city_a):
@@ -77,18 +78,23 @@ def test_partial_payments_reduce_arrears_exactly(tiers, city_a):
     assert invoice_outstanding(invoice) == Decimal("0.00")
 
 
-@pytest.mark.parametrize("amount", [Decimal("0"), Decimal("-5"), Decimal("45000.01")])
-def test_zero_negative_and_overpayments_are_refused(tiers, city_a, amount):
+@pytest.mark.parametrize(
+    ("amount", "code"),
+    [(Decimal("0"), "amount"), (Decimal("-5"), "amount"), (Decimal("45000.01"), "overpaid")],
+)
+def test_zero_negative_and_overpayments_are_refused(tiers, city_a, amount, code):
     invoice, _ = invoice_issue(city=city_a, year=2024)
-    with pytest.raises(DuesError):
+    with pytest.raises(Refused) as refused:
         payment_record(invoice=invoice, amount=amount, paid_on=date(2024, 2, 1))
+    assert refused.value.code == code
     assert not Payment.objects.exists()
 
 
 def test_float_amounts_are_refused(tiers, city_a):
     invoice, _ = invoice_issue(city=city_a, year=2024)
-    with pytest.raises(DuesError):
+    with pytest.raises(Refused) as refused:
         payment_record(invoice=invoice, amount=100.5, paid_on=date(2024, 2, 1))
+    assert refused.value.code == "amount"
 
 
 def test_database_refuses_a_non_positive_payment(tiers, city_a):

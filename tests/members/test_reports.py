@@ -47,7 +47,7 @@ def test_everybody_but_directors_is_refused(client, request, who):
         user.save()
     client.force_login(user)
     for url in _all_urls():
-        assert client.get(url).status_code == 403, url
+        assert client.get(url).status_code == 404, url
 
 
 def test_directors_and_superusers_see_every_report(client, director):

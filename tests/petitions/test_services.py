@@ -3,10 +3,10 @@
 from datetime import date, timedelta
 
 import pytest
-from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 
+from opencity.core import Refused
 from opencity.core.models import OutboundEmail
 from opencity.core.services import audit_trail
 from petitions import services
@@ -40,7 +40,7 @@ def test_filing_submits_with_a_two_working_day_deadline_and_tells_author_and_mod
     assert petition.status == Status.SUBMITTED
     assert petition.author_name == citizen.full_name
     assert petition.moderation_due == add_working_days(timezone.localdate(), 2)
-    assert audit_actions(petition) == [("petition.submit", "draft", "submitted")]
+    assert audit_actions(petition) == [("petitions.petition.submitted", "draft", "submitted")]
     assert emails(f"petition:{petition.pk}:") == {
         (f"petition:{petition.pk}:received:u{citizen.pk}", citizen.email),
         (f"petition:{petition.pk}:staff_new:u{moderator_a.pk}", moderator_a.email),
@@ -65,7 +65,11 @@ def test_publish_copies_the_rules_signs_for_the_author_and_keeps_the_rules(
     assert petition.collection_ends_at - petition.published_at == timedelta(days=60)
     assert Signature.objects.filter(petition=petition, user=petition.author).exists()
     assert petition.signature_count == 1  # the tally ran on commit
-    assert audit_actions(petition)[-1] == ("petition.publish", "submitted", "collecting")
+    assert audit_actions(petition)[-1] == (
+        "petitions.petition.published",
+        "submitted",
+        "collecting",
+    )
     assert OutboundEmail.objects.filter(
         key=f"petition:{petition.pk}:published:u{petition.author_id}"
     ).exists()
@@ -80,10 +84,11 @@ def test_a_city_without_rules_uses_the_defaults(city_a, moderator_a):
 
 def test_moderator_of_another_city_cannot_publish_or_reject(city_a, moderator_b):
     petition = make_petition(city_a, status=Status.SUBMITTED)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(Refused) as publish:
         services.petition_publish(petition=petition, actor=moderator_b)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(Refused) as reject:
         services.petition_reject(petition=petition, actor=moderator_b, ground="personal")
+    assert publish.value.code == reject.value.code == "forbidden"
     petition.refresh_from_db()
     assert petition.status == Status.SUBMITTED
     assert audit_actions(petition) == []
@@ -92,10 +97,13 @@ def test_moderator_of_another_city_cannot_publish_or_reject(city_a, moderator_b)
 def test_only_the_author_submits_or_withdraws(city_a, citizen):
     petition = make_petition(city_a, status=Status.DRAFT)
     other = make_user()
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(Refused) as submit:
         services.petition_submit(petition=petition, actor=other)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(Refused) as withdraw:
         services.petition_withdraw(petition=petition, actor=other)
+    assert submit.value.code == withdraw.value.code == "forbidden"
+    petition.refresh_from_db()
+    assert petition.status == Status.DRAFT
 
 
 @pytest.mark.parametrize("ground", Petition.RejectionGround.values)
@@ -167,8 +175,9 @@ def test_every_transition_is_allowed_only_from_its_states(
         assert petition.status == to
         assert audit_actions(petition)[-1][1:] == (status, to)
     else:
-        with pytest.raises(services.TransitionNotAllowed):
+        with pytest.raises(Refused) as refused:
             _call(name, petition, actor)
+        assert refused.value.code == "status"
         petition.refresh_from_db()
         assert petition.status == status
         assert audit_actions(petition) == []
@@ -218,8 +227,8 @@ def test_tally_counts_rows_and_marks_the_threshold_once(city_a, responder_a):
     petition.refresh_from_db()
     assert petition.status == Status.REACHED
     assert petition.response_due == add_working_days(timezone.localdate(), 10)
-    assert [a for a in audit_actions(petition) if a[0] == "petition.reached"] == [
-        ("petition.reached", "collecting", "reached")
+    assert [a for a in audit_actions(petition) if a[0] == "petitions.petition.reached"] == [
+        ("petitions.petition.reached", "collecting", "reached")
     ]
     assert emails(f"petition:{petition.pk}:reached") == {
         (f"petition:{petition.pk}:reached:u{petition.author_id}", petition.author.email)
@@ -270,7 +279,7 @@ def test_close_expired_closes_below_threshold_once(city_a):
     fresh.refresh_from_db()
     assert petition.status == Status.CLOSED
     assert fresh.status == Status.COLLECTING  # within the grace period
-    assert audit_actions(petition) == [("petition.close", "collecting", "closed")]
+    assert audit_actions(petition) == [("petitions.petition.closed", "collecting", "closed")]
     assert (
         OutboundEmail.objects.filter(key__startswith=f"petition:{petition.pk}:closed").count() == 1
     )

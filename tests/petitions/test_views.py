@@ -277,7 +277,13 @@ def test_save_draft_then_submit_and_withdraw_by_the_author_only(
     assert petition.status == Status.DRAFT
     other = make_user()
     client.force_login(other)
-    assert client.post(reverse("petitions:submit", args=[petition.pk])).status_code == 403
+    stranger = client.post(reverse("petitions:submit", args=[petition.pk]))
+    assert stranger.status_code == 404  # the same answer as for a petition that does not exist
+    assert petition.title not in stranger.content.decode()
+    withdraw = client.post(reverse("petitions:withdraw", args=[petition.pk]))
+    assert withdraw.status_code == 404
+    petition.refresh_from_db()
+    assert petition.status == Status.DRAFT
     client.force_login(citizen)
     client.post(reverse("petitions:submit", args=[petition.pk]))
     petition.refresh_from_db()
@@ -324,7 +330,9 @@ def test_signatory_csv_is_for_that_citys_staff_only(client, city_a, moderator_a,
     assert client.get(url).status_code == 302
     for user in (make_user(), moderator_b):
         client.force_login(user)
-        assert client.get(url).status_code == 403
+        response = client.get(url)
+        assert response.status_code == 404
+        assert all(s.email not in response.content.decode() for s in signers)
     client.force_login(moderator_a)
     response = client.get(url)
     body = b"".join(response.streaming_content).decode("utf-8-sig")

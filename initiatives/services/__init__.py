@@ -1,0 +1,73 @@
+"""Workflows of public budgets, by what they do:
+
+- `proposals`: an author files, revises or withdraws an initiative;
+- `review`: the city's working group accepts, sends back or rejects it;
+- `stages`: the programme calendar (extensions, announcements);
+- `voting`: who may vote and casting a vote (`vote_statements`: its SQL);
+- `tally`: counting, the result snapshot and its publication;
+- `implementation`: updates on funded projects and the voter e-mails.
+
+Every status change is one `opencity.core.transitions.transition()` or a conditional
+`update()` that claims its row once, with an audit entry in the same transaction; a rule that
+refuses raises `opencity.core.Refused`. `from initiatives import services` keeps working:
+the public functions are re-exported here.
+"""
+
+from initiatives.services.implementation import (
+    implementation_update_post,
+    notify_voters_of_completion,
+    pending_voter_notifications,
+)
+from initiatives.services.proposals import (
+    CostLineInput,
+    initiative_resubmit,
+    initiative_submit,
+    initiative_withdraw,
+)
+from initiatives.services.review import (
+    initiative_accept,
+    initiative_reject,
+    initiative_request_revision,
+)
+from initiatives.services.stages import programme_announce_stage, programme_extend_stage
+from initiatives.services.tally import (
+    TallyRow,
+    notify_voters_of_results,
+    pick_winners,
+    programmes_due_for_tally,
+    results_publish,
+    tally_programme,
+    tally_request,
+)
+from initiatives.services.voting import (
+    ballot_set_notify,
+    vote_cast,
+    vote_cast_for,
+    vote_check_voter,
+)
+
+__all__ = [
+    "CostLineInput",
+    "TallyRow",
+    "ballot_set_notify",
+    "implementation_update_post",
+    "initiative_accept",
+    "initiative_reject",
+    "initiative_request_revision",
+    "initiative_resubmit",
+    "initiative_submit",
+    "initiative_withdraw",
+    "notify_voters_of_completion",
+    "notify_voters_of_results",
+    "pending_voter_notifications",
+    "pick_winners",
+    "programme_announce_stage",
+    "programme_extend_stage",
+    "programmes_due_for_tally",
+    "results_publish",
+    "tally_programme",
+    "tally_request",
+    "vote_cast",
+    "vote_cast_for",
+    "vote_check_voter",
+]
