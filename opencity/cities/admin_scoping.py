@@ -13,7 +13,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 
@@ -105,10 +105,13 @@ class CityScopedAdmin(admin.ModelAdmin):
     def get_object_for_staff(
         self, request: HttpRequest, pk: int, roles: Iterable[str] | None = None, queryset=None
     ):
-        """The object `pk` among the rows this admin shows the user (else 404), if the user
-        may change it (else PermissionDenied); with `roles`, only in one of those roles of
-        the object's city. `queryset` replaces this admin's rows (e.g. with select_related)."""
+        """The object `pk` among the rows this admin shows the user (else 404, also for a
+        row of another city, so its existence is not revealed), if the user may change it
+        (else PermissionDenied); with `roles`, only in one of those roles of the object's
+        city. `queryset` replaces this admin's rows (e.g. with select_related)."""
         obj = get_object_or_404(self.get_queryset(request) if queryset is None else queryset, pk=pk)
+        if not self.has_view_permission(request, obj):
+            raise Http404
         allowed = self.has_change_permission(request, obj)
         if allowed and roles is not None:
             allowed = access.can_act_on_city(request.user, self.city_id_of(obj), roles)
