@@ -14,7 +14,7 @@ from academy import access, ical, selectors, services
 from academy.filters import ExpertFilter, SessionFilter
 from academy.forms import AttendanceForm, ExpertProfileForm, FeedbackForm
 from academy.models import Expert, Registration, Session
-from opencity.ratelimit import allow, too_many
+from opencity.ratelimit import allow_request, too_many
 
 
 # --- catalogue ------------------------------------------------------------------------------
@@ -83,7 +83,7 @@ def calendar_feed(request):
 @login_required
 @require_POST
 def register(request, pk: int):
-    if not allow("register", request.user.pk):
+    if not allow_request("register", request):
         return too_many(request)
     try:
         registration = services.register(session_id=pk, user=request.user)

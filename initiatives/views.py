@@ -123,7 +123,7 @@ def initiative_submit(request, slug):
         return _submission_page(request, programme, form, formset)
     form, formset = submission_forms(programme, request.POST)
     if form.is_valid() and formset.is_valid() and check_total_against_category(form, formset):
-        if not ratelimit.allow("file", request.user.pk):
+        if not ratelimit.allow_request("file", request):
             return ratelimit.too_many(request)
         data = form.cleaned_data
         try:
@@ -210,7 +210,7 @@ def _back(request, fallback: str) -> str:
 @require_POST
 def vote(request, slug, pk):
     back = _back(request, reverse("initiatives:detail", args=[slug, pk]))
-    if not ratelimit.allow("vote", request.user.pk):
+    if not ratelimit.allow_request("vote", request):
         return ratelimit.too_many(request)
     try:
         vote = services.vote_cast_for(

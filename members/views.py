@@ -67,7 +67,7 @@ def product_detail(request, slug):
 @require_http_methods(["GET", "POST"])
 def application_new(request):
     if request.method == "POST":
-        if not ratelimit.allow("file", request.user.pk):
+        if not ratelimit.allow_request("file", request):
             return ratelimit.too_many(request)
         form = ApplicationForm(request.POST, request.FILES)
         if form.is_valid():

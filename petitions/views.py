@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from members import access
 from members.models import City
 from opencity.exports import spreadsheet_safe
-from opencity.ratelimit import allow, too_many
+from opencity.ratelimit import allow_request, too_many
 from petitions import conf, selectors, services
 from petitions.filters import PetitionFilter
 from petitions.forms import PetitionForm, SignForm
@@ -157,7 +157,7 @@ def petition_count(request: HttpRequest, pk: int) -> JsonResponse:
 @login_required
 @require_POST
 def petition_sign(request: HttpRequest, pk: int) -> HttpResponse:
-    if not allow("sign", request.user.pk):
+    if not allow_request("sign", request):
         return too_many(request)
     form = SignForm(request.POST)
     notify = form.cleaned_data["notify_on_answer"] if form.is_valid() else False
@@ -194,7 +194,7 @@ def petition_file(request: HttpRequest) -> HttpResponse:
         return render(
             request, "petitions/file_preview.html", {"form": form, "data": form.cleaned_data}
         )
-    if not allow("file", request.user.pk):
+    if not allow_request("file", request):
         return too_many(request)
     data = form.cleaned_data
     if action == "draft":

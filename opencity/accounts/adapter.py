@@ -8,6 +8,7 @@ from django.utils.translation import get_language
 
 from opencity.core.models import OutboundEmail
 from opencity.core.tasks import deliver_email
+from opencity.proxies import client_address
 from opencity.queue import enqueue_on_commit
 
 
@@ -19,6 +20,10 @@ class AccountAdapter(DefaultAccountAdapter):
         user.full_name = form.cleaned_data.get("full_name", "")
         user.preferred_language = get_language() or "uk"
         return super().save_user(request, user, form, commit)
+
+    def get_client_ip(self, request) -> str:
+        # allauth's rate limits key on this: the visitor, not the proxy in front of us.
+        return client_address(request)
 
     def send_mail(self, template_prefix, email, context):
         message = self.render_mail(template_prefix, email, context)

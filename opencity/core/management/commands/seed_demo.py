@@ -4,6 +4,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from opencity.core.seeding import refuse_in_production
+
 # Order matters: people and cities first, then what refers to them.
 DEMO_MODULES = (
     "opencity.accounts.demo",
@@ -18,6 +20,7 @@ class Command(BaseCommand):
     help = "Import hromadas and add demo content for every app. Safe to run again."
 
     def handle(self, *args, **options):
+        refuse_in_production("seed_demo")
         call_command("import_hromadas", stdout=self.stdout)
         for module_name in DEMO_MODULES:
             try:
