@@ -28,8 +28,10 @@ SERVER_NAME = "opencity.example.org"
 PORT_RANGE = range(9700, 9800)
 
 
-def spare_port(host: str = "127.0.0.1") -> int:
+def spare_port(host: str = "127.0.0.1", exclude: tuple[int, ...] = ()) -> int:
     for port in PORT_RANGE:
+        if port in exclude:
+            continue
         with socket.socket() as probe:
             try:
                 probe.bind((host, port))
@@ -165,10 +167,8 @@ def nginx(tmp_path):
         for sub in ("srv/static", "srv/media", "temp"):
             (root / sub).mkdir(parents=True, exist_ok=True)
         _self_signed_certificate(root / "ssl")
-        http_port = spare_port()
-        with socket.socket() as hold:  # keep http_port taken while choosing the next one
-            hold.bind(("127.0.0.1", http_port))
-            https_port = spare_port()
+        http_port = spare_port(exclude=(upstream_port,))
+        https_port = spare_port(exclude=(upstream_port, http_port))
         (root / "site.conf").write_text(
             site_config(
                 http_port=http_port, https_port=https_port, upstream_port=upstream_port, root=root
