@@ -6,6 +6,7 @@ import csv
 import hashlib
 import json
 import logging
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib import messages
@@ -103,6 +104,7 @@ def petition_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 "petition": petition,
                 "signatories": selectors.signatories_page(petition, page_number),
                 "days_left": _days_left(petition),
+                "collection_ended_at": _collection_ended_at(petition),
                 "SITE_URL": settings.SITE_URL,
             },
         )
@@ -126,6 +128,18 @@ def petition_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _period_over(petition: Petition) -> bool:
     return bool(petition.collection_ends_at and petition.collection_ends_at <= timezone.now())
+
+
+def _collection_ended_at(petition: Petition) -> datetime | None:
+    """When signing stopped: the end of the period, or the answer if it came first."""
+    ends = petition.collection_ends_at
+    if ends is None:
+        return None
+    if petition.status == Petition.Status.ANSWERED and petition.answered_at:
+        return min(ends, petition.answered_at)
+    if petition.status in services.SIGNABLE_STATUSES and not _period_over(petition):
+        return None
+    return ends if petition.status in Petition.PUBLIC_STATUSES else None
 
 
 def _days_left(petition: Petition) -> int | None:
