@@ -3,6 +3,7 @@
 import re
 
 from django import forms
+from django.forms.renderers import DjangoTemplates
 from django.utils.translation import gettext_lazy as _
 
 _MARKUP = re.compile(r"<[^>]*>|&#?\w+;")
@@ -14,3 +15,9 @@ def clean_plain_text(value: str) -> str:
     if _MARKUP.search(value or ""):
         raise forms.ValidationError(_("Please use plain text without HTML markup."))
     return _CONTROL.sub("", value).strip()
+
+
+class FormRenderer(DjangoTemplates):
+    """Django's renderer with our field layout (opencity/core/templates/forms/field.html)."""
+
+    field_template_name = "forms/field.html"

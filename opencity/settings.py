@@ -96,6 +96,9 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
 ]
 
+# Checkboxes before their label, help text after the field (opencity/forms.py).
+FORM_RENDERER = "opencity.forms.FormRenderer"
+
 ROOT_URLCONF = "opencity.urls"
 WSGI_APPLICATION = "opencity.wsgi.application"
 ASGI_APPLICATION = "opencity.asgi.application"
