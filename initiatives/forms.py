@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from initiatives.models import Initiative, Programme, Stage
 from initiatives.services import CostLineInput
-from opencity.forms import clean_plain_text
+from opencity.forms import AmountField, clean_plain_text
 
 
 class InitiativeForm(forms.Form):
@@ -81,12 +81,7 @@ class InitiativeForm(forms.Form):
 
 class CostLineForm(forms.Form):
     description = forms.CharField(label=_("Item"), max_length=200)
-    amount = forms.DecimalField(
-        label=_("Amount, UAH"),
-        max_digits=12,
-        decimal_places=2,
-        error_messages={"invalid": _("Enter an amount such as 12500.00.")},
-    )
+    amount = AmountField(label=_("Amount, UAH"), max_digits=12, decimal_places=2)
 
     def clean_description(self):
         return clean_plain_text(self.cleaned_data["description"])
