@@ -37,6 +37,7 @@ from members import access
 from members.admin_scoping import CityScopedAdmin
 from members.models import StaffRole
 from opencity.core.services import audit
+from opencity.formats import money
 
 REVIEWERS = (StaffRole.Role.MODERATOR, StaffRole.Role.CITY_ADMIN)
 
@@ -87,7 +88,7 @@ class CategoryFormSet(BaseInlineFormSet):
         if budget is not None and total > budget:
             raise forms.ValidationError(
                 _("The categories' budgets (%(sum)s UAH) exceed the programme's total budget."),
-                params={"sum": total},
+                params={"sum": money(total)},
             )
 
 

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from initiatives.models import Initiative, Programme, Stage
 from initiatives.services import CostLineInput
+from opencity.formats import money
 from opencity.forms import AmountField, clean_plain_text
 
 
@@ -51,7 +52,7 @@ class InitiativeForm(forms.Form):
         self.fields["category"].queryset = programme.categories.all()
         self.fields["category"].label_from_instance = lambda c: (
             _("%(name)s (up to %(max)s UAH per project)")
-            % {"name": c.name, "max": c.max_project_cost}
+            % {"name": c.name, "max": money(c.max_project_cost)}
         )
         districts = programme.districts.all()
         self.fields["district"].queryset = districts
@@ -156,7 +157,7 @@ def check_total_against_category(form: InitiativeForm, formset: BaseCostLineForm
             forms.ValidationError(
                 _("The total cost %(total)s UAH is over this category's maximum of %(max)s UAH."),
                 code="over_max",
-                params={"total": total, "max": category.max_project_cost},
+                params={"total": money(total), "max": money(category.max_project_cost)},
             ),
         )
         return False

@@ -43,6 +43,7 @@ from members.services import (
     staff_role_assign,
     staff_role_revoke,
 )
+from opencity.formats import money
 
 
 @admin.register(City)
@@ -329,7 +330,7 @@ class PaymentForm(forms.ModelForm):
                 self.add_error(
                     "amount",
                     _("Only %(outstanding)s UAH is still owed on this invoice.")
-                    % {"outstanding": outstanding},
+                    % {"outstanding": money(outstanding)},
                 )
         return cleaned
 

@@ -27,6 +27,7 @@ from members.models import (
     default_council_name_uk,
 )
 from opencity.core.services import audit, notify_user
+from opencity.formats import money
 
 logger = logging.getLogger(__name__)
 
@@ -497,7 +498,7 @@ def payment_record(
     if amount > outstanding:
         raise DuesError(
             _("Only %(outstanding)s UAH is still owed on this invoice.")
-            % {"outstanding": outstanding}
+            % {"outstanding": money(outstanding)}
         )
     payment = Payment.objects.create(
         invoice=invoice, amount=amount, paid_on=paid_on, reference=reference

@@ -134,3 +134,38 @@ def test_env_example_as_an_env_file_gives_working_settings():
     result = _run(SETUP, {**env, "DJANGO_SETTINGS_MODULE": "opencity.settings"})
     assert result.returncode == 0, result.stderr[-800:]
     assert result.stdout.strip() == "http://127.0.0.1:8000"
+
+
+def test_bin_demo_sets_site_url_from_the_address_it_serves(tmp_path):
+    """bin/demo run for real, with a stand-in interpreter that records what it is asked."""
+    import hashlib
+    import shutil
+
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "requirements").mkdir()
+    for name in ("bin/demo", "bin/_common.sh", "pyproject.toml", "requirements/constraints.txt"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    venv = tmp_path / ".venv"
+    (venv / "bin").mkdir(parents=True)
+    digest = hashlib.sha256(
+        (ROOT / "pyproject.toml").read_bytes()
+        + (ROOT / "requirements/constraints.txt").read_bytes()
+    ).hexdigest()
+    (venv / ".installed-demo").write_text(digest + "\n")
+    calls = tmp_path / "calls.log"
+    python = venv / "bin" / "python"
+    python.write_text(f'#!/bin/sh\necho "SITE_URL=$SITE_URL $*" >> {calls}\n')
+    python.chmod(0o755)
+    env = {"PATH": os.environ["PATH"], "PORT": "9791", "HOME": str(tmp_path)}
+    result = subprocess.run(
+        ["bash", str(tmp_path / "bin" / "demo")], env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "open http://127.0.0.1:9791/ in your browser" in result.stdout
+    served = calls.read_text().splitlines()[-1]
+    assert served == "SITE_URL=http://127.0.0.1:9791 manage.py runserver 127.0.0.1:9791"
+    assert all(
+        line.startswith("SITE_URL=http://127.0.0.1:9791 ")
+        for line in calls.read_text().splitlines()
+    )

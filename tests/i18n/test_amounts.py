@@ -43,3 +43,21 @@ def test_pages_show_amounts_with_space_thousands_a_comma_and_a_fixed_unit(client
     make_category(programme)
     html = client.get(f"/initiatives/{programme.slug}/").content.decode()
     assert f"10{NBSP}000{NBSP}000,00{NBSP}грн" in html
+
+
+@pytest.mark.django_db
+def test_an_overpayment_is_refused_with_the_amount_written_the_ukrainian_way(city_a):
+    from datetime import date
+
+    from django.utils import translation
+
+    from members.services import DuesError, invoice_issue, payment_record
+    from tests.members.factories import make_tiers
+
+    make_tiers()
+    city_a.population = 20_000
+    city_a.save()
+    invoice, _ = invoice_issue(city=city_a, year=2023)
+    with translation.override("uk"), pytest.raises(DuesError) as refused:
+        payment_record(invoice=invoice, amount=Decimal("99999.00"), paid_on=date(2023, 3, 1))
+    assert f"15{NBSP}000,50{NBSP}грн" in str(refused.value)

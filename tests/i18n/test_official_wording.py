@@ -57,3 +57,11 @@ def test_answer_email_names_the_council_and_greets_without_guessing_a_first_name
     assert mail.body_text.startswith("Добрий день!")
     assert "Петренко!" not in mail.body_text and "Ольго" not in mail.body_text
     assert "Луцька міська рада оприлюднила" in mail.body_html
+
+
+def test_the_server_error_page_promises_nothing_it_cannot_know():
+    from django.template.loader import render_to_string
+
+    page = render_to_string("500.html")
+    assert "збережено" not in page and "saved" not in page
+    assert "могла не виконатися" in page
