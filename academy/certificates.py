@@ -69,14 +69,19 @@ def render_certificate_pdf(certificate) -> bytes:
 
     pdf.set_font("DejaVu", "", 13)
     pdf.set_xy(20, 72)
-    pdf.cell(width - 40, 7, "засвідчує, що · this is to certify that", align="C")
+    pdf.cell(width - 40, 7, "цей сертифікат видано · this certificate is awarded to", align="C")
     pdf.set_font("DejaVu", "B", 24)
     pdf.set_xy(20, 82)
     pdf.cell(width - 40, 12, certificate.holder_name, align="C")
 
     pdf.set_font("DejaVu", "", 13)
     pdf.set_xy(20, 100)
-    pdf.cell(width - 40, 7, "пройшов(-ла) навчання за курсом · completed the course", align="C")
+    pdf.cell(
+        width - 40,
+        7,
+        "за успішне завершення навчання за курсом · for completing the course",
+        align="C",
+    )
     pdf.set_font("DejaVu", "B", 17)
     pdf.set_xy(30, 110)
     pdf.multi_cell(width - 60, 8, f"«{certificate.course_title}»", align="C")
@@ -86,7 +91,10 @@ def render_certificate_pdf(certificate) -> bytes:
     pdf.set_font("DejaVu", "", 13)
     pdf.set_xy(20, 134)
     pdf.cell(
-        width - 40, 7, f"Обсяг: {hours} год. · Hours: {hours}    Дата · Date: {date}", align="C"
+        width - 40,
+        7,
+        f"Обсяг: {hours}\u00a0год. · Hours: {hours}    Дата · Date: {date}",
+        align="C",
     )
 
     url = verification_url(certificate.code)

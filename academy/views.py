@@ -15,7 +15,7 @@ from academy.forms import AttendanceForm, ExpertProfileForm, FeedbackForm
 from academy.models import Expert, Registration, Session
 from opencity.core import Refused
 from opencity.core.web import refusal_to_message
-from opencity.ratelimit import allow, too_many
+from opencity.ratelimit import allow_request, too_many
 
 
 # --- catalogue ------------------------------------------------------------------------------
@@ -84,7 +84,7 @@ def calendar_feed(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def register(request: HttpRequest, pk: int) -> HttpResponse:
-    if not allow("register", request.user.pk):
+    if not allow_request("register", request):
         return too_many(request)
     try:
         registration = services.register(session_id=pk, user=request.user)

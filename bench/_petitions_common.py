@@ -73,6 +73,12 @@ def manage(env: dict, *args: str) -> None:
     subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
 
+def seed_petitions(env: dict, *args: str) -> None:
+    """Bulk rows for the benchmarks (bench/seed_petitions.py, never part of an installation)."""
+    script = str(ROOT / "bench" / "seed_petitions.py")
+    subprocess.run([PYTHON, script, *args], cwd=ROOT, env=env, check=True)
+
+
 def start(env: dict, argv: list[str], log: Path) -> subprocess.Popen:
     """A child process in its own process group (so stopping it stops its children)."""
     return subprocess.Popen(

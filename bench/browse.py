@@ -7,7 +7,7 @@
 What it does, bounded in time and cleaning up after itself:
 1. creates the PostgreSQL database `bench_petitions` (dropped first if left over), migrates,
    imports the hromadas and bulk-seeds people, petitions and signatures with the
-   `petitions_bench_seed` command (server-side INSERT … SELECT; 1,000 "hot" petitions with
+   bench/seed_petitions.py (server-side INSERT … SELECT; 1,000 "hot" petitions with
    about a thousand signers each, the rest with ten);
 2. starts gunicorn (gthread) on 127.0.0.1:8102 on Redis db 11 (anonymous readers);
 3. `--readers` threads each loop for `--duration` seconds over keep-alive connections:
@@ -45,14 +45,15 @@ PORT = 8102
 def seed(env: dict, users: int, petitions: int, signatures: int) -> dict:
     common.manage(env, "migrate", "-v0")
     common.manage(env, "import_hromadas", "-v0")
-    common.manage(
-        env, "petitions_bench_seed", "--users", str(users), "--petitions", str(petitions),
+    common.seed_petitions(
+        env, "--users", str(users), "--petitions", str(petitions),
         "--signatures", str(signatures),
     )  # fmt: skip
     import django
 
     django.setup()
-    from petitions.management.commands.petitions_bench_seed import WORDS
+    from seed_petitions import WORDS
+
     from petitions.models import Petition
 
     public = Petition.objects.filter(status__in=Petition.PUBLIC_STATUSES)

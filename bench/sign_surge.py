@@ -50,7 +50,7 @@ ALPHANUM = string.ascii_letters + string.digits
 def seed(env: dict, users: int, threshold: int) -> tuple[int, int, list[tuple[int, str, str]]]:
     common.manage(env, "migrate", "-v0")
     common.manage(env, "import_hromadas", "-v0")
-    common.manage(env, "petitions_bench_seed", "--users", str(users), "--petitions", "0",
+    common.seed_petitions(env, "--users", str(users), "--petitions", "0",
                   "--signatures", "0")  # fmt: skip
     import django
 

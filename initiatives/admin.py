@@ -34,6 +34,7 @@ from opencity.cities.admin_scoping import CityScopedAdmin
 from opencity.cities.models import StaffRole
 from opencity.core import Refused
 from opencity.core.services import audit
+from opencity.formats import money
 
 REVIEWERS = (StaffRole.Role.MODERATOR, StaffRole.Role.CITY_ADMIN)
 
@@ -84,7 +85,7 @@ class CategoryFormSet(BaseInlineFormSet):
         if budget is not None and total > budget:
             raise forms.ValidationError(
                 _("The categories' budgets (%(sum)s UAH) exceed the programme's total budget."),
-                params={"sum": total},
+                params={"sum": money(total)},
             )
 
 

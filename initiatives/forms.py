@@ -10,7 +10,8 @@ from django.utils.translation import gettext_lazy as _
 
 from initiatives.models import Initiative, Programme, Stage
 from initiatives.services import CostLineInput
-from opencity.forms import clean_plain_text
+from opencity.formats import money
+from opencity.forms import AmountField, clean_plain_text
 
 
 class InitiativeForm(forms.Form):
@@ -51,7 +52,7 @@ class InitiativeForm(forms.Form):
         self.fields["category"].queryset = programme.categories.all()
         self.fields["category"].label_from_instance = lambda c: (
             _("%(name)s (up to %(max)s UAH per project)")
-            % {"name": c.name, "max": c.max_project_cost}
+            % {"name": c.name, "max": money(c.max_project_cost)}
         )
         districts = programme.districts.all()
         self.fields["district"].queryset = districts
@@ -81,12 +82,7 @@ class InitiativeForm(forms.Form):
 
 class CostLineForm(forms.Form):
     description = forms.CharField(label=_("Item"), max_length=200)
-    amount = forms.DecimalField(
-        label=_("Amount, UAH"),
-        max_digits=12,
-        decimal_places=2,
-        error_messages={"invalid": _("Enter an amount such as 12500.00.")},
-    )
+    amount = AmountField(label=_("Amount, UAH"), max_digits=12, decimal_places=2)
 
     def clean_description(self):
         return clean_plain_text(self.cleaned_data["description"])
@@ -161,7 +157,7 @@ def check_total_against_category(form: InitiativeForm, formset: BaseCostLineForm
             forms.ValidationError(
                 _("The total cost %(total)s UAH is over this category's maximum of %(max)s UAH."),
                 code="over_max",
-                params={"total": total, "max": category.max_project_cost},
+                params={"total": money(total), "max": money(category.max_project_cost)},
             ),
         )
         return False

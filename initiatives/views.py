@@ -129,7 +129,7 @@ def initiative_submit(request: HttpRequest, slug: str) -> HttpResponse:
         return _submission_page(request, programme, form, formset)
     form, formset = submission_forms(programme, request.POST)
     if form.is_valid() and formset.is_valid() and check_total_against_category(form, formset):
-        if not ratelimit.allow("file", request.user.pk):
+        if not ratelimit.allow_request("file", request):
             return ratelimit.too_many(request)
         data = form.cleaned_data
         try:
@@ -216,7 +216,7 @@ def _back(request: HttpRequest, fallback: str) -> str:
 @require_POST
 def vote(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     back = _back(request, reverse("initiatives:detail", args=[slug, pk]))
-    if not ratelimit.allow("vote", request.user.pk):
+    if not ratelimit.allow_request("vote", request):
         return ratelimit.too_many(request)
     try:
         vote = services.vote_cast_for(

@@ -40,6 +40,7 @@ from opencity.cities.admin import CityAdmin
 from opencity.cities.admin_scoping import CityScopedAdmin
 from opencity.cities.models import City, StaffRole
 from opencity.core import Refused
+from opencity.formats import money
 
 
 class MemberCityAdmin(CityAdmin):
@@ -285,7 +286,7 @@ class PaymentForm(forms.ModelForm):
                 self.add_error(
                     "amount",
                     _("Only %(outstanding)s UAH is still owed on this invoice.")
-                    % {"outstanding": outstanding},
+                    % {"outstanding": money(outstanding)},
                 )
         return cleaned
 

@@ -117,6 +117,20 @@ WEBSITES = {
 }
 
 
+# Every demo member is a city hromada except Dobrotvir, a settlement.
+SETTLEMENTS = {"UA46120050000027080"}
+
+
+def _council_names(cities: dict) -> None:
+    """Official council names («Луцька міська рада») where the import could only guess."""
+    for code, city in cities.items():
+        kind_uk, kind_en = ("селищна", "Settlement") if code in SETTLEMENTS else ("міська", "City")
+        City.objects.filter(pk=city.pk).update(
+            council_name_uk=f"{city.name_uk} {kind_uk} рада",
+            council_name_en=f"{city.name_en} {kind_en} Council",
+        )
+
+
 def seed(log) -> None:
     cities = City.objects.in_bulk(list(MEMBER_CITIES), field_name="katottg")
     missing = set(MEMBER_CITIES) - set(cities)
@@ -136,6 +150,7 @@ def seed(log) -> None:
         )
         if code in WEBSITES and not cities[code].website:
             City.objects.filter(pk=cities[code].pk).update(website=WEBSITES[code])
+    _council_names(cities)
     log(f"member cities: {len(MEMBER_CITIES)} in the registry")
     _association_permissions()
     _contacts(cities)

@@ -17,6 +17,7 @@ from opencity.cities.models import City
 from opencity.core import Refused
 from opencity.core.services import audit, notify_user
 from opencity.core.transitions import transition
+from opencity.formats import money
 
 logger = logging.getLogger(__name__)
 
@@ -387,7 +388,7 @@ def payment_record(
     if amount > outstanding:
         raise Refused(
             _("Only %(outstanding)s UAH is still owed on this invoice.")
-            % {"outstanding": outstanding},
+            % {"outstanding": money(outstanding)},
             code="overpaid",
             field="amount",
         )

@@ -76,7 +76,7 @@ def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def application_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        if not ratelimit.allow("file", request.user.pk):
+        if not ratelimit.allow_request("file", request):
             return ratelimit.too_many(request)
         form = ApplicationForm(request.POST, request.FILES)
         if form.is_valid():

@@ -6,6 +6,7 @@ accepted forms, so a typo in deployment fails at start-up, not at 3 a.m.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -130,3 +131,32 @@ def check_redis_url(url: str) -> str:
             "REDIS_URL must look like redis://host:6379/0 (or rediss:// for TLS)."
         )
     return url
+
+
+def check_site_url(url: str, *, require_https: bool) -> str:
+    """SITE_URL: an absolute http(s) address without a trailing slash; https in production."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ImproperlyConfigured(
+            f"SITE_URL={url!r} must be an absolute address such as https://opencity.org.ua."
+        )
+    if require_https and parts.scheme != "https":
+        raise ImproperlyConfigured(
+            f"SITE_URL={url!r} must start with https:// in production: it is put into e-mails, "
+            "share links and certificate QR codes."
+        )
+    return url.rstrip("/")
+
+
+def parse_networks(name: str, values: list[str]) -> tuple:
+    """Addresses or networks (10.0.0.5, 10.0.0.0/24, ::1) → ip_network objects."""
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(value, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"Environment variable {name} has {value!r}, which is not an IP address or "
+                "network (10.0.0.5, 10.0.0.0/24)."
+            ) from None
+    return tuple(networks)

@@ -17,12 +17,14 @@ from django.utils.translation import gettext_lazy as _
 
 from opencity.env import (
     check_redis_url,
+    check_site_url,
     env_bool,
     env_choice,
     env_int,
     env_list,
     env_str,
     parse_database_url,
+    parse_networks,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -47,8 +49,14 @@ else:
     ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
-# Absolute address used in e-mails, share links and certificates' QR codes.
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Absolute address used in e-mails, share links and certificates' QR codes. Production has no
+# default: a wrong address there would be mailed to people and printed on certificates.
+SITE_URL = env_str("SITE_URL", None if PRODUCTION else "http://127.0.0.1:8000")
+if SITE_URL is None:
+    raise ImproperlyConfigured(
+        "SITE_URL is required in production: the public https:// address of the portal."
+    )
+SITE_URL = check_site_url(SITE_URL, require_https=PRODUCTION)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -90,6 +98,9 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "csp.middleware.CSPMiddleware",
 ]
+
+# Checkboxes before their label, help text after the field (opencity/forms.py).
+FORM_RENDERER = "opencity.forms.FormRenderer"
 
 ROOT_URLCONF = "opencity.urls"
 WSGI_APPLICATION = "opencity.wsgi.application"
@@ -268,7 +279,7 @@ LANGUAGE_COOKIE_SECURE = PRODUCTION
 
 # --- Static and media ------------------------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
@@ -322,6 +333,10 @@ if PRODUCTION:
     # The health check is probed over plain HTTP by load balancers.
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
+# Reverse proxies (nginx, a load balancer) whose X-Forwarded-For is believed: addresses or
+# networks. A request from anywhere else is keyed on its own address (opencity/proxies.py).
+TRUSTED_PROXIES = parse_networks("TRUSTED_PROXIES", env_list("TRUSTED_PROXIES", []))
+
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
@@ -361,3 +376,5 @@ RATE_LIMITS = {
     "register": (env_int("RATE_LIMIT_REGISTER_PER_MINUTE", 10, min_value=1), 60),
     "file": (env_int("RATE_LIMIT_FILE_PER_HOUR", 5, min_value=1), 3600),
 }
+# The same actions from one client address (people behind one NAT): this many times the above.
+RATE_LIMIT_ADDRESS_FACTOR = env_int("RATE_LIMIT_ADDRESS_FACTOR", 10, min_value=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib import messages
@@ -24,7 +25,7 @@ from opencity.cities.models import City
 from opencity.core import Refused
 from opencity.core.web import refusal_to_message
 from opencity.exports import csv_response
-from opencity.ratelimit import allow, too_many
+from opencity.ratelimit import allow_request, too_many
 from petitions import conf, selectors, services
 from petitions.filters import PetitionFilter
 from petitions.forms import PetitionForm, SignForm
@@ -103,6 +104,7 @@ def petition_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 "petition": petition,
                 "signatories": selectors.signatories_page(petition, page_number),
                 "days_left": _days_left(petition),
+                "collection_ended_at": _collection_ended_at(petition),
                 "SITE_URL": settings.SITE_URL,
             },
         )
@@ -126,6 +128,18 @@ def petition_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _period_over(petition: Petition) -> bool:
     return bool(petition.collection_ends_at and petition.collection_ends_at <= timezone.now())
+
+
+def _collection_ended_at(petition: Petition) -> datetime | None:
+    """When signing stopped: the end of the period, or the answer if it came first."""
+    ends = petition.collection_ends_at
+    if ends is None:
+        return None
+    if petition.status == Petition.Status.ANSWERED and petition.answered_at:
+        return min(ends, petition.answered_at)
+    if petition.status in services.SIGNABLE_STATUSES and not _period_over(petition):
+        return None
+    return ends if petition.status in Petition.PUBLIC_STATUSES else None
 
 
 def _days_left(petition: Petition) -> int | None:
@@ -157,7 +171,7 @@ def petition_count(request: HttpRequest, pk: int) -> JsonResponse:
 @login_required
 @require_POST
 def petition_sign(request: HttpRequest, pk: int) -> HttpResponse:
-    if not allow("sign", request.user.pk):
+    if not allow_request("sign", request):
         return too_many(request)
     form = SignForm(request.POST)
     notify = form.cleaned_data["notify_on_answer"] if form.is_valid() else False
@@ -195,7 +209,7 @@ def petition_file(request: HttpRequest) -> HttpResponse:
         return render(
             request, "petitions/file_preview.html", {"form": form, "data": form.cleaned_data}
         )
-    if not allow("file", request.user.pk):
+    if not allow_request("file", request):
         return too_many(request)
     data = form.cleaned_data
     if action == "draft":

@@ -83,6 +83,7 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "opencity.example.org",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/opencity",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "SITE_URL": "https://opencity.example.org",
 }
 
 

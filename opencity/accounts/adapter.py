@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 
 from opencity.core.services import queue_rendered_email
+from opencity.proxies import client_address
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -16,6 +17,10 @@ class AccountAdapter(DefaultAccountAdapter):
         user.full_name = form.cleaned_data.get("full_name", "")
         user.preferred_language = get_language() or "uk"
         return super().save_user(request, user, form, commit)
+
+    def get_client_ip(self, request) -> str:
+        # allauth's rate limits key on this: the visitor, not the proxy in front of us.
+        return client_address(request)
 
     def send_mail(self, template_prefix, email, context):
         message = self.render_mail(template_prefix, email, context)

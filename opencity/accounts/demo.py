@@ -7,6 +7,7 @@ from opencity.accounts.models import User
 from opencity.cities.access import ASSOCIATION_GROUP, DIRECTORS_GROUP
 from opencity.cities.models import City, StaffRole
 from opencity.cities.services import staff_role_assign
+from opencity.core.seeding import refuse_in_production
 
 DEMO_PASSWORD = "opencity-demo"  # noqa: S105 - demo data only, printed for the newcomer
 LUTSK = "UA07080170000013585"
@@ -28,6 +29,7 @@ PEOPLE = [
 
 
 def seed(log) -> None:
+    refuse_in_production("the demo people seeder")
     cities = City.objects.in_bulk([LUTSK, CHERNIVTSI], field_name="katottg")
     association, _ = Group.objects.get_or_create(name=ASSOCIATION_GROUP)
     directors, _ = Group.objects.get_or_create(name=DIRECTORS_GROUP)

@@ -18,6 +18,9 @@ class City(models.Model):
     oblast_en = models.CharField(_("oblast (English)"), max_length=80)
     population = models.PositiveIntegerField(_("population"), null=True, blank=True)
     website = models.URLField(_("website"), blank=True)
+    # The body petitions are addressed to and that answers them: «Луцька міська рада».
+    council_name_uk = models.CharField(_("council (Ukrainian)"), max_length=160, blank=True)
+    council_name_en = models.CharField(_("council (English)"), max_length=160, blank=True)
     edem_petitions = models.BooleanField(_("uses e-petitions (E-DEM)"), default=False)
     edem_participatory_budget = models.BooleanField(
         _("uses participatory budget (E-DEM)"), default=False
@@ -48,6 +51,31 @@ class City(models.Model):
     def full_name(self) -> str:
         # Hromada names in the codifier are adjectives: "Луцька" → "Луцька громада".
         return f"{self.name_en} hromada" if get_language() == "en" else f"{self.name_uk} громада"
+
+    @property
+    def council_name(self) -> str:
+        """The council by its official name, in the nominative («Луцька міська рада»)."""
+        if get_language() == "en":
+            return self.council_name_en or default_council_name_en(self.name_en)
+        return self.council_name_uk or default_council_name_uk(self.name_uk)
+
+
+def _genitive_feminine(word: str) -> str:
+    # Hromada names are feminine adjectives: «Луцька» → «Луцької», «Верхня» → «Верхньої».
+    if word.endswith("я"):
+        return word[:-1] + "ьої"
+    if word.endswith("а"):
+        return word[:-1] + "ої"
+    return word
+
+
+def default_council_name_uk(name_uk: str) -> str:
+    """«Рада Луцької громади»: right for a city, a settlement or a village hromada alike."""
+    return "Рада " + " ".join(_genitive_feminine(w) for w in name_uk.split()) + " громади"
+
+
+def default_council_name_en(name_en: str) -> str:
+    return f"Council of {name_en} hromada"
 
 
 class StaffRole(models.Model):

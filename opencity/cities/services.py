@@ -11,7 +11,7 @@ from django.db.models import Value
 from django.db.models.functions import Concat
 from django.utils.text import slugify
 
-from opencity.cities.models import City, StaffRole
+from opencity.cities.models import City, StaffRole, default_council_name_en, default_council_name_uk
 from opencity.core.services import audit
 
 
@@ -100,7 +100,12 @@ def import_hromadas(path: Path = HROMADAS_CSV) -> tuple[int, int]:
         }
         city = existing.get(row["katottg"])
         if city is None:
-            to_create.append(City(katottg=row["katottg"], **values))
+            # Staff correct it in admin to the official name («Луцька міська рада»).
+            council = {
+                "council_name_uk": default_council_name_uk(values["name_uk"]),
+                "council_name_en": default_council_name_en(values["name_en"]),
+            }
+            to_create.append(City(katottg=row["katottg"], **values, **council))
         elif any(getattr(city, key) != value for key, value in values.items()):
             for key, value in values.items():
                 setattr(city, key, value)

@@ -62,7 +62,7 @@ def test_register_cancel_promote_attend_and_verify_the_certificate(browser):
     sign_in(browser, second)
     browser.get(url)
     assert "room-42" not in main_text(browser)
-    click_main_button(browser, "Стати в список очікування")
+    click_main_button(browser, "Записатися до списку очікування")
     wait_for(browser, EC.text_to_be_present_in_element((By.TAG_NAME, "main"), "номер 1"))
 
     sign_in(browser, first)

@@ -143,4 +143,4 @@ def test_photo_over_two_megabytes_is_refused(client, settings):
         reverse("academy:expert_edit", args=[expert.slug]), _form(expert, photo=big)
     )
     assert response.status_code == 200
-    assert "2 МБ" in response.content.decode()
+    assert "2\u00a0МБ" in response.content.decode()

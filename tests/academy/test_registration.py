@@ -174,7 +174,7 @@ def test_cancelling_after_the_deadline_is_refused_with_a_clear_message(client, c
     response = client.post(reverse("academy:cancel", args=[registration.pk]), follow=True)
     registration.refresh_from_db()
     assert registration.status == Status.SEATED
-    assert "Термін реєстрації минув" in response.content.decode()
+    assert "Строк реєстрації минув" in response.content.decode()
 
 
 @pytest.mark.django_db

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.html_validation import _html_checker, html_of_visited_pages_is_valid  # noqa: F401
+
 AXE_JS = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM_FLAGS = (
     "--headless=new",
@@ -51,8 +53,9 @@ def _driver(tmp_path_factory):
 
 
 @pytest.fixture
-def browser(_driver, live_server):
-    """A clean browser session (no cookies) pointed at the live server."""
+def browser(_driver, live_server, html_of_visited_pages_is_valid):  # noqa: F811
+    """A clean browser session (no cookies) pointed at the live server; every HTML page it is
+    served must pass the Nu Html Checker (tests/browser/html_validation.py)."""
     _driver.delete_all_cookies()
     _driver.base_url = live_server.url
     _driver.set_window_size(1280, 900)

@@ -331,7 +331,7 @@ def test_membership_change_in_admin_is_audited(association_client, city_a):
 def test_too_many_submissions_get_429(citizen_client, city_a, monkeypatch):
     from opencity import ratelimit
 
-    monkeypatch.setattr(ratelimit, "allow", lambda action, who: action != "file")
+    monkeypatch.setattr(ratelimit, "allow_request", lambda action, request: action != "file")
     response = citizen_client.post(reverse("members:application_new"), _form_data(city_a))
     assert response.status_code == 429
     assert MembershipApplication.objects.count() == 0

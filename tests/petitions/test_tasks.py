@@ -56,6 +56,6 @@ def test_emails_are_written_in_the_recipients_language(city_a, moderator_a):
         OutboundEmail.objects.filter(key__contains=":rejected:").values_list("to", "subject")
     )
     assert "is not published" in subjects[english.email]
-    assert "не опубліковано" in subjects[ukrainian.email]
+    assert "не оприлюднено" in subjects[ukrainian.email]
     body = OutboundEmail.objects.get(to=english.email).body_text
     assert "obscene language" in body and petition.title not in body

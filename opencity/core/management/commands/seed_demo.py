@@ -6,6 +6,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils.module_loading import module_has_submodule
 
+from opencity.core.seeding import refuse_in_production
+
 
 def demo_modules() -> list[str]:
     """Every installed app's `demo` module, in INSTALLED_APPS order: the core (people,
@@ -21,6 +23,7 @@ class Command(BaseCommand):
     help = "Import hromadas and add demo content for every app. Safe to run again."
 
     def handle(self, *args, **options):
+        refuse_in_production("seed_demo")
         call_command("import_hromadas", stdout=self.stdout)
         for module_name in demo_modules():
             module = import_module(module_name)

@@ -2,17 +2,22 @@
 """Bulk-seed a benchmark database: people, cities' petitions and signatures (PostgreSQL).
 
 Server-side INSERT … SELECT over generate_series: two million signatures take about a minute.
-Refuses to run unless the database name starts with "bench_".
+Refuses to run under production settings or unless the database name starts with "bench_".
+Lives with the benchmarks, not in the petitions app, so no production install can run it.
 
-    manage.py petitions_bench_seed --users 50000 --petitions 100000 --signatures 2000000
+    DATABASE_URL=postgres://…/bench_x .venv/bin/python bench/seed_petitions.py \
+        --users 50000 --petitions 100000 --signatures 2000000
 """
 
 from __future__ import annotations
 
+import argparse
+import os
+import sys
 import time
+from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
+ROOT = Path(__file__).resolve().parent.parent
 
 WORDS = [
     "парк",
@@ -61,16 +66,22 @@ WORDS = [
 ]
 
 
-class Command(BaseCommand):
-    help = "Bulk-seed a bench_* PostgreSQL database for the petitions benchmarks."
+class CommandError(SystemExit):
+    def __init__(self, message: str) -> None:
+        super().__init__(f"seed_petitions: {message}")
 
-    def add_arguments(self, parser):
-        parser.add_argument("--users", type=int, default=50_000)
-        parser.add_argument("--petitions", type=int, default=100_000)
-        parser.add_argument("--signatures", type=int, default=2_000_000)
-        parser.add_argument("--hot", type=int, default=1000, help="petitions with many signers")
 
-    def handle(self, *args, users, petitions, signatures, hot, **options):
+class Command:
+    """Bulk-seed a bench_* PostgreSQL database for the petitions benchmarks."""
+
+    stdout = sys.stdout
+
+    def handle(self, *, users: int, petitions: int, signatures: int, hot: int) -> None:
+        from django.db import connection
+
+        from opencity.core.seeding import refuse_in_production
+
+        refuse_in_production("bench/seed_petitions.py")
         if connection.vendor != "postgresql" or not connection.settings_dict["NAME"].startswith(
             "bench_"
         ):
@@ -83,7 +94,7 @@ class Command(BaseCommand):
         started = time.monotonic()
         with connection.cursor() as cursor:
             self._seed(cursor, users, petitions, hot, hot_each, cold_each)
-        self.stdout.write(
+        print(
             f"seeded users={users} petitions={petitions} "
             f"signatures={hot * hot_each + (petitions - hot) * cold_each} "
             f"in {time.monotonic() - started:.0f}s"
@@ -197,3 +208,24 @@ class Command(BaseCommand):
             """
         )
         cursor.execute("VACUUM ANALYZE")  # a steady state, as autovacuum keeps it
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=Command.__doc__)
+    parser.add_argument("--users", type=int, default=50_000)
+    parser.add_argument("--petitions", type=int, default=100_000)
+    parser.add_argument("--signatures", type=int, default=2_000_000)
+    parser.add_argument("--hot", type=int, default=1000, help="petitions with many signers")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opencity.settings")
+    import django
+
+    django.setup()
+    Command().handle(
+        users=args.users, petitions=args.petitions, signatures=args.signatures, hot=args.hot
+    )
+
+
+if __name__ == "__main__":
+    main()
