@@ -27,7 +27,7 @@ from opencity.core.services import audit, notify_user
 from opencity.queue import enqueue_on_commit, send_now
 from petitions import conf
 from petitions.models import Petition, PetitionRules, Signature
-from petitions.workdays import add_working_days
+from opencity.workdays import add_working_days
 
 logger = logging.getLogger(__name__)
 

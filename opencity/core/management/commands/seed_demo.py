@@ -11,6 +11,7 @@ DEMO_MODULES = (
     "petitions.demo",
     "initiatives.demo",
     "academy.demo",
+    "problems.demo",
 )
 
 
