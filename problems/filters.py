@@ -52,7 +52,9 @@ class ReportFilter(django_filters.FilterSet):
         self.city = city
         if city is not None:
             del self.filters["city"]
-            self.filters["category"].queryset = Category.objects.filter(city=city)
+            self.filters["category"].queryset = Category.objects.filter(city=city).select_related(
+                "parent"
+            )
             self.filters["department"].queryset = Department.objects.filter(city=city)
             self.queryset = self.queryset.filter(city=city)
 

@@ -244,6 +244,12 @@ class Report(models.Model):
                 include=["status", "category", "city", "department", "created_at"],
                 name="problem_bbox",
             ),
+            # A city's map (the usual case: the map on a city's page) scans only that city.
+            models.Index(
+                fields=["city", "lat", "lon"],
+                include=["status", "category", "department", "created_at"],
+                name="problem_city_bbox",
+            ),
             models.Index(fields=["city", "-created_at", "-id"], name="problem_city_newest"),
             models.Index(fields=["status", "-created_at", "-id"], name="problem_status_newest"),
             models.Index(

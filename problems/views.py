@@ -78,6 +78,7 @@ def report_list(request: HttpRequest, city_slug: str | None = None) -> HttpRespo
             "count_capped": paginator.count > conf.LIST_COUNT_CAP,
             "count_cap": conf.LIST_COUNT_CAP,
             "query": query.urlencode(),
+            "map_query": (f"city={city.slug}&" if city else "") + query.urlencode(),
             **_map_context(city),
         },
     )

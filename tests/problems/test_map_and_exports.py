@@ -129,3 +129,17 @@ def test_the_list_counts_at_most_the_cap(client, reports, monkeypatch):
     monkeypatch.setattr(conf, "LIST_COUNT_CAP", 3)
     page = client.get(reverse("problems:list")).content.decode()
     assert "Понад 3 звернення" in page or "More than 3 reports" in page
+
+
+def test_the_list_page_runs_a_fixed_number_of_queries(client, reports, city_a, tree_a):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = reverse("problems:city", args=[city_a.slug])
+    with CaptureQueriesContext(connection) as few:
+        client.get(url, {"status": "new"})
+    for i in range(5):
+        tree_a[1].children.create(city=city_a, name_uk=f"Підкатегорія {i}")
+    with CaptureQueriesContext(connection) as more:
+        client.get(url, {"status": "new"})
+    assert len(more) == len(few) <= 12, [q["sql"][:120] for q in more.captured_queries]
