@@ -163,7 +163,7 @@ def seed(env: dict, n_cities: int, n_reports: int, n_users: int) -> dict:
                    current_date + 10, '', CASE WHEN g %% 6 = 5 THEN 'Не наша ділянка' ELSE '' END,
                    false, ''
             FROM generate_series(1, %s) AS g
-            JOIN bench_pick p ON p.n = (g * 7919) %% %s
+            JOIN bench_pick p ON p.n = (g::bigint * 7919) %% %s
             """,
             [users[0].pk, n_reports, combinations],
         )

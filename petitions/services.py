@@ -25,9 +25,9 @@ from opencity.accounts.models import User
 from opencity.accounts.selectors import has_verified_email
 from opencity.core.services import audit, notify_user
 from opencity.queue import enqueue_on_commit, send_now
+from opencity.workdays import add_working_days
 from petitions import conf
 from petitions.models import Petition, PetitionRules, Signature
-from opencity.workdays import add_working_days
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from members.admin_scoping import CityScopedAdmin
 from members.models import StaffRole
 from opencity.core.services import audit_trail
 from problems import selectors, services
-from problems.forms import HideForm, StatusForm
+from problems.forms import AssignForm, HideForm, StatusForm
 from problems.models import (
     ApiApp,
     Category,
@@ -272,6 +272,11 @@ class ReportAdmin(CityScopedAdmin):
                 name="problems_report_status",
             ),
             path(
+                "<int:pk>/assign/",
+                self.admin_site.admin_view(self.assign_view),
+                name="problems_report_assign",
+            ),
+            path(
                 "<int:pk>/hide-text/",
                 self.admin_site.admin_view(self.hide_text_view),
                 name="problems_report_hide_text",
@@ -323,6 +328,17 @@ class ReportAdmin(CityScopedAdmin):
                 self.message_user(request, gettext("The status is changed; followers are told."))
                 return HttpResponseRedirect(self._change_url(report))
         return self._page(request, gettext("Change the status"), form, report)
+
+    def assign_view(self, request: HttpRequest, pk: int):
+        report = self._get_scoped(request, pk)
+        form = AssignForm(request.POST or None, report=report)
+        if request.method == "POST" and form.is_valid():
+            services.report_assign(
+                report=report, actor=request.user, department=form.cleaned_data["department"]
+            )
+            self.message_user(request, gettext("The report is sent to the department."))
+            return HttpResponseRedirect(self._change_url(report))
+        return self._page(request, gettext("Assign to a department"), form, report)
 
     def hide_text_view(self, request: HttpRequest, pk: int):
         report = self._get_scoped(request, pk)

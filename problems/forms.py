@@ -207,6 +207,14 @@ class StatusForm(forms.Form):
         return data
 
 
+class AssignForm(forms.Form):
+    department = forms.ModelChoiceField(label=_("Department"), queryset=None)
+
+    def __init__(self, *args, report: Report, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["department"].queryset = report.city.departments.all()
+
+
 class HideForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), max_length=2000)
 

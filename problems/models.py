@@ -209,7 +209,7 @@ class Report(models.Model):
         related_name="reports",
     )
     token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    created_at = models.DateTimeField(_("filed"), default=timezone.now, db_index=True)
+    created_at = models.DateTimeField(_("filed"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     answer_due = models.DateField(_("answer due"), null=True, blank=True)
     answer_text = models.TextField(_("department's answer"), blank=True)

@@ -20,6 +20,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from problems import conf
 
 
+class UnreadableImage(Exception):
+    """The stored original cannot be decoded (truncated or corrupt)."""
+
+
 def _open_guarded(fp) -> Image.Image:
     """Image.open with the decompression-bomb guard turned into an error at our limit."""
     Image.MAX_IMAGE_PIXELS = conf.PHOTO_MAX_PIXELS
@@ -77,8 +81,11 @@ def _encode(image: Image.Image, max_side: int) -> bytes:
 
 def make_public_versions(fp) -> tuple[bytes, bytes, int, int]:
     """(public JPEG, thumbnail JPEG, width, height) without any metadata."""
-    image = _open_guarded(fp)
-    image.load()
+    try:
+        image = _open_guarded(fp)
+        image.load()
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
+        raise UnreadableImage(str(exc)) from exc
     image = ImageOps.exif_transpose(image)
     if image.mode not in ("RGB", "L"):
         background = Image.new("RGB", image.size, "white")

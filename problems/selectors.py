@@ -86,6 +86,7 @@ class TimelineEvent:
     to_state: str
     reason: str
     reply: str
+    department: str = ""
 
 
 def timeline(report: Report) -> list[TimelineEvent]:
@@ -95,6 +96,7 @@ def timeline(report: Report) -> list[TimelineEvent]:
         "problem.file",
         "problem.status",
         "problem.reopen",
+        "problem.assign",
     }
     events = []
     for entry in audit_trail(report).order_by("created_at", "id"):
@@ -108,6 +110,7 @@ def timeline(report: Report) -> list[TimelineEvent]:
                 to_state=entry.to_state,
                 reason=entry.reason,
                 reply=(entry.data or {}).get("reply") or "",
+                department=(entry.data or {}).get("department") or "",
             )
         )
     return events

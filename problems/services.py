@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
@@ -73,7 +74,7 @@ class NewReport:
     show_name: bool = False
 
 
-def answer_due_for(category: Category, filed: datetime) -> datetime.date:
+def answer_due_for(category: Category, filed: datetime) -> date:
     days = category.department.answer_working_days if category.department_id else None
     return add_working_days(timezone.localdate(filed), days or conf.DEFAULT_ANSWER_WORKING_DAYS)
 
@@ -82,7 +83,7 @@ def report_file(
     *,
     data: NewReport,
     reporter=None,
-    uploads: list[UploadedFile] = (),
+    uploads: Sequence[UploadedFile] = (),
     source: str = Report.Source.WEB,
     api_app=None,
     contact_email: str = "",
@@ -158,7 +159,16 @@ def photo_process(photo_id: int) -> bool:
     if photo is None:
         return False
     with photo.original.open("rb") as fp:
-        public, thumb, width, height = photos.make_public_versions(fp)
+        try:
+            public, thumb, width, height = photos.make_public_versions(fp)
+        except (photos.UnreadableImage, SyntaxError, ValueError) as exc:
+            # A file that passed the header check but cannot be decoded (truncated, corrupt)
+            # is never shown; marking it processed stops the sweep from retrying it forever.
+            logger.warning("photo %s cannot be decoded: %s", photo_id, type(exc).__name__)
+            Photo.objects.filter(pk=photo_id, processed_at__isnull=True).update(
+                processed_at=timezone.now()
+            )
+            return False
     name = uuid.uuid4().hex
     image = ContentFile(public, name=f"{name}.jpg")
     thumbnail = ContentFile(thumb, name=f"{name}.jpg")
@@ -270,6 +280,26 @@ def staff_set_status(
     return report_transition(
         report, to=to, actor=actor, reply=reply, reason=reason, duplicate_of=duplicate_of
     )
+
+
+def report_assign(*, report: Report, actor, department) -> Report:
+    """Send the report to another department of its city (staff only). The answer due date
+    stays: the resident's clock runs from filing. Audited; shown on the timeline."""
+    _require_staff(report, actor)
+    if department.city_id != report.city_id:
+        raise Refused(_("Choose a department of this city."))
+    old = report.department_id
+    with transaction.atomic():
+        Report.objects.filter(pk=report.pk).update(department=department, updated_at=timezone.now())
+        report.department = department
+        audit(
+            obj=report,
+            action="problem.assign",
+            actor=actor,
+            city=report.city_id,
+            data={"from": old, "to": department.pk, "department": department.name_uk},
+        )
+    return report
 
 
 def _move_followers(duplicate: Report, original: Report) -> None:

@@ -303,7 +303,7 @@ def _post_request(request: HttpRequest, fmt: str) -> HttpResponse:
             "account_id": None,
         }
     ]
-    return _respond(fmt, "service_requests", "request", rows, status=201)
+    return _respond(fmt, "service_requests", "request", rows)
 
 
 def _point(lat: str | None, lon: str | None) -> tuple[float, float] | None:

@@ -311,3 +311,21 @@ def test_choosing_the_city_first_works_without_javascript(citizen_client, city_a
 def test_jpeg_helper_really_writes_gps():
     data = jpeg_bytes(gps=True)
     assert Image.open(io.BytesIO(data)).getexif().get(0x8825)
+
+
+def test_a_photo_that_cannot_be_decoded_is_never_shown_nor_retried(
+    citizen, city_a, potholes, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from problems import services
+
+    truncated = jpeg_bytes((400, 300))[:600]  # a valid header, the pixels cut off
+    upload = SimpleUploadedFile("cut.jpg", truncated, content_type="image/jpeg")
+    with django_capture_on_commit_callbacks(execute=True):
+        report = file_report(city_a, potholes, citizen, uploads=[upload])
+    photo = report.photos.get()
+    assert photo.processed_at is not None and not photo.is_public
+    assert services.pending_photo_ids(older_than=timedelta(0)) == []

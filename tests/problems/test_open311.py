@@ -113,7 +113,7 @@ def test_post_a_request_with_an_api_key_then_read_its_token(live_server, setup, 
         },
         timeout=10,
     )
-    assert response.status_code == 201, response.text
+    assert response.status_code == 200, response.text
     body = response.json()[0]
     report = Report.objects.get(pk=int(body["service_request_id"]))
     assert report.source == "open311" and report.contact_email == "app.user@example.org"

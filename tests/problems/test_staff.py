@@ -293,3 +293,26 @@ def test_report_figures_per_city_and_month(city_a, potholes, citizen):
     row = figures[0]
     assert (row.city_id, row.reports, row.answered, row.share_on_time) == (city_a.pk, 3, 2, 0.5)
     assert row.median_answer_hours is not None and row.median_answer_hours >= 0
+
+
+def test_a_clerk_assigns_the_report_to_another_department(clerk_client, client, report, city_a):
+    from problems.models import Department
+
+    lighting = Department.objects.create(city=city_a, name_uk="Відділ освітлення")
+    response = clerk_client.post(
+        reverse("admin:problems_report_assign", args=[report.pk]), {"department": lighting.pk}
+    )
+    assert response.status_code == 302
+    report.refresh_from_db()
+    assert report.department == lighting
+    assert AuditEntry.objects.filter(object_id=str(report.pk), action="problem.assign").exists()
+    client.logout()
+    assert "Відділ освітлення" in client.get(report.get_absolute_url()).content.decode()
+
+
+def test_a_department_of_another_city_cannot_be_assigned(report, city_b, moderator_a):
+    from problems.models import Department
+
+    foreign = Department.objects.create(city=city_b, name_uk="Чужий відділ")
+    with pytest.raises(services.Refused):
+        services.report_assign(report=report, actor=moderator_a, department=foreign)
