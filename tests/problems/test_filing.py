@@ -329,3 +329,29 @@ def test_a_photo_that_cannot_be_decoded_is_never_shown_nor_retried(
     photo = report.photos.get()
     assert photo.processed_at is not None and not photo.is_public
     assert services.pending_photo_ids(older_than=timedelta(0)) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_filing_works_while_the_broker_is_down_and_the_sweep_catches_up(
+    client, city_a, potholes, settings
+):
+    from datetime import timedelta
+
+    from problems import services, tasks
+    from tests.helpers import broker_down
+
+    person = make_user()
+    client.force_login(person)
+    with broker_down():
+        response = client.post(
+            _url(city_a),
+            {**_form(potholes, address="біля школи"), "photos": [photo_upload()]},
+        )
+    assert response.status_code == 302
+    photo = Photo.objects.get()
+    assert photo.processed_at is None, "the thumbnail task could not be queued"
+    Photo.objects.update(created_at=timezone.now() - timedelta(minutes=10))
+    assert services.pending_photo_ids() == [photo.pk]
+    assert tasks.process_pending_photos() == 1  # tasks run eagerly again once Redis is back
+    photo.refresh_from_db()
+    assert photo.is_public

@@ -316,3 +316,24 @@ def test_a_department_of_another_city_cannot_be_assigned(report, city_b, moderat
     foreign = Department.objects.create(city=city_b, name_uk="Чужий відділ")
     with pytest.raises(services.Refused):
         services.report_assign(report=report, actor=moderator_a, department=foreign)
+
+
+def test_the_admin_pages_open_for_staff(client, association_staff, moderator_a, report, tree_a):
+    client.force_login(association_staff)
+    for name in ("report", "department", "category", "replytemplate", "cityarea", "apiapp"):
+        url = reverse(f"admin:problems_{name}_changelist")
+        assert client.get(url).status_code == 200, name
+    client.force_login(moderator_a)
+    clerk_client = client
+    change = clerk_client.get(reverse("admin:problems_report_change", args=[report.pk]))
+    html = change.content.decode()
+    assert change.status_code == 200
+    assert "Змінити статус" in html or "Change the status" in html
+    assert report.reporter.email in html, "the city sees who filed the report"
+    status_page = clerk_client.get(reverse("admin:problems_report_status", args=[report.pk]))
+    assert status_page.status_code == 200 and 'name="reply"' in status_page.content.decode()
+
+
+def test_a_clerk_cannot_issue_open311_keys(clerk_client):
+    response = clerk_client.get(reverse("admin:problems_apiapp_changelist"))
+    assert response.status_code in (302, 403)
