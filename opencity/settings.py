@@ -9,6 +9,7 @@ DJANGO_ENV selects the mode:
 
 from importlib import import_module
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from celery.schedules import crontab
 from csp.constants import NONE, SELF
@@ -80,6 +81,7 @@ INSTALLED_APPS = [
     "petitions",
     "initiatives",
     "academy",
+    "problems",
 ]
 
 MIDDLEWARE = [
@@ -200,7 +202,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=15),
     },
 }
-for _app in ("members", "petitions", "initiatives", "academy"):
+for _app in ("members", "petitions", "initiatives", "academy", "problems"):
     CELERY_BEAT_SCHEDULE.update(import_module(f"{_app}.schedule").BEAT_SCHEDULE)
 
 # --- Accounts and allauth --------------------------------------------------------------------
@@ -336,6 +338,19 @@ if PRODUCTION:
 # Reverse proxies (nginx, a load balancer) whose X-Forwarded-For is believed: addresses or
 # networks. A request from anywhere else is keyed on its own address (opencity/proxies.py).
 TRUSTED_PROXIES = parse_networks("TRUSTED_PROXIES", env_list("TRUSTED_PROXIES", []))
+# Map tiles for the problem-report map (Leaflet). The tile host is added to the CSP below.
+MAP_TILE_URL = env_str("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+MAP_TILE_ATTRIBUTION = env_str(
+    "MAP_TILE_ATTRIBUTION", "© OpenStreetMap contributors (openstreetmap.org/copyright)"
+)
+_tile_origin = urlsplit(MAP_TILE_URL.replace("{s}", "a"))
+if _tile_origin.scheme not in ("http", "https") or not _tile_origin.netloc:
+    raise ImproperlyConfigured("MAP_TILE_URL must be an http(s) URL with {z}/{x}/{y}.")
+MAP_TILE_ORIGIN = (
+    f"{_tile_origin.scheme}://*.{_tile_origin.netloc.split('.', 1)[1]}"
+    if "{s}" in MAP_TILE_URL
+    else f"{_tile_origin.scheme}://{_tile_origin.netloc}"
+)
 
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
@@ -343,7 +358,7 @@ CONTENT_SECURITY_POLICY = {
         "script-src": [SELF],
         # Django admin sets a few inline style attributes; scripts stay strict.
         "style-src": [SELF, "'unsafe-inline'"],
-        "img-src": [SELF, "data:"],
+        "img-src": [SELF, "data:", MAP_TILE_ORIGIN],
         "font-src": [SELF],
         "connect-src": [SELF],
         "form-action": [SELF],
@@ -375,6 +390,12 @@ RATE_LIMITS = {
     "vote": (env_int("RATE_LIMIT_VOTE_PER_MINUTE", 20, min_value=1), 60),
     "register": (env_int("RATE_LIMIT_REGISTER_PER_MINUTE", 10, min_value=1), 60),
     "file": (env_int("RATE_LIMIT_FILE_PER_HOUR", 5, min_value=1), 3600),
+    # Problem reports: per person and per network address, and photos per person.
+    "problem_file": (env_int("RATE_LIMIT_PROBLEM_PER_HOUR", 10, min_value=1), 3600),
+    "problem_file_ip": (env_int("RATE_LIMIT_PROBLEM_PER_IP_HOUR", 30, min_value=1), 3600),
+    "problem_photo": (env_int("RATE_LIMIT_PROBLEM_PHOTOS_PER_HOUR", 30, min_value=1), 3600),
+    "problem_support": (env_int("RATE_LIMIT_SIGN_PER_MINUTE", 20, min_value=1), 60),
+    "open311_post": (env_int("RATE_LIMIT_OPEN311_PER_MINUTE", 60, min_value=1), 60),
 }
 # The same actions from one client address (people behind one NAT): this many times the above.
 RATE_LIMIT_ADDRESS_FACTOR = env_int("RATE_LIMIT_ADDRESS_FACTOR", 10, min_value=1)

@@ -16,6 +16,8 @@ urlpatterns = [
     path("petitions/", include("petitions.urls")),
     path("initiatives/", include("initiatives.urls")),
     path("academy/", include("academy.urls")),
+    path("problems/", include("problems.urls")),
+    path("open311/v2/", include("problems.open311.urls")),
     # Open data: the public petitions list as JSON, at the address the open-data registry uses.
     path("api/petitions.json", petitions_views.export_json, name="api_petitions"),
     path("", include("members.urls")),

@@ -28,9 +28,9 @@ from opencity.core import Refused
 from opencity.core.services import audit, notify_user
 from opencity.core.transitions import transition
 from opencity.queue import enqueue_on_commit, send_now, task_named
+from opencity.workdays import add_working_days
 from petitions import conf
 from petitions.models import Petition, PetitionRules, Signature
-from petitions.workdays import add_working_days
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from opencity.cities.models import City, default_council_name_uk
-from members.services import import_hromadas
+from opencity.cities.services import import_hromadas
 from opencity.core.models import OutboundEmail
 from petitions import services
 from petitions.models import Petition

@@ -9,9 +9,9 @@ from django.utils import timezone, translation
 from opencity.core import Refused
 from opencity.core.models import OutboundEmail
 from opencity.core.services import audit_trail
+from opencity.workdays import add_working_days
 from petitions import services
 from petitions.models import Petition, PetitionRules, Signature
-from petitions.workdays import add_working_days
 from tests.factories import make_user
 from tests.petitions.factories import make_petition, make_rules, sign_many
 

@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from petitions.workdays import add_working_days, is_working_day
+from opencity.workdays import add_working_days, is_working_day
 
 
 def test_friday_plus_one_working_day_is_monday():

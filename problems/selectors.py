@@ -1,0 +1,372 @@
+"""Reads: public lists, the map's bounding box, nearby duplicates, exports, timelines and the
+directors' report figures. Nothing here returns a reporter's personal data to the public."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncMonth
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from opencity.cities.models import City
+from opencity.core.services import audit_trail
+from problems import conf
+from problems.models import Category, CityArea, Photo, Report, Support
+
+Status = Report.Status
+METERS_PER_DEGREE_LAT = 111_320.0
+
+
+def fileable_cities() -> QuerySet[City]:
+    return City.objects.filter(problem_area__accepts_reports=True).order_by("name_uk")
+
+
+def area_of(city: City) -> CityArea | None:
+    return CityArea.objects.filter(city=city).first()
+
+
+def category_tree(city: City) -> list[tuple[Category, list[Category]]]:
+    """[(top-level category, [its active leaves])] for the filing form's grouped choices.
+    A top-level category without children is its own leaf."""
+    categories = list(
+        Category.objects.filter(city=city, is_active=True).order_by("position", "name_uk")
+    )
+    children: dict[int, list[Category]] = {}
+    for category in categories:
+        if category.parent_id:
+            children.setdefault(category.parent_id, []).append(category)
+    tree = []
+    for category in categories:
+        if category.parent_id is None:
+            tree.append((category, children.get(category.pk, [category])))
+    return tree
+
+
+def fileable_categories(city: City) -> QuerySet[Category]:
+    """Leaves of the city's tree that accept reports."""
+    return Category.objects.filter(city=city, is_active=True).exclude(children__is_active=True)
+
+
+def public_reports() -> QuerySet[Report]:
+    """Every report is public from filing (as on FixMyStreet); hidden text is masked by the
+    templates and exports, never removed."""
+    return Report.objects.all()
+
+
+def report_for_page(pk: int) -> Report:
+    return get_object_or_404(
+        Report.objects.select_related("city", "category", "category__parent", "department"),
+        pk=pk,
+    )
+
+
+def support_count(report: Report) -> int:
+    return Support.objects.filter(report=report).count()
+
+
+def has_supported(report: Report, user) -> bool:
+    return user.is_authenticated and Support.objects.filter(report=report, user=user).exists()
+
+
+def public_photos(report: Report) -> list[Photo]:
+    return [p for p in report.photos.all() if p.is_public]
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    when: datetime
+    action: str
+    from_state: str
+    to_state: str
+    reason: str
+    reply: str
+    department: str = ""
+
+
+def timeline(report: Report) -> list[TimelineEvent]:
+    """Public steps of a report, oldest first: filed, accepted, answered, done or rejected
+    with the reason, reopened. Who did it is not shown (staff names are not public)."""
+    public_actions = {
+        "problems.report.filed",
+        "problems.report.reopened",
+        "problems.report.assigned",
+        *(f"problems.report.{status}" for status in Report.Status.values),
+    }
+    events = []
+    for entry in audit_trail(report).order_by("created_at", "id"):
+        if entry.action not in public_actions:
+            continue
+        events.append(
+            TimelineEvent(
+                when=entry.created_at,
+                action=entry.action,
+                from_state=entry.from_state,
+                to_state=entry.to_state,
+                reason=entry.reason,
+                reply=(entry.data or {}).get("reply") or "",
+                department=(entry.data or {}).get("department") or "",
+            )
+        )
+    return events
+
+
+# --- map and duplicates ---------------------------------------------------------------------
+
+
+def nearby_open(
+    *, category: Category | int, lat: float, lon: float, radius_m: float | None = None
+) -> list[Report]:
+    """Open reports of the same category within `radius_m` of the point, nearest first."""
+    radius_m = radius_m or conf.DUPLICATE_RADIUS_M
+    dlat = radius_m / METERS_PER_DEGREE_LAT
+    dlon = dlat / max(0.01, math.cos(math.radians(lat)))
+    candidates = Report.objects.filter(
+        category=category,
+        status__in=Report.OPEN_STATUSES,
+        lat__range=(lat - dlat, lat + dlat),
+        lon__range=(lon - dlon, lon + dlon),
+    ).only("id", "title", "lat", "lon", "status", "created_at", "text_hidden")[:50]
+    found = []
+    for report in candidates:
+        distance = distance_m(lat, lon, report.lat, report.lon)
+        if distance <= radius_m:
+            report.distance_m = round(distance)
+            found.append(report)
+    return sorted(found, key=lambda r: r.distance_m)
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6_371_000 * math.asin(math.sqrt(h))
+
+
+@dataclass(frozen=True)
+class MapFilters:
+    city_id: int | None = None
+    category_id: int | None = None
+    status: str | None = None
+    department_id: int | None = None
+    since: date | None = None
+    until: date | None = None
+
+
+def _map_where(box: tuple[float, float, float, float], f: MapFilters) -> tuple[str, list]:
+    west, south, east, north = box
+    where = ["lat BETWEEN %s AND %s", "lon BETWEEN %s AND %s"]
+    params: list = [south, north, west, east]
+    if f.city_id:
+        where.append("city_id = %s")
+        params.append(f.city_id)
+    if f.category_id:
+        where.append(
+            "(category_id = %s OR category_id IN "
+            "(SELECT id FROM problems_category WHERE parent_id = %s))"
+        )
+        params += [f.category_id, f.category_id]
+    if f.status:
+        where.append("status = %s")
+        params.append(f.status)
+    if f.department_id:
+        where.append("department_id = %s")
+        params.append(f.department_id)
+    if f.since:
+        where.append("created_at >= %s")
+        params.append(
+            datetime.combine(f.since, datetime.min.time(), tzinfo=timezone.get_current_timezone())
+        )
+    if f.until:
+        where.append("created_at < %s")
+        params.append(
+            datetime.combine(f.until, datetime.min.time(), tzinfo=timezone.get_current_timezone())
+            + timezone.timedelta(days=1)
+        )
+    return " AND ".join(where), params
+
+
+def map_features(box: tuple[float, float, float, float], filters: MapFilters) -> dict:
+    """Reports in a bounding box (west, south, east, north) for the map.
+
+    Up to MAP_MAX_POINTS single points ([id, lat, lon, status]); beyond that, a grid of
+    clusters ([lat, lon, count]) computed by PostgreSQL, so a city-wide view at a busy zoom
+    costs one index scan and never ships tens of thousands of markers.
+    """
+    where, params = _map_where(box, filters)
+    limit = conf.MAP_MAX_POINTS
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, lat, lon, status FROM problems_report WHERE {where} LIMIT %s",  # noqa: S608
+            [*params, limit + 1],
+        )
+        rows = cursor.fetchall()
+        if len(rows) <= limit:
+            return {"points": [[r[0], round(r[1], 6), round(r[2], 6), r[3]] for r in rows]}
+        west, south, east, north = box
+        cells = conf.MAP_GRID_CELLS
+        cell_lat = max((north - south) / cells, 1e-6)
+        cell_lon = max((east - west) / cells, 1e-6)
+        cursor.execute(
+            f"SELECT avg(lat), avg(lon), count(*) FROM problems_report WHERE {where} "  # noqa: S608
+            "GROUP BY floor((lat - %s) / %s), floor((lon - %s) / %s)",
+            [*params, south, cell_lat, west, cell_lon],
+        )
+        clusters = [[round(a, 6), round(b, 6), c] for a, b, c in cursor.fetchall()]
+    return {"clusters": clusters}
+
+
+# --- list and exports -------------------------------------------------------------------------
+
+
+def capped_count(queryset: QuerySet, cap: int | None = None) -> int:
+    """COUNT(*) up to `cap` + 1 rows: the list says "more than N" instead of counting a
+    million rows on every page view."""
+    cap = conf.LIST_COUNT_CAP if cap is None else cap
+    return queryset.order_by()[: cap + 1].count()
+
+
+EXPORT_COLUMNS = (
+    "id",
+    "city",
+    "category",
+    "department",
+    "status",
+    "title",
+    "description",
+    "lat",
+    "lon",
+    "address",
+    "filed_at",
+    "answered_at",
+    "closed_at",
+    "me_too",
+    "url",
+)
+
+
+def export_rows(queryset: QuerySet[Report]) -> QuerySet:
+    """Public columns only: no reporter, no contact, no e-mail; hidden text is blanked."""
+    return (
+        queryset.select_related(None)
+        .annotate(me_too=Count("supports"))
+        .values_list(
+            "id",
+            "city__name_uk",
+            "category__name_uk",
+            "department__name_uk",
+            "status",
+            "title",
+            "description",
+            "lat",
+            "lon",
+            "address",
+            "created_at",
+            "answered_at",
+            "closed_at",
+            "me_too",
+            "text_hidden",
+        )
+        .order_by("-created_at", "-id")
+    )
+
+
+# --- directors' report figures ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProblemFigures:
+    city_id: int
+    month: date
+    reports: int
+    answered: int
+    median_answer_hours: float | None
+    share_on_time: float | None
+
+
+def report_figures(
+    *, start: date, end: date, city_ids: list[int] | None = None
+) -> list[ProblemFigures]:
+    """Per city and month of filing in [start, end): reports filed, answered, the median time
+    to the department's first answer (hours) and the share answered on time."""
+    tz = timezone.get_current_timezone()
+    queryset = Report.objects.filter(
+        created_at__gte=datetime.combine(start, datetime.min.time(), tzinfo=tz),
+        created_at__lt=datetime.combine(end, datetime.min.time(), tzinfo=tz),
+    )
+    if city_ids is not None:
+        queryset = queryset.filter(city_id__in=city_ids)
+    rows = (
+        queryset.annotate(month=TruncMonth("created_at", tzinfo=tz))
+        .values_list("city_id", "month", "created_at", "answered_at", "answered_on_time")
+        .order_by("city_id", "month")
+    )
+    grouped: dict[tuple[int, date], list] = {}
+    for city_id, month, created, answered, on_time in rows.iterator(chunk_size=5000):
+        grouped.setdefault((city_id, month.date()), []).append((created, answered, on_time))
+    figures = []
+    for (city_id, month), items in grouped.items():
+        answered = [(c, a, ok) for c, a, ok in items if a is not None]
+        hours = [(a - c).total_seconds() / 3600 for c, a, _ in answered]
+        figures.append(
+            ProblemFigures(
+                city_id=city_id,
+                month=month,
+                reports=len(items),
+                answered=len(answered),
+                median_answer_hours=round(statistics.median(hours), 1) if hours else None,
+                share_on_time=round(sum(1 for *_, ok in answered if ok) / len(answered), 3)
+                if answered
+                else None,
+            )
+        )
+    return figures
+
+
+def city_activity(date_from: date, date_to: date) -> dict[int, dict[str, int | Decimal]]:
+    """Per city, reports filed in [date_from, date_to] (Kyiv days, inclusive): how many, how
+    many the department answered, how many on time, and the median hours to the answer. For
+    the directors' activity report (registered in ProblemsConfig.ready)."""
+    tz = timezone.get_current_timezone()
+    rows = Report.objects.filter(
+        created_at__gte=datetime.combine(date_from, datetime.min.time(), tzinfo=tz),
+        created_at__lt=datetime.combine(
+            date_to + timedelta(days=1), datetime.min.time(), tzinfo=tz
+        ),
+    ).values_list("city_id", "created_at", "answered_at", "answered_on_time")
+    grouped: dict[int, list] = {}
+    for city_id, created, answered, on_time in rows.iterator(chunk_size=5000):
+        grouped.setdefault(city_id, []).append((created, answered, on_time))
+    activity = {}
+    for city_id, items in grouped.items():
+        hours = [(a - c).total_seconds() / 3600 for c, a, _ in items if a is not None]
+        activity[city_id] = {
+            "filed": len(items),
+            "answered": len(hours),
+            "answered_on_time": sum(1 for *_, ok in items if ok),
+            "median_answer_hours": (
+                Decimal(str(round(statistics.median(hours), 1))) if hours else Decimal(0)
+            ),
+        }
+    return activity
+
+
+def open_queue(department_id: int | None = None) -> QuerySet[Report]:
+    queryset = Report.objects.filter(status__in=Report.OPEN_STATUSES)
+    if department_id:
+        queryset = queryset.filter(department_id=department_id)
+    return queryset.order_by("answer_due", "created_at")
+
+
+def overdue_filter() -> Q:
+    return Q(
+        status__in=Report.OPEN_STATUSES,
+        answered_at__isnull=True,
+        answer_due__lt=timezone.localdate(),
+    )
