@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def setup(tmp_path, settings):
     settings.MEDIA_ROOT = tmp_path / "media"
-    from members import conf
+    from opencity.cities import conf
 
     original = conf.PRIVATE_FILES_ROOT
     conf.PRIVATE_FILES_ROOT = tmp_path / "private"

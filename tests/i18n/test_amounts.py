@@ -51,13 +51,14 @@ def test_an_overpayment_is_refused_with_the_amount_written_the_ukrainian_way(cit
 
     from django.utils import translation
 
-    from members.services import DuesError, invoice_issue, payment_record
+    from members.services import invoice_issue, payment_record
+    from opencity.core import Refused
     from tests.members.factories import make_tiers
 
     make_tiers()
     city_a.population = 20_000
     city_a.save()
     invoice, _ = invoice_issue(city=city_a, year=2023)
-    with translation.override("uk"), pytest.raises(DuesError) as refused:
+    with translation.override("uk"), pytest.raises(Refused) as refused:
         payment_record(invoice=invoice, amount=Decimal("99999.00"), paid_on=date(2023, 3, 1))
     assert f"15{NBSP}000,50{NBSP}грн" in str(refused.value)
