@@ -15,7 +15,12 @@ pytest_plugins = ["tests.browser.fixtures"]
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
-    """Rate-limit counters and cached pages must not leak between tests."""
+    """Rate-limit counters and cached pages must not leak between tests, nor an open breaker."""
+    from opencity.cache import redis_breaker
+    from opencity.queue import broker_breaker
+
+    redis_breaker.reset()
+    broker_breaker.reset()
     cache.clear()
     yield
 
