@@ -13,8 +13,10 @@ once without touching the network, then one call tries Redis again. While open:
 - writes (`set`, `delete`, `touch`, ...) do nothing, and their keys are remembered: when
   Redis answers again those keys are deleted, so no stale entry (a session ended during the
   outage, a page cached before a change) outlives the outage;
-- `add` and `incr`, whose answer is a decision, raise `CacheUnavailable`; callers decide
-  (the rate limiter counts in the database instead, see opencity/ratelimit.py).
+- `add` answers True, as Django's DummyCache does (allauth takes its rate-limit lock with
+  `add` in a loop; a one-time marker such as a used TOTP code is not kept during the
+  outage); `incr`, whose answer is a count, raises `CacheUnavailable` (the rate limiter
+  then counts in the database, see opencity/ratelimit.py).
 
 One log line when the breaker opens and one when Redis answers again, not one per request.
 """
@@ -40,7 +42,7 @@ REDIS_ERRORS: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTime
 
 
 class CacheUnavailable(Exception):
-    """The cache could not give an answer that a decision depends on (add, incr)."""
+    """The cache could not give an answer that a decision depends on (incr)."""
 
 
 class CircuitBreaker:

@@ -51,7 +51,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "opencity.admin_site.OpenCityAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "django_filters",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "allauth.socialaccount",
     "allauth.socialaccount.providers.openid_connect",
     "csp",
@@ -85,6 +86,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Staff reach admin and reports only after a second factor (opencity/accounts/...).
+    "opencity.accounts.second_factor.RequireSecondFactorMiddleware",
     "csp.middleware.CSPMiddleware",
 ]
 
@@ -196,9 +199,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TIMEZONE = "Europe/Kyiv"
 CELERY_BEAT_SCHEDULE = {
+    # Mail a broker outage or a dead worker left behind goes out within about half a minute.
     "core-sweep-outbox": {
         "task": "opencity.core.tasks.sweep_outbox",
-        "schedule": 60.0,
+        "schedule": 20.0,
     },
     "core-purge-rate-limit-counts": {
         "task": "opencity.core.tasks.purge_rate_limit_counts",
@@ -244,6 +248,13 @@ ACCOUNT_RATE_LIMITS = {
     "confirm_email": "1/3m/key",
     "change_password": "5/m/user",
 }
+# Second factor: required for staff on these paths (opencity/accounts/second_factor.py).
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+MFA_TOTP_ISSUER = "OpenCity"
+MFA_PASSKEY_LOGIN_ENABLED = False
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not PRODUCTION
+MFA_REQUIRED_PATHS = ["/admin/", "/reports/"]
+MFA_EXEMPT_PATHS = ["/admin/login/", "/admin/logout/"]
 SOCIALACCOUNT_ADAPTER = "opencity.accounts.adapter.SocialAccountAdapter"
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 SOCIALACCOUNT_AUTO_SIGNUP = True

@@ -115,6 +115,10 @@ def notify_user(*, user, key: str, template: str, context: dict, city=None):
     )
 
 
+#: a new row's own on-commit delivery is under way; the sweep leaves it alone this long
+FRESH = timedelta(seconds=15)
+
+
 def retry_delay(attempts: int) -> timedelta:
     """Wait after the `attempts`-th failed attempt: 1, 2, 4 ... minutes, at most an hour."""
     seconds = 60 * 2 ** min(max(attempts - 1, 0), 12)
@@ -267,7 +271,7 @@ def pending_email_ids(now=None) -> list[int]:
     pending = OutboundEmail.objects.filter(status=OutboundEmail.Status.PENDING)
     due = list(
         pending.filter(
-            models.Q(next_attempt_at__isnull=True, created_at__lt=now - timedelta(seconds=30))
+            models.Q(next_attempt_at__isnull=True, created_at__lt=now - FRESH)
             | models.Q(next_attempt_at__lte=now)
         )
         .order_by("created_at")

@@ -11,7 +11,8 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from members.access import DIRECTORS_GROUP
-from tests.browser.fixtures import assert_accessible
+from opencity.accounts.models import User
+from tests.browser.fixtures import assert_accessible, sign_in
 from tests.factories import PASSWORD, make_city, make_user
 from tests.members.factories import adopt, make_event, make_member, make_product
 
@@ -29,11 +30,7 @@ def registry(db):
 
 
 def _sign_in(browser, email):
-    browser.get(browser.base_url + "/accounts/login/?next=/reports/")
-    browser.find_element(By.ID, "id_login").send_keys(email)
-    browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
-    WebDriverWait(browser, 10).until(lambda driver: "/accounts/login" not in driver.current_url)
+    sign_in(browser, User.objects.get(email=email), PASSWORD, next_path="/reports/")
     assert browser.current_url.endswith("/reports/")
 
 

@@ -1,0 +1,754 @@
+"""Faults under load: signing and voting at ~200 requests/s while Redis, a worker, PostgreSQL
+and the mail server fail in turn. Nothing acknowledged may be lost or duplicated, no
+request may answer a server error, and no task may stay unfinished 60 s after its fault.
+
+Starts everything it uses, on its own ports (never the shared servers):
+- Redis on 127.0.0.1:6395 (`redis-server`, no persistence), killed and restarted;
+- PostgreSQL on 127.0.0.1:5495, its own cluster made with `initdb` in a temporary folder
+  (as root it runs as the `postgres` user), database `bench_faults`, restarted;
+- gunicorn on 127.0.0.1:9500 and a Celery worker with embedded beat, SIGKILLed mid-tally;
+- an SMTP sink on 127.0.0.1:9525 (a few lines of asyncio), stopped for BENCH_SMTP_DOWN_S.
+
+Faults, one after the other: Redis down 30 s, worker SIGKILL during a 200,000-vote tally,
+PostgreSQL restart, SMTP down 5 minutes. The bench itself queues one e-mail every half
+second through the outbox (opencity.core.services.queue_email, as the apps do).
+
+Last line: cases=… lost=0 duplicated=0 errors5xx=0 stuck=0 recovered_max_s=…, where
+errors5xx counts every 5xx except a 503 with Retry-After while PostgreSQL is down, lost
+counts acknowledged signatures and votes not stored and committed e-mails never received,
+and stuck counts tasks (e-mail, tally) not finished 60 s after their fault ended.
+
+Run under the machine's bench lock: flock /tmp/opencity-bench.lock .venv/bin/python bench/faults.py
+Variables: BENCH_RATE (200), BENCH_SMTP_DOWN_S (300), BENCH_REDIS_DOWN_S (30),
+BENCH_TALLY_VOTERS (40000; five votes each).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http.client
+import itertools
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / ".venv" / "bin"
+HOST = "127.0.0.1"
+PG_PORT, REDIS_PORT, WEB_PORT, SMTP_PORT = 5495, 6395, 9500, 9525
+DB_NAME = "bench_faults"
+RATE = float(os.environ.get("BENCH_RATE", "200"))
+SMTP_DOWN = float(os.environ.get("BENCH_SMTP_DOWN_S", "300"))
+REDIS_DOWN = float(os.environ.get("BENCH_REDIS_DOWN_S", "30"))
+TALLY_VOTERS = int(os.environ.get("BENCH_TALLY_VOTERS", "40000"))
+USERS, PETITIONS, MAX_VOTES = 6000, 30, 5
+STUCK_AFTER = 60.0
+CSRF = "benchcsrftokenbenchcsrftoken1234"  # 32 characters: an unmasked CSRF secret
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# --- servers of our own ----------------------------------------------------------------------
+def _pg_bin(name: str) -> str:
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
+    if not versions:
+        sys.exit("PostgreSQL server binaries are missing (apt-get install postgresql)")
+    return str(versions[-1] / name)
+
+
+class Postgres:
+    def __init__(self, folder: Path):
+        self.data = folder / "pgdata"
+        self.socket = folder / "pgsock"
+        self.as_postgres = os.geteuid() == 0
+        for path in (folder, self.socket):
+            path.mkdir(exist_ok=True)
+        if self.as_postgres:
+            shutil.chown(folder, "postgres")
+            shutil.chown(self.socket, "postgres")
+        self.log = folder / "postgres.log"
+        self.log.touch()
+        if self.as_postgres:
+            shutil.chown(self.log, "postgres")
+
+    def _run(self, *argv: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if self.as_postgres else []
+        subprocess.run([*prefix, *argv], check=True, capture_output=True)
+
+    def init(self) -> None:
+        self._run(_pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust")
+
+    def start(self) -> None:
+        options = (
+            f"-p {PG_PORT} -c listen_addresses={HOST} -k {self.socket} "
+            "-c max_connections=200 -c shared_buffers=128MB"
+        )
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options,
+                  "-w", "start")  # fmt: skip
+
+    def restart(self) -> None:
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "restart")
+
+    def stop(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+
+def start_process(env: dict, argv: list[str], log_path: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env=env,
+        stdout=log_path.open("a"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop_process(process: subprocess.Popen | None, sig=signal.SIGTERM) -> None:
+    if process is None or process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, sig)
+        process.wait(20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(5)
+
+
+def start_redis(folder: Path) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(REDIS_PORT),
+            "--bind",
+            HOST,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+        ],  # fmt: skip
+        stdout=(folder / "redis.log").open("a"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    for _ in range(100):
+        if subprocess.run(["redis-cli", "-p", str(REDIS_PORT), "ping"], capture_output=True,
+                          text=True).stdout.strip() == "PONG":  # fmt: skip
+            return process
+        time.sleep(0.1)
+    raise RuntimeError("redis-server did not start")
+
+
+class SmtpSink:
+    """Accepts every message and records its recipients; stop() refuses connections."""
+
+    def __init__(self):
+        self.received: Counter = Counter()
+        self.lock = threading.Lock()
+        self.loop = asyncio.new_event_loop()
+        self.server = None
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+
+    async def _session(self, reader, writer):
+        recipients: list[str] = []
+        writer.write(b"220 sink ESMTP\r\n")
+        try:
+            while line := await reader.readline():
+                verb = line[:4].upper()
+                if verb in (b"EHLO", b"HELO"):
+                    writer.write(b"250-sink\r\n250 8BITMIME\r\n")
+                elif verb == b"MAIL":
+                    recipients = []
+                    writer.write(b"250 OK\r\n")
+                elif verb == b"RCPT":
+                    recipients.append(line.split(b":", 1)[1].strip(b" <>\r\n").decode())
+                    writer.write(b"250 OK\r\n")
+                elif verb == b"DATA":
+                    writer.write(b"354 go on\r\n")
+                    while (await reader.readline()) not in (b".\r\n", b""):
+                        pass
+                    with self.lock:
+                        self.received.update(recipients)
+                    writer.write(b"250 queued\r\n")
+                elif verb == b"QUIT":
+                    writer.write(b"221 bye\r\n")
+                    await writer.drain()
+                    break
+                else:
+                    writer.write(b"250 OK\r\n")
+                await writer.drain()
+        finally:
+            writer.close()
+
+    def start(self) -> None:
+        async def serve():
+            return await asyncio.start_server(self._session, HOST, SMTP_PORT, reuse_address=True)
+
+        self.server = asyncio.run_coroutine_threadsafe(serve(), self.loop).result()
+
+    def stop(self) -> None:
+        async def close():
+            self.server.close()
+            await self.server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
+
+
+# --- data ------------------------------------------------------------------------------------
+def seed() -> dict:
+    """Cities, 30 collecting petitions, a voting programme (500 projects) and a closed one
+    with TALLY_VOTERS × 5 votes, USERS signed-in people (sessions in the database)."""
+    from django.conf import settings
+    from django.contrib.auth.hashers import make_password
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.db import connection
+    from django.utils import timezone
+
+    os.environ["BENCH_VOTERS"] = str(TALLY_VOTERS)
+    import tally as tally_bench  # bench/tally.py: the same vote loader
+    from _initiatives_common import make_programme
+
+    from initiatives.models import Category, Initiative, Programme
+    from petitions.models import Petition
+    from tests.petitions.factories import make_petition
+
+    today = timezone.localdate()
+    now = timezone.now()
+    closed, closed_categories, author = make_programme(
+        slug="tally",
+        voting_opens=today - timedelta(days=20),
+        voting_closes=today - timedelta(days=1),
+        implementation_starts=today + timedelta(days=30),
+        max_votes=MAX_VOTES,
+    )
+    tally_bench.load(closed, closed_categories, author)
+    connection.connection.autocommit = False
+    connection.close()
+    city = closed.city
+    voting = Programme.objects.create(
+        city=city,
+        title="Голосування",
+        slug="voting",
+        year=2027,
+        total_budget=Decimal("50000000"),
+        submission_opens=today - timedelta(days=90),
+        submission_closes=today - timedelta(days=80),
+        review_closes=today - timedelta(days=70),
+        voting_opens=today - timedelta(days=1),
+        voting_closes=today + timedelta(days=10),
+        implementation_starts=today + timedelta(days=40),
+        max_votes=MAX_VOTES,
+    )
+    categories = [
+        Category.objects.create(
+            programme=voting,
+            name=f"Категорія {n}",
+            budget=Decimal("10000000"),
+            max_project_cost=Decimal("2000000"),
+            position=n,
+        )  # fmt: skip
+        for n in range(5)
+    ]
+    initiatives = Initiative.objects.bulk_create(
+        Initiative(
+            programme=voting,
+            category=categories[n % 5],
+            author=author,
+            title=f"Проєкт {n}",
+            summary="s",
+            description="d",
+            address="a",
+            total_cost=Decimal("100000"),
+            status=Initiative.Status.ACCEPTED,
+        )  # fmt: skip
+        for n in range(500)
+    )
+    petitions = [
+        make_petition(city, author=author, status=Petition.Status.COLLECTING).pk
+        for _ in range(PETITIONS)
+    ]
+    password = make_password("bench")
+    from opencity.accounts.models import User
+
+    auth_hash = User(password=password).get_session_auth_hash()
+    store = SessionStore()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM accounts_user")
+        first = cursor.fetchone()[0]
+        cursor.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM account_emailaddress")
+        first_email = cursor.fetchone()[0]
+    people = []
+    raw = connection.connection
+    with raw.cursor() as cur:
+        with cur.copy(
+            "COPY accounts_user (id, password, is_superuser, email, full_name, "
+            "preferred_language, home_city_id, date_of_birth, identity_provider, "
+            "is_staff, is_active, date_joined) FROM STDIN"
+        ) as copy:
+            for uid in range(first, first + USERS):
+                copy.write_row((uid, password, False, f"p{uid}@bench.local", f"Людина {uid}",
+                                "uk", city.pk, today - timedelta(days=30 * 365), "", False,
+                                True, now))  # fmt: skip
+        with cur.copy(
+            'COPY account_emailaddress (id, user_id, email, verified, "primary") FROM STDIN'
+        ) as copy:
+            for n, uid in enumerate(range(first, first + USERS)):
+                copy.write_row((first_email + n, uid, f"p{uid}@bench.local", True, True))
+        with cur.copy(
+            "COPY django_session (session_key, session_data, expire_date) FROM STDIN"
+        ) as copy:
+            for uid in range(first, first + USERS):
+                key = f"faults{uid:034d}"
+                data = store.encode({
+                    "_auth_user_id": str(uid),
+                    "_auth_user_backend": settings.AUTHENTICATION_BACKENDS[0],
+                    "_auth_user_hash": auth_hash,
+                })  # fmt: skip
+                copy.write_row((key, data, now + timedelta(days=1)))
+                people.append((uid, key))
+    raw.commit()
+    with connection.cursor() as cursor:
+        for table in ("accounts_user", "account_emailaddress"):
+            cursor.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT MAX(id) FROM {table}))"
+            )
+    return {
+        "tally_programme": closed.pk,
+        "voting_slug": voting.slug,
+        "initiatives": [i.pk for i in initiatives],
+        "petitions": petitions,
+        "people": people,
+    }
+
+
+# --- load ------------------------------------------------------------------------------------
+class Load:
+    """Signing (70 %) and voting (30 %) at RATE requests/s from a few threads; every answer
+    is recorded with its time, so 5xx can be matched against the fault windows."""
+
+    def __init__(self, data: dict):
+        self.data = data
+        self.jobs = self._jobs()
+        self.lock = threading.Lock()
+        self.results: list[tuple[float, str, object, bool]] = []  # time, kind, status, retry
+        self.signed: set[tuple[int, int]] = set()
+        self.voted: set[tuple[int, int]] = set()
+        self.latencies: list[float] = []
+        self.running = False
+
+    def _jobs(self):
+        people = self.data["people"]
+        signings = [(pk, uid, key) for pk in self.data["petitions"] for uid, key in people]
+        random.shuffle(signings)
+        votes = []
+        for uid, key in people:
+            for pk in random.sample(self.data["initiatives"], MAX_VOTES):
+                votes.append((pk, uid, key))
+        random.shuffle(votes)
+        sign_iter, vote_iter = iter(signings), iter(votes)
+        for n in itertools.count():
+            if n % 10 < 7:
+                yield ("sign", *next(sign_iter))
+            else:
+                job = next(vote_iter, None)
+                yield ("sign", *next(sign_iter)) if job is None else ("vote", *job)
+
+    def _request(self, connection, kind, pk, key):
+        if kind == "sign":
+            path, body = f"/petitions/{pk}/sign/", f"csrfmiddlewaretoken={CSRF}"
+        else:
+            path, body = f"/initiatives/{self.data['voting_slug']}/{pk}/vote/", ""
+        connection.request("POST", path, body, {
+            "Cookie": f"sessionid={key}; csrftoken={CSRF}",
+            "X-CSRFToken": CSRF,
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Host": f"{HOST}:{WEB_PORT}",
+            "Connection": "close",
+        })  # fmt: skip
+        response = connection.getresponse()
+        response.read()
+        return response.status, response.getheader("Retry-After") is not None
+
+    def _client(self, schedule):
+        while self.running:
+            with self.lock:
+                at = next(schedule)
+                kind, pk, uid, key = next(self.jobs)
+            delay = at - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            connection = http.client.HTTPConnection(HOST, WEB_PORT, timeout=30)
+            sent = time.monotonic()
+            try:
+                status, retry = self._request(connection, kind, pk, key)
+            except (OSError, http.client.HTTPException) as exc:
+                status, retry = type(exc).__name__, False
+            finally:
+                connection.close()
+            with self.lock:
+                now = time.monotonic()
+                self.results.append((now, kind, status, retry))
+                self.latencies.append(now - sent)
+                if status == 302:
+                    (self.signed if kind == "sign" else self.voted).add((pk, uid))
+
+    def start(self, threads: int = 32) -> None:
+        self.running = True
+        begin = time.monotonic()
+        schedule = (begin + n / RATE for n in itertools.count())
+        self.threads = [threading.Thread(target=self._client, args=(schedule,), daemon=True)
+                        for _ in range(threads)]  # fmt: skip
+        for thread in self.threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self.running = False
+        for thread in self.threads:
+            thread.join(60)
+
+    def between(self, start: float, end: float) -> list:
+        with self.lock:
+            return [r for r in self.results if start <= r[0] < end]
+
+
+class Mailer:
+    """Queues one outbox e-mail every half second, as a service would; remembers the ones
+    whose transaction committed (the acknowledged ones)."""
+
+    def __init__(self):
+        self.committed: dict[str, float] = {}
+        self.running = False
+        self.counter = itertools.count(1)
+
+    def _run(self):
+        from django.db import close_old_connections, transaction
+
+        from opencity.core.services import queue_email
+
+        while self.running:
+            n = next(self.counter)
+            to = f"m{n}@bench.local"
+            try:
+                with transaction.atomic():
+                    queue_email(key=f"bench:faults:{n}", to=to, template="generic_notice",
+                                context={"title": "Bench", "body": f"Лист {n}"})  # fmt: skip
+                self.committed[to] = time.monotonic()
+            except Exception:  # the database is down: nothing was acknowledged
+                close_old_connections()
+                from django.db import connection
+
+                connection.close()
+            time.sleep(0.5)
+
+    def start(self):
+        self.running = True
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.running = False
+        self.thread.join(30)
+
+
+# --- the run ---------------------------------------------------------------------------------
+def summarize(load: Load, start: float, end: float) -> str:
+    rows = load.between(start, end)
+    statuses = Counter(str(r[2]) for r in rows)
+    rate = len(rows) / max(end - start, 0.001)
+    return f"{len(rows)} requests ({rate:.0f}/s) {dict(statuses.most_common(6))}"
+
+
+def wait_until(condition, timeout: float, step: float = 0.5) -> float | None:
+    """Seconds until `condition()` held, or None after `timeout`."""
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        try:
+            if condition():
+                return time.monotonic() - began
+        except Exception as exc:  # e.g. the database restarting: ask again
+            if os.environ.get("BENCH_VERBOSE"):
+                log(f"waiting: {type(exc).__name__}")
+        time.sleep(step)
+    return None
+
+
+def main() -> None:  # noqa: C901 - one story, told in order
+    folder = Path(tempfile.mkdtemp(prefix="opencity-faults-"))
+    os.chmod(folder, 0o755)  # noqa: S103 - the postgres user must reach its data folder
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "opencity.settings",
+        "DJANGO_ENV": "development",
+        "DEBUG": "0",
+        "DATABASE_URL": f"postgres://postgres@{HOST}:{PG_PORT}/{DB_NAME}",
+        "DB_CONN_MAX_AGE": "60",
+        "REDIS_URL": f"redis://{HOST}:{REDIS_PORT}/0",
+        "CACHE_REDIS_URL": f"redis://{HOST}:{REDIS_PORT}/1",
+        "CACHE_KEY_PREFIX": "bench-faults",
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": HOST,
+        "EMAIL_PORT": str(SMTP_PORT),
+        "EMAIL_USE_TLS": "0",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONWARNINGS": "ignore:No directory at:UserWarning",
+        "MEDIA_ROOT": str(folder / "media"),
+        "RATE_LIMIT_SIGN_PER_MINUTE": "1000",
+        "RATE_LIMIT_VOTE_PER_MINUTE": "1000",
+    }
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    postgres = Postgres(folder)
+    redis_process = web = worker = None
+    sink = SmtpSink()
+    try:
+        log(f"own PostgreSQL on :{PG_PORT}, Redis on :{REDIS_PORT}, SMTP sink on :{SMTP_PORT}")
+        postgres.init()
+        postgres.start()
+        subprocess.run(["psql", "-h", HOST, "-p", str(PG_PORT), "-U", "postgres", "-qc",
+                        f"CREATE DATABASE {DB_NAME}"], check=True)  # fmt: skip
+        redis_process = start_redis(folder)
+        sink.start()
+        subprocess.run([str(BIN / "python"), "manage.py", "migrate", "-v0"], cwd=ROOT, env=env,
+                       check=True)  # fmt: skip
+        import django
+
+        django.setup()
+        data = seed()
+        log(f"seeded {USERS} people, {PETITIONS} petitions, 500 projects, "
+            f"{TALLY_VOTERS * 5:,} votes to tally")  # fmt: skip
+        web = start_process(env, [str(BIN / "gunicorn"), "opencity.wsgi", "-b",
+                                  f"{HOST}:{WEB_PORT}", "-w", "3", "-k", "gthread", "--threads",
+                                  "8", "--backlog", "2048"], folder / "web.log")  # fmt: skip
+
+        def start_worker():
+            return start_process(env, [str(BIN / "celery"), "-A", "opencity", "worker", "-B",
+                                       "-l", "info", "--concurrency", "2", "-s",
+                                       str(folder / "beat-schedule")],
+                                 folder / "worker.log")  # fmt: skip
+
+        worker = start_worker()
+        assert wait_until(lambda: _get("/healthz") == 200, 60) is not None, "no web server"
+        baseline = _latency("/healthz", 50)
+        load, mailer = Load(data), Mailer()
+        load.start()
+        mailer.start()
+        time.sleep(10)
+        log(f"steady: {summarize(load, time.monotonic() - 10, time.monotonic())}")
+
+        from django.db import connection
+
+        from initiatives.models import ResultSnapshot
+        from opencity.queue import send_now
+
+        def delivered_all_before(moment: float):
+            return lambda: all(
+                sink.received[to] for to, at in list(mailer.committed.items()) if at <= moment
+            )
+
+        cases, stuck, recovered = [], 0, []
+
+        # 1. Redis down ------------------------------------------------------------------
+        began = time.monotonic()
+        stop_process(redis_process, signal.SIGKILL)
+        time.sleep(REDIS_DOWN)
+        redis_process = start_redis(folder)
+        ended = time.monotonic()
+        seconds = wait_until(delivered_all_before(ended), STUCK_AFTER)
+        stuck += seconds is None
+        recovered.append(seconds or STUCK_AFTER)
+        cases.append("redis")
+        log(f"fault redis_down_{REDIS_DOWN:.0f}s: {summarize(load, began, ended)}; mail queued "
+            f"during it all delivered {seconds if seconds is None else round(seconds, 1)} s "
+            "after Redis returned")  # fmt: skip
+
+        # 2. Worker SIGKILL mid-tally ----------------------------------------------------
+        from initiatives.tasks import tally
+
+        connection.close()
+        send_now(tally, data["tally_programme"])
+
+        def tally_running():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+                    "AND query ILIKE %s AND pid <> pg_backend_pid()",
+                    ["%initiatives_vote%"],
+                )
+                return cursor.fetchone()[0] > 0
+
+        running = wait_until(tally_running, 60, step=0.01)
+        mid = (
+            running is not None
+            and not ResultSnapshot.objects.filter(programme_id=data["tally_programme"]).exists()
+        )
+        began = time.monotonic()
+        stop_process(worker, signal.SIGKILL)
+        worker = start_worker()
+        ended = time.monotonic()
+        seconds = wait_until(
+            lambda: ResultSnapshot.objects.filter(programme_id=data["tally_programme"]).exists(),
+            STUCK_AFTER + 30,
+        )
+        if seconds is None or seconds > STUCK_AFTER:
+            stuck += 1
+        recovered.append(seconds or STUCK_AFTER)
+        snapshots = ResultSnapshot.objects.filter(programme_id=data["tally_programme"]).count()
+        cases.append("worker")
+        log(
+            f"fault worker_sigkill_mid_tally: killed {'during' if mid else 'NOT during'} the "
+            f"tally; result stored {seconds if seconds is None else round(seconds, 1)} s after "
+            f"the new worker started; snapshots={snapshots}; {summarize(load, began, ended)}"
+        )
+        connection.close()
+
+        # 3. PostgreSQL restart -----------------------------------------------------------
+        began = time.monotonic()
+        postgres.restart()
+        ended = time.monotonic()
+        pg_window = (began, ended + 1.0)
+
+        def served_after():
+            return any(r[2] in (200, 302) for r in load.between(ended, time.monotonic()))
+
+        seconds = wait_until(served_after, STUCK_AFTER, step=0.05)
+        recovered.append(seconds or STUCK_AFTER)
+        stuck += seconds is None
+        cases.append("postgres")
+        time.sleep(3)
+        log(f"fault postgres_restart ({ended - began:.1f} s down): "
+            f"{summarize(load, began, ended + 3)}; requests succeed again "
+            f"{seconds if seconds is None else round(seconds, 2)} s after")  # fmt: skip
+
+        # 4. SMTP down --------------------------------------------------------------------
+        began = time.monotonic()
+        sink.stop()
+        time.sleep(SMTP_DOWN)
+        sink.start()
+        ended = time.monotonic()
+        seconds = wait_until(delivered_all_before(ended), STUCK_AFTER + 60)
+        if seconds is None or seconds > STUCK_AFTER:
+            stuck += 1
+        recovered.append(seconds or STUCK_AFTER)
+        cases.append("smtp")
+        log(f"fault smtp_down_{SMTP_DOWN:.0f}s: mail queued meanwhile "
+            f"{sum(1 for at in mailer.committed.values() if began <= at < ended)}, all delivered "
+            f"{seconds if seconds is None else round(seconds, 1)} s after the server returned; "
+            f"{summarize(load, began, ended)}")  # fmt: skip
+
+        time.sleep(5)
+        load.stop()
+        mailer.stop()
+        finished = time.monotonic()
+        wait_until(delivered_all_before(finished), 90)
+
+        # --- the accounts ----------------------------------------------------------------
+        connection.close()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT petition_id, user_id FROM petitions_signature")
+            stored_signatures = set(cursor.fetchall())
+            cursor.execute(
+                "SELECT initiative_id, voter_id FROM initiatives_vote v JOIN initiatives_programme"
+                " p ON p.id = v.programme_id WHERE p.slug = %s",
+                [data["voting_slug"]],
+            )
+            stored_votes = set(cursor.fetchall())
+            cursor.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM petitions_signature GROUP BY petition_id, "
+                "user_id HAVING count(*) > 1) d"
+            )
+            duplicate_rows = cursor.fetchone()[0]
+        lost_signatures = len(load.signed - stored_signatures)
+        lost_votes = len(load.voted - stored_votes)
+        lost_mail = sum(1 for to in mailer.committed if not sink.received[to])
+        duplicated_mail = sum(1 for n in sink.received.values() if n > 1)
+        duplicated = duplicate_rows + duplicated_mail + max(snapshots - 1, 0)
+        errors5xx = 0
+        for at, _kind, status, retry in load.results:
+            if isinstance(status, int) and status >= 500:
+                during_pg = pg_window[0] <= at <= pg_window[1]
+                if not (status == 503 and retry and during_pg):
+                    errors5xx += 1
+        other_failures = Counter(
+            str(r[2]) for r in load.results if not isinstance(r[2], int) or r[2] not in (200, 302)
+        )
+        sign_latency = _latency_from_results(load)
+        log(
+            f"requests: {len(load.results)} at "
+            f"{len(load.results) / (finished - load_started(load)):.0f}/s; "
+            f"acknowledged signatures {len(load.signed)}, votes {len(load.voted)}, e-mails "
+            f"{len(mailer.committed)}; answers other than 200/302: {dict(other_failures)}"
+        )
+        log(
+            f"baseline: /healthz p50 {baseline * 1000:.1f} ms; signing/voting p50 "
+            f"{sign_latency * 1000:.1f} ms ({sign_latency / baseline:.1f}x the baseline); "
+            "machine shared with other helpers"
+        )
+        print(
+            f"cases={len(cases)} lost={lost_signatures + lost_votes + lost_mail} "
+            f"duplicated={duplicated} errors5xx={errors5xx} stuck={stuck} "
+            f"recovered_max_s={max(recovered):.1f}",
+            flush=True,
+        )
+    finally:
+        stop_process(web)
+        stop_process(worker)
+        stop_process(redis_process)
+        with contextlib.suppress(Exception):
+            from django.db import connections
+
+            connections.close_all()
+        postgres.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def load_started(load: Load) -> float:
+    return load.results[0][0] if load.results else time.monotonic() - 1
+
+
+def _latency_from_results(load: Load) -> float:
+    samples = sorted(load.latencies)
+    return samples[len(samples) // 2] if samples else 0.0
+
+
+def _get(path: str) -> int:
+    connection = http.client.HTTPConnection(HOST, WEB_PORT, timeout=10)
+    try:
+        connection.request("GET", path, headers={"Host": f"{HOST}:{WEB_PORT}"})
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+def _latency(path: str, count: int) -> float:
+    samples = []
+    for _ in range(count):
+        began = time.perf_counter()
+        _get(path)
+        samples.append(time.perf_counter() - began)
+    samples.sort()
+    return samples[len(samples) // 2]
+
+
+if __name__ == "__main__":
+    main()
