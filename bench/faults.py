@@ -85,8 +85,10 @@ class Postgres:
             shutil.chown(self.log, "postgres")
 
     def _run(self, *argv: str) -> None:
+        # no pipes: the server pg_ctl starts would hold them open
         prefix = ["runuser", "-u", "postgres", "--"] if self.as_postgres else []
-        subprocess.run([*prefix, *argv], check=True, capture_output=True)
+        subprocess.run([*prefix, *argv], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)  # fmt: skip
 
     def init(self) -> None:
         self._run(_pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust")
@@ -100,7 +102,8 @@ class Postgres:
                   "-w", "start")  # fmt: skip
 
     def restart(self) -> None:
-        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "restart")
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-m", "fast",
+                  "-w", "restart")  # fmt: skip
 
     def stop(self) -> None:
         with contextlib.suppress(subprocess.CalledProcessError):
@@ -281,7 +284,9 @@ def seed() -> dict:
         for n in range(500)
     )
     petitions = [
-        make_petition(city, author=author, status=Petition.Status.COLLECTING).pk
+        make_petition(
+            city, author=author, status=Petition.Status.COLLECTING, threshold=1_000_000
+        ).pk
         for _ in range(PETITIONS)
     ]
     password = make_password("bench")
@@ -584,18 +589,25 @@ def main() -> None:  # noqa: C901 - one story, told in order
         from initiatives.tasks import tally
 
         connection.close()
+        worker_log = folder / "worker.log"
+        log_offset = worker_log.stat().st_size
         send_now(tally, data["tally_programme"])
 
         def tally_running():
+            """The worker holds the task: it logged its receipt, or its query is running."""
+            with worker_log.open("rb") as handle:
+                handle.seek(log_offset)
+                if b"initiatives.tasks.tally[" in handle.read():
+                    return True
             with connection.cursor() as cursor:
                 cursor.execute(
                     "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
-                    "AND query ILIKE %s AND pid <> pg_backend_pid()",
-                    ["%initiatives_vote%"],
+                    "AND query LIKE %s AND pid <> pg_backend_pid()",
+                    ["%counts AS MATERIALIZED%"],
                 )
                 return cursor.fetchone()[0] > 0
 
-        running = wait_until(tally_running, 60, step=0.01)
+        running = wait_until(tally_running, 60, step=0.005)
         mid = (
             running is not None
             and not ResultSnapshot.objects.filter(programme_id=data["tally_programme"]).exists()

@@ -87,8 +87,12 @@ def test_the_admin_login_form_hands_over_to_the_login_with_a_second_factor():
     assert response["Location"] == "/accounts/login/?next=%2Fadmin%2Fpetitions%2F"
 
 
-def test_webauthn_keys_can_be_added_by_staff(moderator_a):
+def test_staff_can_add_a_security_key_after_confirming_their_password(moderator_a):
     client = Client()
     sign_in_with_second_factor(client, moderator_a)
     response = client.get("/accounts/2fa/webauthn/add/")
-    assert response.status_code in (200, 302)
+    assert response["Location"].startswith("/accounts/reauthenticate/")
+    response = client.post(response["Location"], {"password": PASSWORD})
+    assert response["Location"] == "/accounts/2fa/webauthn/add/"
+    page = client.get("/accounts/2fa/webauthn/add/").content.decode()
+    assert 'name="credential"' in page and 'id="mfa_webauthn_add"' in page

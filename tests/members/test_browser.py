@@ -93,6 +93,14 @@ def test_report_page_is_accessible_and_fits_a_phone(browser, registry):
     assert browser.find_element(By.CSS_SELECTOR, "svg[role=img]")
     assert_accessible(browser)
     browser.set_window_size(360, 740)
+    smallest = browser.execute_script(
+        """return Math.min(...[...document.querySelectorAll('svg.chart text')].map(
+             t => t.getScreenCTM().a * parseFloat(getComputedStyle(t).fontSize)))"""
+    )
+    assert smallest >= 12, f"chart labels are {smallest:.1f} px on a phone"
+    width = browser.execute_script("return document.documentElement.scrollWidth")
+    assert width <= 360  # the chart scrolls inside its own box, not the page
+    browser.set_window_size(360, 740)
     browser.get(browser.base_url + "/cities/lutska/")
     width = browser.execute_script("return document.documentElement.scrollWidth")
     assert width <= 360
