@@ -171,7 +171,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Tasks survive worker death: a task is acknowledged only once it has run (late acks, and
 # requeued if its process dies); a message a killed worker held is delivered again after the
-# visibility timeout (checked every 10 s by the workers). Every task ends before that
+# visibility timeout (workers look every 5 s). Every task ends before that
 # timeout (hard time limit), so no live task is ever delivered twice, and claims older than
 # the limit are known to be abandoned (opencity.core.services.stale_claim). Retries with a
 # countdown stay below the timeout; longer waits live in the database (the outbox backoff).
@@ -190,6 +190,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 1,
     "socket_timeout": 2,
     "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    # Workers look for such messages every 5 s (kombu's default scans every ~100 s).
+    "unacked_restore_interval": 5,
+    "unacked_restore_throttle": 1,
     # Publishing gives up after one reconnection attempt instead of kombu's long default.
     "max_retries": 1,
     "interval_start": 0,
