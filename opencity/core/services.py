@@ -128,7 +128,7 @@ def retry_delay(attempts: int) -> timedelta:
 def stale_claim() -> timedelta:
     """A SENDING claim older than this belongs to a dead worker: no task outlives the hard
     time limit, so the row may be claimed again."""
-    return timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 5)
+    return timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 1)
 
 
 def _is_permanent(exc: Exception) -> bool:
