@@ -169,6 +169,9 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A task running when the broker connection drops cannot be acknowledged any more; it is
+# stopped and delivered again (Celery 6's default), which idempotent tasks allow.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # Tasks survive worker death: a task is acknowledged only once it has run (late acks, and
 # requeued if its process dies); a message a killed worker held is delivered again after the
 # visibility timeout (workers look every 5 s). Every task ends before that
