@@ -269,7 +269,7 @@ def main() -> None:  # noqa: C901 - one story, told in order
 
         def start_worker():
             return start_process(env, [str(BIN / "celery"), "-A", "opencity", "worker", "-B",
-                                       "-l", "info", "--concurrency", "2", "-s",
+                                       "-l", "info", "--concurrency", "4", "-s",
                                        str(folder / "beat-schedule")],
                                  folder / "worker.log")  # fmt: skip
 
