@@ -121,10 +121,15 @@ def broker():
         pytest.skip("needs the Redis broker")
     celery_app.conf.task_always_eager = False
     celery_app.connection_for_write().ensure_connection(max_retries=1)
+    _forget_queued_tasks()
+    yield
+    _forget_queued_tasks()  # nothing of this test is left for another worker
+    celery_app.conf.task_always_eager = True
+
+
+def _forget_queued_tasks() -> None:
     with celery_app.connection_for_write() as conn:
         conn.default_channel.client.delete("celery", "unacked", "unacked_index")
-    yield
-    celery_app.conf.task_always_eager = True
 
 
 def test_a_mail_task_killed_with_its_worker_is_sent_once_within_a_minute(broker, tmp_path):
