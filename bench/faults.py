@@ -20,7 +20,7 @@ and stuck counts tasks (e-mail, tally) not finished 60 s after their fault ended
 
 Run under the machine's bench lock: flock /tmp/opencity-bench.lock .venv/bin/python bench/faults.py
 Variables: BENCH_RATE (200), BENCH_SMTP_DOWN_S (300), BENCH_REDIS_DOWN_S (30),
-BENCH_TALLY_VOTERS (40000; five votes each).
+BENCH_TALLY_VOTERS (40000; five votes each), BENCH_PETITIONS (8), BENCH_USERS (10000).
 """
 
 from __future__ import annotations
