@@ -266,11 +266,22 @@ def test_when_the_mail_server_is_back_the_backlog_goes_out_without_waiting(setti
     assert OutboundEmail.objects.filter(next_attempt_at__gt=timezone.now()).count() == 3
     # nothing is due, but each sweep tries the first one anyway
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    assert services.pending_email_ids() == [emails[0].pk]
     assert sweep_outbox() == 1
     # its success released the others, queued at once
     assert OutboundEmail.objects.filter(status=OutboundEmail.Status.SENT).count() == 3
     assert len(mail.outbox) == 3
+
+
+@pytest.mark.django_db
+def test_the_sweep_does_not_queue_a_waiting_email_again_and_again():
+    email = _queue("sweep:1")
+    OutboundEmail.objects.filter(pk=email.pk).update(
+        created_at=timezone.now() - timedelta(minutes=5)
+    )
+    now = timezone.now()
+    assert services.pending_email_ids(now) == [email.pk]
+    assert services.pending_email_ids(now + timedelta(seconds=20)) == []  # still in the queue
+    assert services.pending_email_ids(now + timedelta(seconds=61)) == [email.pk]
 
 
 # --- the database does not answer ------------------------------------------------------------

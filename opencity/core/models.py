@@ -73,6 +73,8 @@ class OutboundEmail(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     # A failed attempt is retried at this time (backoff); None: send as soon as possible.
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    # When the sweep last queued it: a message may still be waiting in a long queue.
+    queued_at = models.DateTimeField(null=True, blank=True)
     # Retries go on until then (24 hours after recording, or after staff "send again").
     retry_until = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)

@@ -117,6 +117,8 @@ def notify_user(*, user, key: str, template: str, context: dict, city=None):
 
 #: a new row's own on-commit delivery is under way; the sweep leaves it alone this long
 FRESH = timedelta(seconds=15)
+#: a row the sweep queued is not queued again before this (it may be behind a long queue)
+REQUEUE_AFTER = timedelta(seconds=60)
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -261,14 +263,17 @@ def email_send_again(*, email: OutboundEmail, actor) -> bool:
 
 def pending_email_ids(now=None) -> list[int]:
     """Outbox rows due for an attempt: never queued (broker outage), left by a dead worker,
-    or past their backoff. While all others wait out a backoff, the one due first is tried
-    anyway, once per sweep, so that the backlog goes out soon after the mail server is back
-    (its success releases the rest)."""
+    or past their backoff; marked as queued, so that a row still waiting in a long queue is
+    not queued again before REQUEUE_AFTER. While all others wait out a backoff, the one due
+    first is tried anyway, once per sweep, so that the backlog goes out soon after the mail
+    server is back (its success releases the rest)."""
     now = now or timezone.now()
     OutboundEmail.objects.filter(
         status=OutboundEmail.Status.SENDING, claimed_at__lt=now - stale_claim()
     ).update(status=OutboundEmail.Status.PENDING)
-    pending = OutboundEmail.objects.filter(status=OutboundEmail.Status.PENDING)
+    pending = OutboundEmail.objects.filter(status=OutboundEmail.Status.PENDING).exclude(
+        queued_at__gte=now - REQUEUE_AFTER
+    )
     due = list(
         pending.filter(
             models.Q(next_attempt_at__isnull=True, created_at__lt=now - FRESH)
@@ -277,13 +282,16 @@ def pending_email_ids(now=None) -> list[int]:
         .order_by("created_at")
         .values_list("pk", flat=True)[:1000]
     )
-    if due:
-        return due
-    probe = pending.filter(next_attempt_at__gt=now).order_by("next_attempt_at").first()
-    if probe is None:
-        return []
-    OutboundEmail.objects.filter(pk=probe.pk, next_attempt_at__gt=now).update(next_attempt_at=now)
-    return [probe.pk]
+    if not due:
+        probe = pending.filter(next_attempt_at__gt=now).order_by("next_attempt_at").first()
+        if probe is None:
+            return []
+        OutboundEmail.objects.filter(pk=probe.pk, next_attempt_at__gt=now).update(
+            next_attempt_at=now
+        )
+        due = [probe.pk]
+    OutboundEmail.objects.filter(pk__in=due).update(queued_at=now)
+    return due
 
 
 def outbox_health(now=None) -> dict[str, int]:
