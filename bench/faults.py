@@ -393,7 +393,10 @@ def main() -> None:  # noqa: C901 - one story, told in order
         load.stop()
         mailer.stop()
         finished = time.monotonic()
-        wait_until(delivered_all_before(finished), 90)
+        # "lost" means never sent: give the queues time to drain (stuck is judged above)
+        drained = wait_until(delivered_all_before(finished), 300, step=2)
+        log(f"all committed e-mails delivered {drained if drained is None else round(drained)} s "
+            "after the load stopped")  # fmt: skip
 
         # --- the accounts ----------------------------------------------------------------
         connection.close()
@@ -437,6 +440,9 @@ def main() -> None:  # noqa: C901 - one story, told in order
             f"{sign_latency * 1000:.1f} ms ({sign_latency / baseline:.1f}x the baseline); "
             "machine shared with other helpers"
         )
+        log(f"lost: signatures {lost_signatures}, votes {lost_votes}, e-mails {lost_mail}; "
+            f"duplicated: signature rows {duplicate_rows}, e-mails {duplicated_mail}, "
+            f"tally snapshots {max(snapshots - 1, 0)}")  # fmt: skip
         print(
             f"cases={len(cases)} lost={lost_signatures + lost_votes + lost_mail} "
             f"duplicated={duplicated} errors5xx={errors5xx} stuck={stuck} "

@@ -103,7 +103,7 @@ def _worker(smtp_port: int, log: Path) -> subprocess.Popen:
     }
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "opencity", "worker", "-P", "solo", "-l", "info",
-         "-Q", "celery", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+         "-Q", "celery,mail", "--without-gossip", "--without-mingle", "--without-heartbeat"],
         cwd=ROOT, env=env, stdout=log.open("a"), stderr=subprocess.STDOUT,
         start_new_session=True,
     )  # fmt: skip
@@ -129,7 +129,7 @@ def broker():
 
 def _forget_queued_tasks() -> None:
     with celery_app.connection_for_write() as conn:
-        conn.default_channel.client.delete("celery", "unacked", "unacked_index")
+        conn.default_channel.client.delete("celery", "mail", "unacked", "unacked_index")
 
 
 def test_a_mail_task_killed_with_its_worker_is_sent_once_within_a_minute(broker, tmp_path):
