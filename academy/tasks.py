@@ -28,7 +28,9 @@ def send_reminders() -> int:
     return services.send_due_reminders()
 
 
-@shared_task(bind=True, autoretry_for=(OSError,), retry_backoff=10, max_retries=5)
+@shared_task(
+    bind=True, autoretry_for=(OSError,), retry_backoff=10, retry_backoff_max=40, max_retries=5
+)
 def generate_certificate_pdf(self, certificate_id: int) -> bool:
     return services.certificate_generate_pdf(certificate_id=certificate_id)
 

@@ -9,14 +9,15 @@ A service names the task it queues (`enqueue_on_commit("initiatives.tasks.tally"
 rather than importing its app's tasks module, which imports the service: the dependency
 runs one way, tasks → services.
 
-After a failed publish the process stops trying for BROKER_BACKOFF_SECONDS, so a request
-that queues several tasks during an outage pays for one failed connection at most.
+Publishing goes through a circuit breaker (opencity/cache.py): after a failed publish the
+process stops trying for BROKER_BACKOFF_SECONDS, then one publish tries again, so a request
+that queues several tasks during an outage pays for one failed connection at most (the
+connection and socket timeouts are short, see CELERY_BROKER_TRANSPORT_OPTIONS).
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from importlib import import_module
 from typing import Any
 
@@ -24,10 +25,12 @@ from celery import Task, current_app
 from django.conf import settings
 from django.db import transaction
 
+from opencity.cache import CircuitBreaker
+
 logger = logging.getLogger(__name__)
 
 BROKER_BACKOFF_SECONDS = 5.0
-_broker_down_until = 0.0
+broker_breaker = CircuitBreaker("Celery broker", cool_down=BROKER_BACKOFF_SECONDS)
 
 
 def task_named(name: str) -> Task:
@@ -41,28 +44,30 @@ def task_named(name: str) -> Task:
 
 def send_now(task: Task | str, *args: int | str, **options: Any) -> bool:
     """Publish immediately; return False (and log) when the broker cannot be reached."""
-    global _broker_down_until
     if isinstance(task, str):
         task = task_named(task)
     eager = task.app.conf.task_always_eager
-    if not eager and time.monotonic() < _broker_down_until:
+    if not eager and not broker_breaker.allow():
         logger.info("broker marked down; %s left for the sweep", task.name)
         return False
     try:
         task.apply_async(args=args, **options)
     except Exception as exc:  # kombu raises several unrelated types for a dead broker
-        if not eager:
-            _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
+        if eager:
+            logger.warning("task %s failed in-process: %s", task.name, exc, exc_info=settings.DEBUG)
+            return False
+        broker_breaker.failure(exc)
         logger.warning(
             "could not queue %s: %s (a sweep will retry)", task.name, exc, exc_info=settings.DEBUG
         )
         return False
+    if not eager:
+        broker_breaker.success()
     return True
 
 
 def reset_broker_backoff() -> None:
-    global _broker_down_until
-    _broker_down_until = 0.0
+    broker_breaker.reset()
 
 
 def enqueue_on_commit(task: Task | str, *args: int | str, **options: Any) -> None:

@@ -60,7 +60,7 @@ if SITE_URL is None:
 SITE_URL = check_site_url(SITE_URL, require_https=PRODUCTION)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "opencity.admin_site.OpenCityAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "django_filters",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "allauth.socialaccount",
     "allauth.socialaccount.providers.openid_connect",
     "csp",
@@ -98,6 +99,8 @@ MIDDLEWARE = [
     "opencity.core.web.RefusedMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Staff reach admin and reports only after a second factor (opencity/accounts/...).
+    "opencity.accounts.second_factor.RequireSecondFactorMiddleware",
     "csp.middleware.CSPMiddleware",
 ]
 
@@ -156,10 +159,16 @@ if REDIS_URL:
             # The cache may live in another Redis database than the broker (tests flush it).
             "LOCATION": check_redis_url(env_str("CACHE_REDIS_URL", REDIS_URL)),
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "opencity"),
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            # Short timeouts: the cache is an accelerator behind a circuit breaker (see
+            # opencity/cache.py); a slow or dead Redis costs a request half a second, once.
+            "OPTIONS": {
+                "socket_connect_timeout": env_int("CACHE_TIMEOUT_MS", 500, min_value=50) / 1000,
+                "socket_timeout": env_int("CACHE_TIMEOUT_MS", 500, min_value=50) / 1000,
+            },
         }
     }
-    # Sessions are read on every signed-in request: serve them from Redis, keep them in the DB.
+    # Sessions are read on every signed-in request: served from Redis, kept in the database,
+    # and read from the database whenever Redis does not answer.
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -176,14 +185,33 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 60, min_value=1)
-CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 90, min_value=1)
+# A task running when the broker connection drops cannot be acknowledged any more; it is
+# stopped and delivered again (Celery 6's default), which idempotent tasks allow.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Tasks survive worker death: a task is acknowledged only once it has run (late acks, and
+# requeued if its process dies); a message a killed worker held is delivered again after the
+# visibility timeout (workers look every 5 s). Every task ends before that
+# timeout (hard time limit), so no live task is ever delivered twice, and claims older than
+# the limit are known to be abandoned (opencity.core.services.stale_claim). Retries with a
+# countdown stay below the timeout; longer waits live in the database (the outbox backoff).
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 30, min_value=1)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 40, min_value=1)
+CELERY_VISIBILITY_TIMEOUT = env_int(
+    "CELERY_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + 5, min_value=1
+)
+if not CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < CELERY_VISIBILITY_TIMEOUT:
+    raise ImproperlyConfigured(
+        "Need CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < CELERY_VISIBILITY_TIMEOUT."
+    )
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A request must never hang on a dead broker: publish fails fast and the outbox sweep re-sends.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 1,
     "socket_timeout": 2,
-    "visibility_timeout": 3600,
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    # Workers look for such messages every 5 s (kombu's default scans every ~100 s).
+    "unacked_restore_interval": 5,
+    "unacked_restore_throttle": 1,
     # Publishing gives up after one reconnection attempt instead of kombu's long default.
     "max_retries": 1,
     "interval_start": 0,
@@ -191,11 +219,21 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "interval_max": 0.2,
 }
 CELERY_TASK_PUBLISH_RETRY = False
+# E-mail has its own queue, so a backlog of recounts during a surge never holds mail back:
+# every worker consumes both (Redis serves the two queues in turn).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = {"celery": {}, "mail": {}}
+CELERY_TASK_ROUTES = {"opencity.core.tasks.deliver_email": {"queue": "mail"}}
 CELERY_TIMEZONE = "Europe/Kyiv"
 CELERY_BEAT_SCHEDULE = {
+    # Mail a broker outage or a dead worker left behind goes out within about half a minute.
     "core-sweep-outbox": {
         "task": "opencity.core.tasks.sweep_outbox",
-        "schedule": 60.0,
+        "schedule": 20.0,
+    },
+    "core-purge-rate-limit-counts": {
+        "task": "opencity.core.tasks.purge_rate_limit_counts",
+        "schedule": 600.0,
     },
     "core-purge-old-sent-email": {
         "task": "opencity.core.tasks.purge_sent_email",
@@ -237,6 +275,13 @@ ACCOUNT_RATE_LIMITS = {
     "confirm_email": "1/3m/key",
     "change_password": "5/m/user",
 }
+# Second factor: required for staff on these paths (opencity/accounts/second_factor.py).
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+MFA_TOTP_ISSUER = "OpenCity"
+MFA_PASSKEY_LOGIN_ENABLED = False
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not PRODUCTION
+MFA_REQUIRED_PATHS = ["/admin/", "/reports/"]
+MFA_EXEMPT_PATHS = ["/admin/login/", "/admin/logout/"]
 SOCIALACCOUNT_ADAPTER = "opencity.accounts.adapter.SocialAccountAdapter"
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 SOCIALACCOUNT_AUTO_SIGNUP = True
@@ -312,6 +357,10 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", PRODUCTION)
 EMAIL_TIMEOUT = 10
+# The outbox retries a failed e-mail with backoff (1, 2, 4 ... minutes, at most this) for
+# OUTBOX_RETRY_HOURS; then it is marked failed, logged as an alert and shown in admin.
+OUTBOX_RETRY_HOURS = env_int("OUTBOX_RETRY_HOURS", 24, min_value=1)
+OUTBOX_BACKOFF_MAX_SECONDS = env_int("OUTBOX_BACKOFF_MAX_SECONDS", 3600, min_value=60)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "OpenCity <no-reply@opencity.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -333,7 +382,7 @@ if PRODUCTION:
     if env_bool("TRUST_X_FORWARDED_PROTO", False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     # The health check is probed over plain HTTP by load balancers.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^health/$"]
 
 # Reverse proxies (nginx, a load balancer) whose X-Forwarded-For is believed: addresses or
 # networks. A request from anywhere else is keyed on its own address (opencity/proxies.py).

@@ -1,12 +1,14 @@
+import sys
 from importlib import import_module
 
 from django.apps import apps
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils.module_loading import module_has_submodule
 from django.utils.translation import gettext as _
 from django.views import i18n
@@ -62,11 +64,60 @@ def healthz(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"status": "ok"})
 
 
-def not_found(request: HttpRequest, exception: Exception = None) -> HttpResponse:
+@never_cache
+def health(request: HttpRequest) -> JsonResponse:
+    """Figures for monitoring (no personal data): the database, whether Redis is being
+    bypassed, and the e-mail outbox (failed e-mails need staff; see admin)."""
+    from opencity.cache import redis_breaker
+    from opencity.core.services import outbox_health
+    from opencity.queue import broker_breaker
+
+    outbox = outbox_health()
+    body = {
+        "status": "ok" if outbox["failed"] == 0 else "attention",
+        "database": "ok",
+        "cache": "bypassed" if redis_breaker.is_open else "ok",
+        "broker": "bypassed" if broker_breaker.is_open else "ok",
+        "outbox": outbox,
+    }
+    return JsonResponse(body)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return render(request, "404.html", status=404)
 
 
+#: seconds a client is asked to wait when the database does not answer
+DATABASE_RETRY_AFTER = 5
+
+
+def database_unreachable(exc: BaseException | None) -> bool:
+    """A lost or refused database connection (a restart, a failover), not a bad query."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    try:
+        import psycopg
+    except ImportError:  # SQLite-only installs
+        return False
+    return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+
+
+def database_unavailable(request: HttpRequest) -> HttpResponse:
+    """503 with Retry-After and a translated page that needs no database. The person's
+    form is not lost: the page says nothing was saved and to go back and send it again."""
+    retry_url = request.get_full_path() if request.method == "GET" else ""
+    html = render_to_string("503.html", {"retry_url": retry_url})
+    response = HttpResponse(html, status=503, content_type="text/html; charset=utf-8")
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
+    # Django calls this inside its `except` block: a database that does not answer gets a
+    # 503 that asks to come back, not a 500.
+    if database_unreachable(sys.exc_info()[1]):
+        return database_unavailable(request)
     # A static page: rendering must not depend on the database or context processors.
     return HttpResponse(TEMPLATE_500, status=500, content_type="text/html")
 

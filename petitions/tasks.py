@@ -26,7 +26,9 @@ def flag_overdue() -> int:
     return services.flag_overdue()
 
 
-@shared_task(bind=True, autoretry_for=(OSError,), retry_backoff=30, max_retries=5)
+@shared_task(
+    bind=True, autoretry_for=(OSError,), retry_backoff=30, retry_backoff_max=40, max_retries=5
+)
 def notify_signers_answered(self, petition_id: int) -> int:
     return services.notify_signers_answered(petition_id=petition_id)
 

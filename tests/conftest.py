@@ -15,9 +15,32 @@ pytest_plugins = ["tests.browser.fixtures"]
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
-    """Rate-limit counters and cached pages must not leak between tests."""
+    """Rate-limit counters and cached pages must not leak between tests, nor an open breaker."""
+    from opencity.cache import redis_breaker
+    from opencity.queue import broker_breaker
+
+    redis_breaker.reset()
+    broker_breaker.reset()
     cache.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _force_login_includes_the_second_factor(monkeypatch):
+    """`client.force_login(user)` skips the password; here it skips the second factor too,
+    so tests of staff pages need not repeat it. Tests of the second factor itself sign in
+    through the real forms (tests/mfa.py, tests/test_second_factor.py)."""
+    from django.test import Client
+
+    from tests.mfa import record_second_factor
+
+    original = Client.force_login
+
+    def force_login(self, user, backend=None):
+        original(self, user, backend)
+        record_second_factor(self, user)
+
+    monkeypatch.setattr(Client, "force_login", force_login)
 
 
 @pytest.fixture

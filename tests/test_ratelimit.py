@@ -27,12 +27,13 @@ def test_the_counter_expires_with_its_window(small_limit):
     assert 0 < cache._cache.get_client().ttl(keys[0]) <= 61
 
 
-def test_a_cache_outage_allows_the_action(small_limit, monkeypatch):
+@pytest.mark.django_db
+def test_an_unexpected_cache_error_counts_in_the_database(small_limit, monkeypatch):
     def down(*args, **kwargs):
         raise ConnectionError("redis down")
 
-    monkeypatch.setattr(ratelimit, "_count", down)
-    assert ratelimit.allow("sign", 7)
+    monkeypatch.setattr(ratelimit, "_count_in_cache", down)
+    assert [ratelimit.allow("sign", 7) for _ in range(4)] == [True, True, True, False]
 
 
 def test_on_redis_an_attempt_is_one_pipelined_round_trip(small_limit, monkeypatch):

@@ -71,6 +71,12 @@ class OutboundEmail(models.Model):
     last_error = models.CharField(_("last error"), max_length=300, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # A failed attempt is retried at this time (backoff); None: send as soon as possible.
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    # When the sweep last queued it: a message may still be waiting in a long queue.
+    queued_at = models.DateTimeField(null=True, blank=True)
+    # Retries go on until then (24 hours after recording, or after staff "send again").
+    retry_until = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     city = models.ForeignKey(
         "cities.City", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -80,7 +86,28 @@ class OutboundEmail(models.Model):
         verbose_name = _("outgoing e-mail")
         verbose_name_plural = _("outgoing e-mail")
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "created_at"])]
+        indexes = [
+            models.Index(fields=["status", "created_at"]),
+            models.Index(fields=["status", "next_attempt_at"], name="outbox_status_next_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.subject
+
+
+class RateLimitCount(models.Model):
+    """Attempts per key and window, counted here only while the cache (Redis) is unreachable.
+
+    One row per (action, who, window); `expires_at` lets a periodic purge drop old windows.
+    """
+
+    key = models.CharField(max_length=200, unique=True)
+    hits = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("rate-limit count")
+        verbose_name_plural = _("rate-limit counts")
+
+    def __str__(self) -> str:
+        return self.key

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import smtplib
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -17,15 +18,13 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from opencity.core.models import AuditEntry, OutboundEmail
-from opencity.queue import enqueue_on_commit
+from opencity.queue import enqueue_on_commit, send_now
 
 if TYPE_CHECKING:
     from opencity.accounts.models import User
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 6
-STALE_CLAIM = timedelta(minutes=10)
 # Audit action names: `app.object.verb`, e.g. "petitions.petition.published".
 ACTION_NAME = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*")
 
@@ -145,11 +144,52 @@ def notify_user(
     )
 
 
+#: a new row's own on-commit delivery is under way; the sweep leaves it alone this long
+FRESH = timedelta(seconds=15)
+#: a row the sweep queued is not queued again before this (it may be behind a long queue)
+REQUEUE_AFTER = timedelta(seconds=60)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Wait after the `attempts`-th failed attempt: 1, 2, 4 ... minutes, at most an hour."""
+    seconds = 60 * 2 ** min(max(attempts - 1, 0), 12)
+    return timedelta(seconds=min(seconds, settings.OUTBOX_BACKOFF_MAX_SECONDS))
+
+
+def stale_claim() -> timedelta:
+    """A SENDING claim older than this belongs to a dead worker: no task outlives the hard
+    time limit, so the row may be claimed again."""
+    return timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 1)
+
+
+def _is_permanent(exc: Exception) -> bool:
+    """Every recipient refused with a 5xx code: retrying will not help."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    return False
+
+
 def deliver_email(email_id: int) -> bool:
-    """Send one outbox e-mail. Claims the row first, so concurrent runs send it once."""
+    """Send one outbox e-mail; True if this run sent it.
+
+    Claims the row first (a conditional UPDATE), so concurrent runs send it once; a claim
+    left by a killed worker is taken over once it is stale. A failure is retried with
+    backoff (see `retry_delay`; the sweep re-queues due rows) until `retry_until`, by
+    default 24 hours; then the row is FAILED, an alert is logged, and staff can send it
+    again from admin. Never raises for a delivery failure.
+    """
     now = timezone.now()
-    claimed = OutboundEmail.objects.filter(pk=email_id, status=OutboundEmail.Status.PENDING).update(
-        status=OutboundEmail.Status.SENDING, claimed_at=now, attempts=models.F("attempts") + 1
+    claimable = models.Q(status=OutboundEmail.Status.PENDING) | models.Q(
+        status=OutboundEmail.Status.SENDING, claimed_at__lt=now - stale_claim()
+    )
+    claimed = (
+        OutboundEmail.objects.filter(claimable, pk=email_id)
+        .filter(models.Q(next_attempt_at__isnull=True) | models.Q(next_attempt_at__lte=now))
+        .update(
+            status=OutboundEmail.Status.SENDING,
+            claimed_at=now,
+            attempts=models.F("attempts") + 1,
+        )
     )
     if claimed != 1:
         return False
@@ -162,28 +202,145 @@ def deliver_email(email_id: int) -> bool:
     try:
         message.send()
     except Exception as exc:
-        final = email.attempts >= MAX_ATTEMPTS
-        OutboundEmail.objects.filter(pk=email_id).update(
-            status=OutboundEmail.Status.FAILED if final else OutboundEmail.Status.PENDING,
-            last_error=f"{type(exc).__name__}: {exc}"[:300],
-        )
-        logger.warning("e-mail %s not sent (attempt %s): %s", email_id, email.attempts, exc)
-        raise
+        _record_failure(email, exc)
+        return False
     OutboundEmail.objects.filter(pk=email_id).update(
-        status=OutboundEmail.Status.SENT, sent_at=timezone.now(), last_error=""
+        status=OutboundEmail.Status.SENT, sent_at=timezone.now(), next_attempt_at=None
     )
+    _release_deferred()
+    return True
+
+
+def _record_failure(email: OutboundEmail, exc: Exception) -> None:
+    now = timezone.now()
+    retry_until = email.retry_until or email.created_at + timedelta(
+        hours=settings.OUTBOX_RETRY_HOURS
+    )
+    error = f"{type(exc).__name__}: {exc}"[:300]
+    if _is_permanent(exc) or now >= retry_until:
+        OutboundEmail.objects.filter(pk=email.pk).update(
+            status=OutboundEmail.Status.FAILED, last_error=error, next_attempt_at=None
+        )
+        # The alert: monitoring greps for this line; the health page counts FAILED rows.
+        logger.error(
+            "ALERT outbox: e-mail %s failed for good after %s attempts (%s); "
+            "staff can send it again in admin",
+            email.pk,
+            email.attempts,
+            type(exc).__name__,
+        )
+        return
+    OutboundEmail.objects.filter(pk=email.pk).update(
+        status=OutboundEmail.Status.PENDING,
+        last_error=error,
+        next_attempt_at=now + retry_delay(email.attempts),
+    )
+    logger.warning(
+        "e-mail %s not sent (attempt %s, %s); retrying later",
+        email.pk,
+        email.attempts,
+        type(exc).__name__,
+    )
+
+
+def _release_deferred() -> None:
+    """The mail server works: e-mails waiting out a backoff are sent now, not in an hour."""
+    now = timezone.now()
+    deferred = OutboundEmail.objects.filter(
+        status=OutboundEmail.Status.PENDING, next_attempt_at__gt=now
+    )
+    ids = list(deferred.values_list("pk", flat=True)[:1000])
+    if not ids:
+        return
+    released = OutboundEmail.objects.filter(pk__in=ids, next_attempt_at__gt=now).update(
+        next_attempt_at=now
+    )
+    if released:
+        logger.info("mail server answers again: %s deferred e-mails released", released)
+        from opencity.core.tasks import deliver_email as deliver_task
+
+        for email_id in ids:
+            send_now(deliver_task, email_id)
+
+
+def email_send_again(*, email: OutboundEmail, actor) -> bool:
+    """Staff: retry a FAILED e-mail now, with a fresh 24-hour retry window. Audited."""
+    now = timezone.now()
+    with transaction.atomic():
+        changed = OutboundEmail.objects.filter(
+            pk=email.pk, status=OutboundEmail.Status.FAILED
+        ).update(
+            status=OutboundEmail.Status.PENDING,
+            next_attempt_at=None,
+            retry_until=now + timedelta(hours=settings.OUTBOX_RETRY_HOURS),
+        )
+        if not changed:
+            return False
+        audit(
+            obj=email,
+            action="email_send_again",
+            actor=actor,
+            city=email.city_id,
+            from_state=OutboundEmail.Status.FAILED,
+            to_state=OutboundEmail.Status.PENDING,
+        )
+        from opencity.core.tasks import deliver_email as deliver_task
+
+        enqueue_on_commit(deliver_task, email.pk)
     return True
 
 
 def pending_email_ids(now: datetime | None = None) -> list[int]:
-    """Outbox rows a broker outage or a dead worker left behind."""
+    """Outbox rows due for an attempt: never queued (broker outage), left by a dead worker,
+    or past their backoff; marked as queued, so that a row still waiting in a long queue is
+    not queued again before REQUEUE_AFTER. While all others wait out a backoff, the one due
+    first is tried anyway, once per sweep, so that the backlog goes out soon after the mail
+    server is back (its success releases the rest)."""
     now = now or timezone.now()
-    stale = OutboundEmail.objects.filter(
-        status=OutboundEmail.Status.SENDING, claimed_at__lt=now - STALE_CLAIM
+    OutboundEmail.objects.filter(
+        status=OutboundEmail.Status.SENDING, claimed_at__lt=now - stale_claim()
+    ).update(status=OutboundEmail.Status.PENDING)
+    pending = OutboundEmail.objects.filter(status=OutboundEmail.Status.PENDING).exclude(
+        queued_at__gte=now - REQUEUE_AFTER
     )
-    stale.update(status=OutboundEmail.Status.PENDING)
-    return list(
-        OutboundEmail.objects.filter(
-            status=OutboundEmail.Status.PENDING, created_at__lt=now - timedelta(seconds=30)
-        ).values_list("pk", flat=True)[:1000]
+    due = list(
+        pending.filter(
+            models.Q(next_attempt_at__isnull=True, created_at__lt=now - FRESH)
+            | models.Q(next_attempt_at__lte=now)
+        )
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:1000]
     )
+    if not due:
+        probe = pending.filter(next_attempt_at__gt=now).order_by("next_attempt_at").first()
+        if probe is None:
+            return []
+        OutboundEmail.objects.filter(pk=probe.pk, next_attempt_at__gt=now).update(
+            next_attempt_at=now
+        )
+        due = [probe.pk]
+    OutboundEmail.objects.filter(pk__in=due).update(queued_at=now)
+    return due
+
+
+def outbox_health(now=None) -> dict[str, int]:
+    """Figures for the health page (no addresses, no subjects)."""
+    now = now or timezone.now()
+    counts = dict(
+        OutboundEmail.objects.exclude(status=OutboundEmail.Status.SENT)
+        .values_list("status")
+        .annotate(n=models.Count("pk"))
+        .values_list("status", "n")
+    )
+    oldest = (
+        OutboundEmail.objects.filter(status=OutboundEmail.Status.PENDING)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return {
+        "failed": counts.get(OutboundEmail.Status.FAILED, 0),
+        "pending": counts.get(OutboundEmail.Status.PENDING, 0),
+        "sending": counts.get(OutboundEmail.Status.SENDING, 0),
+        "oldest_pending_seconds": int((now - oldest).total_seconds()) if oldest else 0,
+    }

@@ -8,14 +8,11 @@ from opencity.core.models import OutboundEmail
 from opencity.queue import send_now
 
 
-@shared_task(
-    bind=True,
-    autoretry_for=(OSError,),
-    retry_backoff=30,
-    retry_backoff_max=1800,
-    max_retries=services.MAX_ATTEMPTS,
-)
-def deliver_email(self, email_id: int) -> bool:
+@shared_task
+def deliver_email(email_id: int) -> bool:
+    """Send one outbox e-mail. Failures are retried by the outbox itself (backoff for 24
+    hours, re-queued by `sweep_outbox`), not by Celery countdowns: a countdown longer than
+    the broker's visibility timeout would be delivered twice."""
     return services.deliver_email(email_id)
 
 
@@ -26,6 +23,14 @@ def sweep_outbox() -> int:
     for email_id in ids:
         send_now(deliver_email, email_id)
     return len(ids)
+
+
+@shared_task
+def purge_rate_limit_counts() -> int:
+    """Windows counted in the database during a cache outage, once they have ended."""
+    from opencity.ratelimit import purge_expired_counts
+
+    return purge_expired_counts()
 
 
 @shared_task

@@ -10,8 +10,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
+from opencity.accounts.models import User
 from opencity.cities.access import DIRECTORS_GROUP
-from tests.browser.fixtures import assert_accessible
+from tests.browser.fixtures import assert_accessible, sign_in
 from tests.factories import PASSWORD, make_city, make_user
 from tests.members.factories import adopt, make_event, make_member, make_product
 
@@ -29,11 +30,7 @@ def registry(db):
 
 
 def _sign_in(browser, email):
-    browser.get(browser.base_url + "/accounts/login/?next=/reports/")
-    browser.find_element(By.ID, "id_login").send_keys(email)
-    browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
-    WebDriverWait(browser, 10).until(lambda driver: "/accounts/login" not in driver.current_url)
+    sign_in(browser, User.objects.get(email=email), PASSWORD, next_path="/reports/")
     assert browser.current_url.endswith("/reports/")
 
 
@@ -95,6 +92,14 @@ def test_report_page_is_accessible_and_fits_a_phone(browser, registry):
     browser.get(browser.base_url + "/reports/membership/")
     assert browser.find_element(By.CSS_SELECTOR, "svg[role=img]")
     assert_accessible(browser)
+    browser.set_window_size(360, 740)
+    smallest = browser.execute_script(
+        """return Math.min(...[...document.querySelectorAll('svg.chart text')].map(
+             t => t.getScreenCTM().a * parseFloat(getComputedStyle(t).fontSize)))"""
+    )
+    assert smallest >= 12, f"chart labels are {smallest:.1f} px on a phone"
+    width = browser.execute_script("return document.documentElement.scrollWidth")
+    assert width <= 360  # the chart scrolls inside its own box, not the page
     browser.set_window_size(360, 740)
     browser.get(browser.base_url + "/cities/lutska/")
     width = browser.execute_script("return document.documentElement.scrollWidth")

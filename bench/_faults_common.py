@@ -1,0 +1,322 @@
+"""bench/faults.py's servers and load: its own PostgreSQL, Redis and SMTP sink, processes,
+the signing and voting load and the e-mail producer. Ports 5495, 6395, 9500, 9525."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http.client
+import itertools
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / ".venv" / "bin"
+HOST = "127.0.0.1"
+PG_PORT, REDIS_PORT, WEB_PORT, SMTP_PORT = 5495, 6395, 9500, 9525
+DB_NAME = "bench_faults"
+RATE = float(os.environ.get("BENCH_RATE", "200"))
+SMTP_DOWN = float(os.environ.get("BENCH_SMTP_DOWN_S", "300"))
+REDIS_DOWN = float(os.environ.get("BENCH_REDIS_DOWN_S", "30"))
+TALLY_VOTERS = int(os.environ.get("BENCH_TALLY_VOTERS", "40000"))
+# Each petition being signed queues up to one recount a second (petitions.conf): eight of
+# them keep the worker's queue short on a shared two-core machine.
+PETITIONS = int(os.environ.get("BENCH_PETITIONS", "8"))
+USERS = int(os.environ.get("BENCH_USERS", "10000"))
+MAX_VOTES = 5
+STUCK_AFTER = 60.0
+CSRF = "benchcsrftokenbenchcsrftoken1234"  # 32 characters: an unmasked CSRF secret
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# --- servers of our own ----------------------------------------------------------------------
+def _pg_bin(name: str) -> str:
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
+    if not versions:
+        sys.exit("PostgreSQL server binaries are missing (apt-get install postgresql)")
+    return str(versions[-1] / name)
+
+
+class Postgres:
+    def __init__(self, folder: Path):
+        self.data = folder / "pgdata"
+        self.socket = folder / "pgsock"
+        self.as_postgres = os.geteuid() == 0
+        for path in (folder, self.socket):
+            path.mkdir(exist_ok=True)
+        if self.as_postgres:
+            shutil.chown(folder, "postgres")
+            shutil.chown(self.socket, "postgres")
+        self.log = folder / "postgres.log"
+        self.log.touch()
+        if self.as_postgres:
+            shutil.chown(self.log, "postgres")
+
+    def _run(self, *argv: str) -> None:
+        # no pipes: the server pg_ctl starts would hold them open
+        prefix = ["runuser", "-u", "postgres", "--"] if self.as_postgres else []
+        subprocess.run([*prefix, *argv], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)  # fmt: skip
+
+    def init(self) -> None:
+        self._run(_pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust")
+
+    def start(self) -> None:
+        options = (
+            f"-p {PG_PORT} -c listen_addresses={HOST} -k {self.socket} "
+            "-c max_connections=200 -c shared_buffers=128MB"
+        )
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options,
+                  "-w", "start")  # fmt: skip
+
+    def restart(self) -> None:
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-m", "fast",
+                  "-w", "restart")  # fmt: skip
+
+    def stop(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+
+def start_process(env: dict, argv: list[str], log_path: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env=env,
+        stdout=log_path.open("a"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop_process(process: subprocess.Popen | None, sig=signal.SIGTERM) -> None:
+    if process is None or process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, sig)
+        process.wait(20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(5)
+
+
+def start_redis(folder: Path) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(REDIS_PORT),
+            "--bind",
+            HOST,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+        ],  # fmt: skip
+        stdout=(folder / "redis.log").open("a"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    for _ in range(100):
+        if subprocess.run(["redis-cli", "-p", str(REDIS_PORT), "ping"], capture_output=True,
+                          text=True).stdout.strip() == "PONG":  # fmt: skip
+            return process
+        time.sleep(0.1)
+    raise RuntimeError("redis-server did not start")
+
+
+class SmtpSink:
+    """Accepts every message and records its recipients; stop() refuses connections."""
+
+    def __init__(self):
+        self.received: Counter = Counter()
+        self.lock = threading.Lock()
+        self.loop = asyncio.new_event_loop()
+        self.server = None
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+
+    async def _session(self, reader, writer):
+        recipients: list[str] = []
+        writer.write(b"220 sink ESMTP\r\n")
+        try:
+            while line := await reader.readline():
+                verb = line[:4].upper()
+                if verb in (b"EHLO", b"HELO"):
+                    writer.write(b"250-sink\r\n250 8BITMIME\r\n")
+                elif verb == b"MAIL":
+                    recipients = []
+                    writer.write(b"250 OK\r\n")
+                elif verb == b"RCPT":
+                    recipients.append(line.split(b":", 1)[1].strip(b" <>\r\n").decode())
+                    writer.write(b"250 OK\r\n")
+                elif verb == b"DATA":
+                    writer.write(b"354 go on\r\n")
+                    while (await reader.readline()) not in (b".\r\n", b""):
+                        pass
+                    with self.lock:
+                        self.received.update(recipients)
+                    writer.write(b"250 queued\r\n")
+                elif verb == b"QUIT":
+                    writer.write(b"221 bye\r\n")
+                    await writer.drain()
+                    break
+                else:
+                    writer.write(b"250 OK\r\n")
+                await writer.drain()
+        finally:
+            writer.close()
+
+    def start(self) -> None:
+        async def serve():
+            return await asyncio.start_server(self._session, HOST, SMTP_PORT, reuse_address=True)
+
+        self.server = asyncio.run_coroutine_threadsafe(serve(), self.loop).result()
+
+    def stop(self) -> None:
+        async def close():
+            self.server.close()
+            await self.server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
+
+
+# --- load ------------------------------------------------------------------------------------
+class Load:
+    """Signing (70 %) and voting (30 %) at RATE requests/s from a few threads; every answer
+    is recorded with its time, so 5xx can be matched against the fault windows."""
+
+    def __init__(self, data: dict):
+        self.data = data
+        self.jobs = self._jobs()
+        self.lock = threading.Lock()
+        self.results: list[tuple[float, str, object, bool]] = []  # time, kind, status, retry
+        self.signed: set[tuple[int, int]] = set()
+        self.voted: set[tuple[int, int]] = set()
+        self.latencies: list[float] = []
+        self.running = False
+
+    def _jobs(self):
+        people = self.data["people"]
+        signings = [(pk, uid, key) for pk in self.data["petitions"] for uid, key in people]
+        random.shuffle(signings)
+        votes = []
+        for uid, key in people:
+            for pk in random.sample(self.data["initiatives"], MAX_VOTES):
+                votes.append((pk, uid, key))
+        random.shuffle(votes)
+        sign_iter, vote_iter = iter(signings), iter(votes)
+        for n in itertools.count():
+            if n % 10 < 7:
+                yield ("sign", *next(sign_iter))
+            else:
+                job = next(vote_iter, None)
+                yield ("sign", *next(sign_iter)) if job is None else ("vote", *job)
+
+    def _request(self, connection, kind, pk, key):
+        if kind == "sign":
+            path, body = f"/petitions/{pk}/sign/", f"csrfmiddlewaretoken={CSRF}"
+        else:
+            path, body = f"/initiatives/{self.data['voting_slug']}/{pk}/vote/", ""
+        connection.request("POST", path, body, {
+            "Cookie": f"sessionid={key}; csrftoken={CSRF}",
+            "X-CSRFToken": CSRF,
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Host": f"{HOST}:{WEB_PORT}",
+            "Connection": "close",
+        })  # fmt: skip
+        response = connection.getresponse()
+        response.read()
+        return response.status, response.getheader("Retry-After") is not None
+
+    def _client(self, schedule):
+        while self.running:
+            with self.lock:
+                at = next(schedule)
+                kind, pk, uid, key = next(self.jobs)
+            delay = at - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            connection = http.client.HTTPConnection(HOST, WEB_PORT, timeout=30)
+            sent = time.monotonic()
+            try:
+                status, retry = self._request(connection, kind, pk, key)
+            except (OSError, http.client.HTTPException) as exc:
+                status, retry = type(exc).__name__, False
+            finally:
+                connection.close()
+            with self.lock:
+                now = time.monotonic()
+                self.results.append((now, kind, status, retry))
+                self.latencies.append(now - sent)
+                if status == 302:
+                    (self.signed if kind == "sign" else self.voted).add((pk, uid))
+
+    def start(self, threads: int = 32) -> None:
+        self.running = True
+        begin = time.monotonic()
+        schedule = (begin + n / RATE for n in itertools.count())
+        self.threads = [threading.Thread(target=self._client, args=(schedule,), daemon=True)
+                        for _ in range(threads)]  # fmt: skip
+        for thread in self.threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self.running = False
+        for thread in self.threads:
+            thread.join(60)
+
+    def between(self, start: float, end: float) -> list:
+        with self.lock:
+            return [r for r in self.results if start <= r[0] < end]
+
+
+class Mailer:
+    """Queues one outbox e-mail every half second, as a service would; remembers the ones
+    whose transaction committed (the acknowledged ones)."""
+
+    def __init__(self):
+        self.committed: dict[str, float] = {}
+        self.running = False
+        self.counter = itertools.count(1)
+
+    def _run(self):
+        from django.db import close_old_connections, transaction
+
+        from opencity.core.services import queue_email
+
+        while self.running:
+            n = next(self.counter)
+            to = f"m{n}@bench.local"
+            try:
+                with transaction.atomic():
+                    queue_email(key=f"bench:faults:{n}", to=to, template="generic_notice",
+                                context={"title": "Bench", "body": f"Лист {n}"})  # fmt: skip
+                self.committed[to] = time.monotonic()
+            except Exception:  # the database is down: nothing was acknowledged
+                close_old_connections()
+                from django.db import connection
+
+                connection.close()
+            time.sleep(0.5)
+
+    def start(self):
+        self.running = True
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.running = False
+        self.thread.join(30)
