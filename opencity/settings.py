@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "allauth.socialaccount.providers.openid_connect",
     "csp",
     "opencity.core",
+    "opencity.ledger",
     "opencity.accounts",
     "members",
     "petitions",
@@ -186,8 +187,23 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=15),
     },
 }
-for _app in ("members", "petitions", "initiatives", "academy"):
+for _app in ("opencity.ledger", "members", "petitions", "initiatives", "academy"):
     CELERY_BEAT_SCHEDULE.update(import_module(f"{_app}.schedule").BEAT_SCHEDULE)
+
+# --- Public ledger (opencity/ledger) ---------------------------------------------------------
+# Ed25519 seed, base64 of 32 bytes: `python -c "import os,base64;print(base64.b64encode(
+# os.urandom(32)).decode())"`. Required in production; elsewhere a development key is made
+# once in var/ledger-dev.key (git ignores var/).
+LEDGER_SIGNING_KEY = env_str("LEDGER_SIGNING_KEY", None)
+if PRODUCTION and not LEDGER_SIGNING_KEY:
+    raise ImproperlyConfigured("LEDGER_SIGNING_KEY is required in production.")
+LEDGER_DEV_KEY_FILE = env_str("LEDGER_DEV_KEY_FILE", str(BASE_DIR / "var" / "ledger-dev.key"))
+# The checkpoint origin and key name: a schema-less URL naming this log.
+LEDGER_ORIGIN = env_str(
+    "LEDGER_ORIGIN", SITE_URL.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] + "/ledger"
+)
+if "+" in LEDGER_ORIGIN or any(ch.isspace() for ch in LEDGER_ORIGIN):
+    raise ImproperlyConfigured("LEDGER_ORIGIN may not contain '+' or spaces.")
 
 # --- Accounts and allauth --------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -357,4 +373,6 @@ RATE_LIMITS = {
     "vote": (env_int("RATE_LIMIT_VOTE_PER_MINUTE", 20, min_value=1), 60),
     "register": (env_int("RATE_LIMIT_REGISTER_PER_MINUTE", 10, min_value=1), 60),
     "file": (env_int("RATE_LIMIT_FILE_PER_HOUR", 5, min_value=1), 3600),
+    # Open data, the read API and the ledger's proofs, per client address.
+    "api": (env_int("RATE_LIMIT_API_PER_MINUTE", 600, min_value=1), 60),
 }

@@ -16,6 +16,7 @@ urlpatterns = [
     path("petitions/", include("petitions.urls")),
     path("initiatives/", include("initiatives.urls")),
     path("academy/", include("academy.urls")),
+    path("ledger/", include("opencity.ledger.urls")),
     # Open data: the public petitions list as JSON, at the address the open-data registry uses.
     path("api/petitions.json", petitions_views.export_json, name="api_petitions"),
     path("", include("members.urls")),
