@@ -7,6 +7,7 @@ DJANGO_ENV selects the mode:
   refused, and `manage.py check --deploy` passes.
 """
 
+import base64
 from importlib import import_module
 from pathlib import Path
 
@@ -197,6 +198,13 @@ for _app in ("opencity.ledger", "members", "petitions", "initiatives", "academy"
 LEDGER_SIGNING_KEY = env_str("LEDGER_SIGNING_KEY", None)
 if PRODUCTION and not LEDGER_SIGNING_KEY:
     raise ImproperlyConfigured("LEDGER_SIGNING_KEY is required in production.")
+if LEDGER_SIGNING_KEY:
+    try:
+        _ledger_seed = base64.b64decode(LEDGER_SIGNING_KEY, validate=True)
+    except ValueError as exc:
+        raise ImproperlyConfigured("LEDGER_SIGNING_KEY must be base64.") from exc
+    if len(_ledger_seed) != 32:
+        raise ImproperlyConfigured("LEDGER_SIGNING_KEY must be 32 bytes, base64-encoded.")
 LEDGER_DEV_KEY_FILE = env_str("LEDGER_DEV_KEY_FILE", str(BASE_DIR / "var" / "ledger-dev.key"))
 # The checkpoint origin and key name: a schema-less URL naming this log.
 LEDGER_ORIGIN = env_str(
