@@ -26,6 +26,9 @@ class Pending(models.Model):
     class Meta:
         ordering = ["id"]
 
+    def __str__(self) -> str:
+        return f"{self.act} {self.source_id}"
+
 
 class Entry(models.Model):
     """One leaf of the log. `index` is its position; `data` the exact bytes that were hashed."""
@@ -72,6 +75,9 @@ class Node(models.Model):
     level = models.PositiveSmallIntegerField()
     position = models.BigIntegerField()
     hash = models.BinaryField(max_length=32)
+
+    def __str__(self) -> str:
+        return f"{self.level}/{self.position}"
 
 
 class Checkpoint(models.Model):

@@ -51,9 +51,7 @@ def receipts_of(person_id: int) -> QuerySet[Entry]:
 
 
 def receipt_for(person_id: int, subject: str) -> Entry | None:
-    return (
-        Entry.objects.filter(person_id=person_id, subject=subject).order_by("-index").first()
-    )
+    return Entry.objects.filter(person_id=person_id, subject=subject).order_by("-index").first()
 
 
 def inclusion_proof(index: int, size: int) -> list[bytes]:

@@ -58,7 +58,8 @@ def stored_subtrees(keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], by
     nodes = [(level, position) for level, position in keys if level > 0]
     found: dict[tuple[int, int], bytes] = {}
     if leaves:
-        for index, value in Entry.objects.filter(index__in=leaves).values_list("index", "leaf_hash"):
+        rows = Entry.objects.filter(index__in=leaves).values_list("index", "leaf_hash")
+        for index, value in rows:
             found[(0, index)] = bytes(value)
     if nodes:
         rows = Node.objects.filter(pk__in=nodes).values_list("level", "position", "hash")

@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - the SQL is built from migration constants only, never from input.
 """SQL for the triggers that put acts into `ledger_pending`, for services' migrations.
 
 A service's migration installs a trigger on its own table, so the act and its pending ledger

@@ -105,7 +105,9 @@ def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: Sequenc
     return result
 
 
-def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes], root: bytes) -> None:
+def verify_inclusion(
+    index: int, size: int, leaf: bytes, proof: Sequence[bytes], root: bytes
+) -> None:
     if any(len(element) != 32 for element in proof) or len(leaf) != 32:
         raise ProofError("a hash in the inclusion proof is not 32 bytes long")
     if not hmac.compare_digest(root_from_inclusion_proof(index, size, leaf, proof), root):
@@ -252,7 +254,8 @@ class Portal:
             url += "?" + urllib.parse.urlencode(query)
         if not url.startswith(("http://", "https://")):
             raise ValueError("the portal address must start with http:// or https://")
-        request = urllib.request.Request(url, headers={"User-Agent": "opencity-ledger-verify"})
+        headers = {"User-Agent": "opencity-ledger-verify"}
+        request = urllib.request.Request(url, headers=headers)  # noqa: S310 - scheme checked
         with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
             return response.read()
 
@@ -307,7 +310,8 @@ def verify(
             raise Failed(f"consistency: the log shrank from {old_size} to {checkpoint.size}")
         proof = []
         if 0 < old_size < checkpoint.size:
-            reply = portal.json("/ledger/proof/consistency", **{"from": old_size, "to": checkpoint.size})
+            sizes = {"from": old_size, "to": checkpoint.size}
+            reply = portal.json("/ledger/proof/consistency", **sizes)
             proof = _hashes(reply["proof"])
         try:
             verify_consistency(old_size, checkpoint.size, old_root, checkpoint.root, proof)

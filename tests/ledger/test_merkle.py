@@ -130,9 +130,11 @@ def test_stored_tree_proofs_verify_for_every_leaf_and_pair_of_sizes():
     for size in range(1, 38):
         assert tree.root(size) == roots[size]
         for index in range(size):
-            verify_inclusion(index, size, hashes[index], tree.inclusion_proof(index, size), roots[size])
+            proof = tree.inclusion_proof(index, size)
+            verify_inclusion(index, size, hashes[index], proof, roots[size])
         for old in range(0, size + 1):
-            verify_consistency(old, size, roots[old], roots[size], tree.consistency_proof(old, size))
+            proof = tree.consistency_proof(old, size)
+            verify_consistency(old, size, roots[old], roots[size], proof)
 
 
 def test_frontier_root_equals_full_recomputation():
