@@ -66,8 +66,11 @@ INSTALLED_APPS = [
     "allauth.socialaccount",
     "allauth.socialaccount.providers.openid_connect",
     "csp",
+    # Serves its API docs (Swagger UI) from its own static files when installed: no CDN.
+    "ninja",
     "opencity.core",
     "opencity.ledger",
+    "opencity.opendata",
     "opencity.accounts",
     "members",
     "petitions",
