@@ -153,3 +153,18 @@ def test_the_open_data_index_lists_datasets_and_feeds(client, db):
     for name in EXPECTED:
         assert reverse("opendata:csv", args=[name]) in page
     assert reverse("opendata:feed", args=["new-petitions"]) in page
+
+
+def test_browsers_may_read_with_if_none_match_from_any_site(client, data):
+    preflight = client.options(
+        "/api/petitions",
+        HTTP_ORIGIN="https://journalist.example",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="if-none-match",
+    )
+    assert preflight.status_code == 204
+    assert preflight["Access-Control-Allow-Origin"] == "*"
+    assert "If-None-Match" in preflight["Access-Control-Allow-Headers"]
+    response = client.get("/api/petitions", HTTP_ORIGIN="https://journalist.example")
+    assert response["Access-Control-Expose-Headers"] == "ETag"
+    assert client.get("/petitions/").get("Access-Control-Allow-Origin") is None
