@@ -27,6 +27,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def log(city_a):
     """A log of 7 signatures (an odd size: the ragged right edge is exercised)."""
+    services.sequence_all()  # whatever earlier tests left pending, then start from empty
+    for model in (Entry, Node, Checkpoint):
+        model.objects.all().delete()
     petition = make_petition(city_a)
     for _ in range(7):
         petition_services.petition_sign(petition=petition.pk, user=make_user())
