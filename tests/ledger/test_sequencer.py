@@ -34,7 +34,7 @@ def leaf(entry: Entry) -> dict:
 
 @pytest.mark.django_db
 def test_a_signature_becomes_a_leaf_without_personal_data(city_a, citizen):
-    petition = make_petition(city_a)
+    petition = make_petition(city_a, threshold=1000)  # no "reached" decision leaf
     petition_services.petition_sign(petition=petition.pk, user=citizen)
     assert Pending.objects.filter(act="petition.signature").count() == 1
 
@@ -84,7 +84,7 @@ def test_public_decisions_are_logged_and_private_audit_entries_are_not(city_a, m
 
 @pytest.mark.django_db
 def test_each_run_signs_a_checkpoint_that_opens_with_the_published_key(city_a):
-    petition = make_petition(city_a)
+    petition = make_petition(city_a, threshold=1000)  # no "reached" decision leaf
     for _ in range(5):
         petition_services.petition_sign(petition=petition.pk, user=make_user())
     services.sequence()
@@ -113,7 +113,7 @@ def test_each_run_signs_a_checkpoint_that_opens_with_the_published_key(city_a):
 
 @pytest.mark.django_db
 def test_running_the_sequencer_again_appends_nothing_twice(city_a, citizen):
-    petition = make_petition(city_a)
+    petition = make_petition(city_a, threshold=1000)  # no "reached" decision leaf
     petition_services.petition_sign(petition=petition.pk, user=citizen)
     services.sequence()
     assert services.sequence() == 0
@@ -129,7 +129,7 @@ def test_running_the_sequencer_again_appends_nothing_twice(city_a, citizen):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_second_sequencer_waits_for_the_first_instead_of_forking_the_log(city_a):
-    petition = make_petition(city_a)
+    petition = make_petition(city_a, threshold=1000)  # no "reached" decision leaf
     for _ in range(3):
         petition_services.petition_sign(petition=petition.pk, user=make_user())
     holding, release, result = threading.Event(), threading.Event(), {}
@@ -168,7 +168,7 @@ def test_a_refused_second_vote_leaves_no_second_pending_act(city_a):
 
 @pytest.mark.django_db
 def test_checkpoint_root_is_base64_of_the_tree_root(city_a, citizen):
-    petition = make_petition(city_a)
+    petition = make_petition(city_a, threshold=1000)  # no "reached" decision leaf
     petition_services.petition_sign(petition=petition.pk, user=citizen)
     services.sequence()
     checkpoint = Checkpoint.objects.get()

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def signed(city_a, citizen):
-    petition = make_petition(city_a)
+    petition = make_petition(city_a, threshold=1000)  # no "reached" decision leaf
     petition_services.petition_sign(petition=petition.pk, user=citizen)
     for _ in range(4):
         petition_services.petition_sign(petition=petition.pk, user=make_user())
