@@ -237,6 +237,8 @@ def open_checkpoint(note: str, name: str, public_key: bytes) -> Checkpoint:
         raise ProofError("checkpoint: the body is not origin, size and root hash") from exc
     if size < 0 or len(root) != 32 or str(size) != size_text:
         raise ProofError("checkpoint: bad tree size or root hash")
+    if origin != name:
+        raise ProofError(f"checkpoint: origin {origin!r} is not the log {name!r}")
     return Checkpoint(origin=origin, size=size, root=root, text=body)
 
 
@@ -304,7 +306,7 @@ def verify(
     say(f"checkpoint signature: ok ({checkpoint.origin}, {checkpoint.size} leaves)")
 
     last = state.get("checkpoint")
-    if last and last["origin"] == checkpoint.origin:
+    if last:
         old_size, old_root = last["size"], base64.b64decode(last["root"])
         if old_size > checkpoint.size:
             raise Failed(f"consistency: the log shrank from {old_size} to {checkpoint.size}")
