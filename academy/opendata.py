@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import F
+from collections.abc import Mapping
+
+from django.db.models import F, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from academy import selectors
@@ -10,7 +12,7 @@ from academy.filters import SessionFilter
 from opencity.opendata.registry import Column, Dataset, filtered, filters_of, register_dataset
 
 
-def sessions(filters):
+def sessions(filters: Mapping[str, str]) -> QuerySet:
     rows = filtered(SessionFilter, selectors.sessions_with_seats(), filters)
     return rows.order_by("starts_at", "pk").values(
         "id", "starts_at", "ends_at", "hours", "venue", "capacity", "free_seats",

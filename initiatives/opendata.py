@@ -3,7 +3,9 @@ results, and an Atom feed of published results. Found by opencity.opendata."""
 
 from __future__ import annotations
 
-from django.db.models import F
+from collections.abc import Iterator, Mapping
+
+from django.db.models import F, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from initiatives import selectors
@@ -22,7 +24,7 @@ from opencity.opendata.registry import (
 )
 
 
-def programmes(filters):
+def programmes(filters: Mapping[str, str]) -> QuerySet:
     rows = selectors.programmes()
     if "city" in filters:
         rows = rows.filter(city__slug=filters["city"])
@@ -35,7 +37,7 @@ def programmes(filters):
     )  # fmt: skip
 
 
-def projects(filters):
+def projects(filters: Mapping[str, str]) -> QuerySet:
     rows = filtered(InitiativeFilter, selectors.public_initiatives(), filters)
     return rows.values(
         "id", "title", "summary", "address", "status", "total_cost",
@@ -45,7 +47,7 @@ def projects(filters):
     )  # fmt: skip
 
 
-def results(filters):
+def results(filters: Mapping[str, str]) -> QuerySet:
     rows = ResultRow.objects.filter(snapshot__published_at__isnull=False)
     if "programme" in filters:
         rows = rows.filter(snapshot__programme__slug=filters["programme"])
@@ -58,7 +60,7 @@ def results(filters):
     )  # fmt: skip
 
 
-def published_results(limit: int):
+def published_results(limit: int) -> Iterator[FeedItem]:
     rows = (
         ResultSnapshot.objects.filter(published_at__isnull=False)
         .select_related("programme__city")

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from django.db.models import F
+from collections.abc import Mapping
+
+from django.db.models import F, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from members.filters import CityFilter, ProductFilter
@@ -11,7 +13,7 @@ from members.selectors import city_list_queryset, products_catalogue
 from opencity.opendata.registry import Column, Dataset, filtered, filters_of, register_dataset
 
 
-def cities(filters):
+def cities(filters: Mapping[str, str]) -> QuerySet:
     rows = filtered(CityFilter, city_list_queryset(), filters)
     return rows.order_by("name_uk", "pk").values(
         "katottg", "slug", "name_uk", "name_en", "oblast_uk", "population", "website",
@@ -19,7 +21,7 @@ def cities(filters):
     )  # fmt: skip
 
 
-def eservices(filters):
+def eservices(filters: Mapping[str, str]) -> QuerySet:
     rows = filtered(ProductFilter, products_catalogue(), filters)
     return rows.order_by("name", "pk").values(
         "slug", "name", "category", "developer", "licence", "link", x_cities=F("city_count")

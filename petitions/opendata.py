@@ -3,7 +3,9 @@ and Atom feeds of new petitions and official responses. Found by opencity.openda
 
 from __future__ import annotations
 
-from django.db.models import F
+from collections.abc import Iterator, Mapping
+
+from django.db.models import F, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from opencity.opendata.registry import (
@@ -38,11 +40,11 @@ COLUMNS = (
 FILTERS = filters_of(PetitionFilter)
 
 
-def _filtered(filters):
+def _filtered(filters: Mapping[str, str]) -> QuerySet:
     return filtered(PetitionFilter, selectors.public_petitions(), filters, ordered=True)
 
 
-def petitions(filters):
+def petitions(filters: Mapping[str, str]) -> QuerySet:
     return _filtered(filters).values(
         "id",
         "title",
@@ -61,11 +63,11 @@ def petitions(filters):
     )
 
 
-def signature_counts(filters):
+def signature_counts(filters: Mapping[str, str]) -> QuerySet:
     return _filtered(filters).values("id", "signature_count", "threshold", "counted_at")
 
 
-def new_petitions(limit: int):
+def new_petitions(limit: int) -> Iterator[FeedItem]:
     rows = selectors.public_petitions().exclude(published_at=None).order_by("-published_at")
     for petition in rows.select_related("city")[:limit]:
         yield FeedItem(
@@ -77,7 +79,7 @@ def new_petitions(limit: int):
         )
 
 
-def responses(limit: int):
+def responses(limit: int) -> Iterator[FeedItem]:
     rows = selectors.public_petitions().exclude(answered_at=None).order_by("-answered_at")
     for petition in rows.select_related("city")[:limit]:
         yield FeedItem(
