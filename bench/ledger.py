@@ -182,6 +182,7 @@ def main() -> None:
         subject = f"petitions.petition/{second}"
         wait_for_leaves(subject, ok_after)
         lag = act_to_leaf_lag(subject)
+        print(f"worst act-to-leaf delay of the 'after' signatures: {lag:.1f}s")
         common.stop(beat)
         common.stop(worker)
         beat = worker = None

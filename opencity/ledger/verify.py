@@ -22,13 +22,21 @@ https://c2sp.org/signed-note) with an Ed25519 signature.
 
 from __future__ import annotations
 
-import argparse
+import os
+import sys
+
+# Run as a file inside the project (python opencity/ledger/verify.py), this folder comes first
+# on sys.path, and its selectors.py would shadow the standard library's: drop it.
+if __name__ == "__main__" and os.path.dirname(os.path.abspath(__file__)) in map(
+    os.path.abspath, sys.path[:1]
+):
+    del sys.path[0]
+
+import argparse  # noqa: E402
 import base64
 import hashlib
 import hmac
 import json
-import os
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
