@@ -48,3 +48,11 @@ class AcademyConfig(AppConfig):
                 items=selectors.public_experts_for_product,
             ),
         )
+
+        from opencity.ledger.registry import register_decision
+
+        # The waitlist in the public ledger: registrations (seated or waitlisted), cancellations
+        # and promotions, by registration number only, so nobody can reorder it unseen.
+        register_decision("academy.registration.registered")
+        register_decision("academy.registration.cancelled")
+        register_decision("academy.registration.promoted")

@@ -29,3 +29,11 @@ class InitiativesConfig(AppConfig):
                 items=lambda city: selectors.open_initiatives_for_city(city, limit=5),
             ),
         )
+
+        from opencity.ledger.registry import register_decision
+
+        # Public decisions recorded in the public ledger (opencity/ledger).
+        register_decision("initiatives.initiative.accepted")
+        register_decision("initiatives.initiative.rejected", with_reason=True)
+        register_decision("initiatives.snapshot.recorded", data_keys=("hash", "votes"))
+        register_decision("initiatives.snapshot.published", data_keys=("winners",))

@@ -7,6 +7,7 @@ DJANGO_ENV selects the mode:
   refused, and `manage.py check --deploy` passes.
 """
 
+import base64
 from importlib import import_module
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -75,7 +76,11 @@ INSTALLED_APPS = [
     "allauth.socialaccount",
     "allauth.socialaccount.providers.openid_connect",
     "csp",
+    # Serves its API docs (Swagger UI) from its own static files when installed: no CDN.
+    "ninja",
     "opencity.core",
+    "opencity.ledger",
+    "opencity.opendata",
     "opencity.accounts",
     "opencity.cities",
     "members",
@@ -88,6 +93,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "opencity.opendata.middleware.PublicReadCorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -240,8 +246,30 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=15),
     },
 }
-for _app in ("members", "petitions", "initiatives", "academy", "problems"):
+for _app in ("opencity.ledger", "members", "petitions", "initiatives", "academy", "problems"):
     CELERY_BEAT_SCHEDULE.update(import_module(f"{_app}.schedule").BEAT_SCHEDULE)
+
+# --- Public ledger (opencity/ledger) ---------------------------------------------------------
+# Ed25519 seed, base64 of 32 bytes: `python -c "import os,base64;print(base64.b64encode(
+# os.urandom(32)).decode())"`. Required in production; elsewhere a development key is made
+# once in var/ledger-dev.key (git ignores var/).
+LEDGER_SIGNING_KEY = env_str("LEDGER_SIGNING_KEY", None)
+if PRODUCTION and not LEDGER_SIGNING_KEY:
+    raise ImproperlyConfigured("LEDGER_SIGNING_KEY is required in production.")
+if LEDGER_SIGNING_KEY:
+    try:
+        _ledger_seed = base64.b64decode(LEDGER_SIGNING_KEY, validate=True)
+    except ValueError as exc:
+        raise ImproperlyConfigured("LEDGER_SIGNING_KEY must be base64.") from exc
+    if len(_ledger_seed) != 32:
+        raise ImproperlyConfigured("LEDGER_SIGNING_KEY must be 32 bytes, base64-encoded.")
+LEDGER_DEV_KEY_FILE = env_str("LEDGER_DEV_KEY_FILE", str(BASE_DIR / "var" / "ledger-dev.key"))
+# The checkpoint origin and key name: a schema-less URL naming this log.
+LEDGER_ORIGIN = env_str(
+    "LEDGER_ORIGIN", SITE_URL.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] + "/ledger"
+)
+if "+" in LEDGER_ORIGIN or any(ch.isspace() for ch in LEDGER_ORIGIN):
+    raise ImproperlyConfigured("LEDGER_ORIGIN may not contain '+' or spaces.")
 
 # --- Accounts and allauth --------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -445,6 +473,8 @@ RATE_LIMITS = {
     "problem_photo": (env_int("RATE_LIMIT_PROBLEM_PHOTOS_PER_HOUR", 30, min_value=1), 3600),
     "problem_support": (env_int("RATE_LIMIT_SIGN_PER_MINUTE", 20, min_value=1), 60),
     "open311_post": (env_int("RATE_LIMIT_OPEN311_PER_MINUTE", 60, min_value=1), 60),
+    # Open data, the read API and the ledger's proofs, per client address.
+    "api": (env_int("RATE_LIMIT_API_PER_MINUTE", 600, min_value=1), 60),
 }
 # The same actions from one client address (people behind one NAT): this many times the above.
 RATE_LIMIT_ADDRESS_FACTOR = env_int("RATE_LIMIT_ADDRESS_FACTOR", 10, min_value=1)

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from opencity import views
+from opencity.opendata.api import build_api
 from petitions import views as petitions_views
 
 urlpatterns = [
@@ -19,8 +20,11 @@ urlpatterns = [
     path("academy/", include("academy.urls")),
     path("problems/", include("problems.urls")),
     path("open311/v2/", include("problems.open311.urls")),
+    path("ledger/", include("opencity.ledger.urls")),
     # Open data: the public petitions list as JSON, at the address the open-data registry uses.
     path("api/petitions.json", petitions_views.export_json, name="api_petitions"),
+    path("api/", build_api().urls),
+    path("opendata/", include("opencity.opendata.urls")),
     path("", include("members.urls")),
 ]
 

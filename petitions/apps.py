@@ -44,3 +44,12 @@ class PetitionsConfig(AppConfig):
                 items=lambda city: selectors.open_petitions_for_city(city, limit=5),
             ),
         )
+
+        from opencity.ledger.registry import register_decision
+
+        # Public decisions recorded in the public ledger (opencity/ledger).
+        register_decision("petitions.petition.published")
+        register_decision("petitions.petition.rejected", with_reason=True)
+        register_decision("petitions.petition.reached")
+        register_decision("petitions.petition.answered")
+        register_decision("petitions.petition.closed")

@@ -84,6 +84,7 @@ PRODUCTION = {
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/opencity",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "SITE_URL": "https://opencity.example.org",
+    "LEDGER_SIGNING_KEY": "b3BlbmNpdHktdGVzdC1sZWRnZXIta2V5LTMyLWJ5dGU=",
 }
 
 
@@ -105,6 +106,8 @@ def test_production_settings_load_with_the_required_variables():
         ({"REDIS_URL": "localhost:6379"}, "REDIS_URL must look like"),
         ({"DATABASE_URL": ""}, "DATABASE_URL \\(PostgreSQL\\) is required"),
         ({"DJANGO_ENV": "staging"}, "must be one of development, test, production"),
+        ({"LEDGER_SIGNING_KEY": ""}, "LEDGER_SIGNING_KEY is required"),
+        ({"LEDGER_SIGNING_KEY": "c2hvcnQ="}, "LEDGER_SIGNING_KEY must be 32 bytes"),
     ],
 )
 def test_production_refuses_unsafe_or_malformed_settings(override, message):

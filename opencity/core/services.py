@@ -278,7 +278,7 @@ def email_send_again(*, email: OutboundEmail, actor) -> bool:
             return False
         audit(
             obj=email,
-            action="email_send_again",
+            action="core.email.sent_again",
             actor=actor,
             city=email.city_id,
             from_state=OutboundEmail.Status.FAILED,
