@@ -141,9 +141,11 @@ def test_staff_may_request_a_tally_only_after_voting_and_it_is_audited(
     programme, city_a, moderator_a, django_capture_on_commit_callbacks
 ):
     make_initiative(programme, make_category(programme))
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(services.Refused) as info:
-            services.tally_request(programme=programme, actor=moderator_a)
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(services.Refused) as info,
+    ):
+        services.tally_request(programme=programme, actor=moderator_a)
     assert info.value.code == "stage" and callbacks == []
     close_voting(programme)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:

@@ -168,7 +168,8 @@ def test_a_second_vote_for_the_same_project_is_refused(path, programme, city_a):
 def test_an_unverified_address_cannot_vote_and_gets_no_ballot(path, programme, city_a):
     initiative = make_initiative(programme)
     voter = make_voter(city_a, verified=False)
-    assert refused(voter, initiative) == ("unverified", "Confirm your e-mail address before voting.")
+    code, message = refused(voter, initiative)
+    assert (code, message) == ("unverified", "Confirm your e-mail address before voting.")
     assert not Ballot.objects.exists()
 
 

@@ -218,9 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config()
     WORK.mkdir(exist_ok=True)
     mutants, files, tests = generate(config, args.module)
-    equivalents, stale = match_equivalents(
-        mutants, load_equivalents(ROOT / config["equivalents"])
-    )
+    equivalents, stale = match_equivalents(mutants, load_equivalents(ROOT / config["equivalents"]))
     chosen = mutants
     if args.sample is not None and args.sample < len(mutants):
         chosen = sorted(random.Random(args.seed).sample(mutants, args.sample), key=lambda m: m.id)
