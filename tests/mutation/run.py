@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -29,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-WORK = ROOT / ".mutation"
+WORK = ROOT / ".mutation" / f"run-{os.getpid()}"  # one folder per run: runs may overlap
 
 
 @dataclass
@@ -216,7 +218,14 @@ def main(argv: list[str] | None = None) -> int:
     args, pytest_args = parser.parse_known_args(argv)
 
     config = load_config()
-    WORK.mkdir(exist_ok=True)
+    WORK.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run(args, pytest_args, config)
+    finally:
+        shutil.rmtree(WORK, ignore_errors=True)
+
+
+def _run(args, pytest_args: list[str], config: dict) -> int:
     mutants, files, tests = generate(config, args.module)
     equivalents, stale = match_equivalents(mutants, load_equivalents(ROOT / config["equivalents"]))
     chosen = mutants
@@ -272,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         *test_files,
     ]
     print("==> " + " ".join(command[1:]))
-    env = {**__import__("os").environ, "OPENCITY_MUTATION_PLAN": str(WORK / "plan.json")}
+    env = {**os.environ, "OPENCITY_MUTATION_PLAN": str(WORK / "plan.json")}
     subprocess.run(command, cwd=ROOT, env=env, check=False)  # noqa: S603
     results_path = WORK / "results.json"
     if not results_path.exists():
