@@ -165,7 +165,7 @@ def pytest_runtestloop(session):
         )
         status, killer = _run_mutant(mutant, [by_id[n] for n in nodeids], items, budget)
         results["mutants"][mutant["id"]] = {"status": status, "killed_by": killer}
-        print(f"mutant {status:9} {mutant['id']}", file=sys.stderr, flush=True)
+        print(f"mutant {status:9} {mutant['id']} {killer}", file=sys.stderr, flush=True)
     _set_mutant("")
     _write(results)
     return True
