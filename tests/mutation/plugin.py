@@ -68,9 +68,17 @@ def _set_mutant(name: str) -> None:
 def _run_item(item, nextitem) -> tuple[bool, float]:
     """Run one test quietly; (passed, seconds)."""
     started = time.monotonic()
-    reports = runtestprotocol(item, nextitem=nextitem, log=False)
+    reports = _protocol(item, nextitem)
     passed = all(not r.failed for r in reports)
     return passed, time.monotonic() - started
+
+
+def _protocol(item, nextitem) -> list:
+    """Set up, run and tear down one test. The previous test was torn down against a guess of
+    what runs next; first tear down what this one does not share with it (another module's
+    fixtures), as pytest's own loop would have."""
+    item.session._setupstate.teardown_exact(item)
+    return runtestprotocol(item, nextitem=nextitem, log=False)
 
 
 def _other(items, item):
@@ -164,7 +172,11 @@ def pytest_runtestloop(session):
             duration[n] for n in nodeids
         )
         status, killer = _run_mutant(mutant, [by_id[n] for n in nodeids], items, budget)
-        results["mutants"][mutant["id"]] = {"status": status, "killed_by": killer}
+        results["mutants"][mutant["id"]] = {
+            "status": status,
+            "killed_by": killer,
+            "failure": _LAST_FAILURE[0][-3000:] if killer else "",
+        }
         print(f"mutant {status:9} {mutant['id']} {killer}", file=sys.stderr, flush=True)
     _set_mutant("")
     _write(results)
@@ -195,11 +207,15 @@ def _run_mutant(mutant: dict, tests: list, items: list, budget: float) -> tuple[
     return ("killed", killer) if killer else ("survived", "")
 
 
+_LAST_FAILURE = [""]
+
+
 def _first_failure(tests: list, items: list) -> str:
     for item in tests:
-        reports = runtestprotocol(item, nextitem=_other(items, item), log=False)
+        reports = _protocol(item, _other(items, item))
         for report in reports:
             if report.failed:
+                _LAST_FAILURE[0] = str(report.longrepr)
                 if "MutantTimeout" in str(report.longrepr):
                     return "timeout"
                 return item.nodeid

@@ -215,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
     parser.add_argument("--module", help="only this configured module")
     parser.add_argument("--list", action="store_true", help="print the mutants and stop")
+    parser.add_argument("--only", help="run only the mutants whose id contains this text")
+    parser.add_argument("--why", action="store_true", help="print how each mutant was killed")
     args, pytest_args = parser.parse_known_args(argv)
 
     config = load_config()
@@ -236,6 +238,8 @@ def _run(args, pytest_args: list[str], config: dict) -> int:
         f"({', '.join(tests)}); running {len(chosen)}"
         + (f" (sample, seed {args.seed})" if chosen is not mutants else "")
     )
+    if args.only:  # a look at some mutants (ids containing the text); not a score to report
+        chosen = [m for m in chosen if args.only in m.id]
     if args.list:
         for m in chosen:
             flag = "  [equivalent]" if m.id in equivalents else ""
@@ -293,6 +297,11 @@ def _run(args, pytest_args: list[str], config: dict) -> int:
         for nodeid in results["clean_failures"]:
             print(f"  {nodeid}", file=sys.stderr)
         return 2
+    if args.why:
+        for m in chosen:
+            result = results["mutants"][m.id]
+            if result["killed_by"]:
+                print(f"--- {m.id} killed by {result['killed_by']}\n{result['failure']}")
     return report(chosen, results["mutants"], equivalents, stale, results["baseline_seconds"])
 
 
