@@ -64,7 +64,7 @@ def test_a_vote_in_the_first_minute_of_the_first_day_is_recorded(path, programme
         vote = services.vote_cast(voter=voter, initiative=initiative)
     stored = Vote.objects.get(voter=voter)
     assert stored.pk == vote.pk and stored.initiative_id == initiative.pk
-    assert stored.created_at == kyiv(programme.voting_opens, 0, 0, 30)
+    assert stored.created_at == vote.created_at == kyiv(programme.voting_opens, 0, 0, 30)
 
 
 def test_a_vote_in_the_last_minute_of_the_last_day_is_recorded(path, programme, city_a):

@@ -162,16 +162,23 @@ def pytest_runtestloop(session):
     # 2. Every mutant of the plan.
     by_id = {item.nodeid: item for item in items}
     signal.signal(signal.SIGALRM, _alarm)
+    # The tests that killed a mutant of the same function go first (they usually kill its
+    # other mutants too), then the rest fastest first: the same tests run, in less time.
+    killers: dict[str, list[str]] = {}
     for mutant in PLAN["mutants"]:
         if mutant["kind"] == "python":
             nodeids = tests_by_function.get(mutant["function_key"], [])
         else:
             nodeids = [n for n in by_id if module_of[n] in mutant["tests"]]
-        nodeids = sorted(nodeids, key=lambda n: duration[n])
+        recent = killers.setdefault(mutant["function_key"], [])
+        rank = {n: i for i, n in enumerate(recent)}
+        nodeids = sorted(nodeids, key=lambda n: (rank.get(n, len(rank)), duration[n]))
         budget = PLAN["timeout_constant"] + PLAN["timeout_factor"] * sum(
             duration[n] for n in nodeids
         )
         status, killer = _run_mutant(mutant, [by_id[n] for n in nodeids], items, budget)
+        if killer:
+            recent[:] = [killer] + [n for n in recent if n != killer][:4]
         results["mutants"][mutant["id"]] = {
             "status": status,
             "killed_by": killer,

@@ -280,7 +280,7 @@ def _run(args, pytest_args: list[str], config: dict) -> int:
         "no:cacheprovider",
         "-q",
         "-m",
-        "not browser",
+        "not browser and not worker",
         *pytest_args,
         *test_files,
     ]
