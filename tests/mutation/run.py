@@ -192,16 +192,32 @@ def load_equivalents(path: Path) -> list[dict]:
     return entries
 
 
+def _number(mutant: Mutant) -> int:
+    return int(mutant.id.rsplit("_", 1)[1]) if mutant.kind == "python" else 0
+
+
 def match_equivalents(mutants: list[Mutant], entries: list[dict]) -> tuple[dict, list[dict]]:
-    """Equivalent mutant id -> reason; and the entries that match no generated mutant."""
+    """Equivalent mutant id -> reason; and the entries that match no generated mutant.
+
+    An entry names one mutant by its function and change. When the same change occurs more
+    than once in a function, `nth` (1-based, in source order) picks one, or `all = true`
+    says each of them is equivalent; otherwise the entry is reported as ambiguous."""
     matched: dict[str, str] = {}
     stale = []
     for entry in entries:
-        hits = [
-            m
-            for m in mutants
-            if m.function == entry["function"] and _squash(m.change) == _squash(entry["change"])
-        ]
+        hits = sorted(
+            (
+                m
+                for m in mutants
+                if m.function == entry["function"] and _squash(m.change) == _squash(entry["change"])
+            ),
+            key=_number,
+        )
+        if "nth" in entry:
+            hits = hits[entry["nth"] - 1 : entry["nth"]]
+        elif len(hits) > 1 and not entry.get("all"):
+            entry = {**entry, "problem": f"ambiguous: {len(hits)} mutants (add nth or all)"}
+            hits = []
         if not hits:
             stale.append(entry)
         for m in hits:
@@ -308,7 +324,8 @@ def _run(args, pytest_args: list[str], config: dict) -> int:
 def report(chosen, results, equivalents, stale, baseline) -> int:
     counts = {"killed": 0, "survived": 0, "timeout": 0}
     for entry in stale:
-        print(f"stale equivalent entry (no such mutant): {entry['function']}: {entry['change']}")
+        problem = entry.get("problem", "no such mutant")
+        print(f"equivalents entry not used ({problem}): {entry['function']}: {entry['change']}")
     print(f"==> clean run of the selected tests: {baseline} s")
     for m in chosen:
         status = results[m.id]["status"]
