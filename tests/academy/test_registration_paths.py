@@ -271,3 +271,15 @@ def test_no_promotion_once_the_session_started_or_was_cancelled():
     assert services.sessions_with_free_seats_and_waitlist() == []
     waiting.refresh_from_db()
     assert waiting.status == Status.WAITLISTED
+
+
+def test_the_priority_window_is_judged_at_the_moment_of_the_request():
+    """register(now=…) is the moment the request arrived; the window is judged then."""
+    session = make_session(starts_in=timedelta(days=10))
+    opened = timezone.now() - timedelta(hours=1)
+    Session.objects.filter(pk=session.pk).update(priority_until=opened)
+    with pytest.raises(services.PriorityWindow):
+        services.register(
+            session_id=session.pk, user=make_user(), now=opened - timedelta(minutes=5)
+        )
+    assert services.register(session_id=session.pk, user=make_user()).status == Status.SEATED
