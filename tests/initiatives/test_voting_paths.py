@@ -247,3 +247,11 @@ def test_the_age_is_counted_in_whole_years_up_to_the_birthday():
     assert services.age_on(date(2010, 6, 15), date(2026, 6, 14)) == 15
     assert services.age_on(date(2010, 6, 15), date(2026, 5, 20)) == 15
     assert services.age_on(date(2010, 6, 15), date(2026, 7, 1)) == 16
+
+
+def test_an_inactive_account_is_asked_to_sign_in(programme, city_a):
+    voter = make_voter(city_a, is_active=False)
+    with pytest.raises(services.Refused) as info, translation.override("en"):
+        services.vote_check_voter(voter=voter, programme=programme)
+    with translation.override("en"):
+        assert (info.value.code, info.value.messages[0]) == ("anonymous", "Sign in to vote.")
