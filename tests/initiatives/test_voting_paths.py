@@ -255,3 +255,15 @@ def test_an_inactive_account_is_asked_to_sign_in(programme, city_a):
         services.vote_check_voter(voter=voter, programme=programme)
     with translation.override("en"):
         assert (info.value.code, info.value.messages[0]) == ("anonymous", "Sign in to vote.")
+
+
+def test_the_ballot_check_tells_an_unverified_address_to_confirm_it(programme, city_a):
+    voter = make_voter(city_a, verified=False)
+    with pytest.raises(services.Refused) as info, translation.override("en"):
+        services.vote_check_voter(voter=voter, programme=programme)
+    with translation.override("en"):
+        assert (info.value.code, info.value.messages[0]) == (
+            "unverified",
+            "Confirm your e-mail address before voting.",
+        )
+    services.vote_check_voter(voter=voter, programme=programme, check_email=False)
