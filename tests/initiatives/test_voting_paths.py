@@ -119,6 +119,7 @@ def test_vote_cast_for_names_the_initiative_by_programme_and_id(path, programme,
         voter=voter, programme_slug=programme.slug, initiative_pk=initiative.pk, notify=True
     )
     assert vote.initiative.title == "Велопарковка" and vote.position == 1
+    assert vote.initiative.pk == vote.initiative_id == initiative.pk
     assert vote.voter_id == voter.pk and vote.programme_id == programme.pk
     assert Ballot.objects.get(voter=voter, programme=programme).notify is True
     with pytest.raises(Initiative.DoesNotExist):
