@@ -283,3 +283,12 @@ def test_the_priority_window_is_judged_at_the_moment_of_the_request():
             session_id=session.pk, user=make_user(), now=opened - timedelta(minutes=5)
         )
     assert services.register(session_id=session.pk, user=make_user()).status == Status.SEATED
+
+
+def test_a_session_with_a_free_seat_and_nobody_waiting_needs_no_promotion():
+    session = make_session(capacity=2)
+    seat(session, make_user())
+    seat(session, make_user(), status=Status.CANCELLED)
+    assert services.sessions_with_free_seats_and_waitlist() == []
+    seat(session, make_user(), status=Status.WAITLISTED, waitlist_position=1)
+    assert services.sessions_with_free_seats_and_waitlist() == [session.pk]

@@ -45,7 +45,9 @@ def test_a_signature_one_second_before_the_end_is_recorded(city_a, citizen):
         signature = services.petition_sign(petition=petition, user=citizen)
     stored = Signature.objects.get(petition=petition, user=citizen)
     assert stored.pk == signature.pk and stored.created_at == END - timedelta(seconds=1)
-    assert stored.notify_on_answer is True
+    assert stored.notify_on_answer is True and signature.notify_on_answer is True
+    assert (signature.petition_id, signature.user_id) == (petition.pk, citizen.pk)
+    assert signature.created_at == stored.created_at
 
 
 def test_signing_at_the_end_instant_before_the_closing_job_says_not_collecting(city_a, citizen):
@@ -203,7 +205,7 @@ def test_the_first_signature_queues_one_delayed_tally_and_the_next_ones_wait(cit
 
 
 def test_with_the_cache_down_a_tally_is_queued_at_once_for_every_signature(
-    city_a, queued, settings
+    city_a, queued, settings, caplog
 ):
     settings.CACHES = {
         "default": {
@@ -216,6 +218,7 @@ def test_with_the_cache_down_a_tally_is_queued_at_once_for_every_signature(
     services.request_tally(petition.pk)
     services.request_tally(petition.pk)
     assert queued == [((petition.pk,), {"countdown": conf.TALLY_COALESCE_SECONDS})] * 2
+    assert "tally coalescing unavailable (ConnectionError)" in caplog.text
 
 
 def test_a_signature_queues_its_tally_only_after_commit(
