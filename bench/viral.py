@@ -73,6 +73,7 @@ done = function(summary, latency, requests)
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(95),
     latency:percentile(99), summary.errors.status, summary.errors.connect,
     summary.errors.read, summary.errors.write, summary.errors.timeout))
+  io.flush()
 end
 """
 

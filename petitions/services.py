@@ -25,7 +25,7 @@ from opencity.accounts.models import User
 from opencity.accounts.selectors import has_verified_email
 from opencity.core.services import audit, notify_user
 from opencity.queue import enqueue_on_commit, send_now
-from petitions import conf
+from petitions import conf, pages
 from petitions.models import Petition, PetitionRules, Signature
 from petitions.workdays import add_working_days
 
@@ -97,6 +97,7 @@ def _transition(
             to_state=to,
             reason=reason,
         )
+        pages.petition_changed(locked.pk)
     for name in fields:
         setattr(petition, name, getattr(locked, name))
     petition.status = to
@@ -389,6 +390,7 @@ def petition_mark_reached(*, petition_id: int) -> bool:
         ).update(status=Status.REACHED, reached_at=now, response_due=due)
         if claimed != 1:
             return False
+        pages.petition_changed(petition_id)
         petition.refresh_from_db()
         audit(
             obj=petition,
@@ -439,6 +441,7 @@ def close_expired(now: datetime | None = None) -> int:
             )
             if changed != 1:
                 continue
+            pages.petition_changed(petition_id)
             petition = Petition.objects.select_related("city", "author").get(pk=petition_id)
             audit(
                 obj=petition,
