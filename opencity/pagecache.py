@@ -23,7 +23,8 @@ on commit). How it works:
   includes with `with`). Elsewhere the tag renders its content as usual.
 - A visitor without a session or messages cookie gets the stored bytes (gzipped once at
   build), with a strong ETag (`If-None-Match` → 304) and `Cache-Control: public, max-age=0,
-  s-maxage=<fresh>, must-revalidate`. One Redis round trip, no database, no template.
+  s-maxage=<fresh>, must-revalidate`. One Redis round trip (none while the process's own
+  copy is younger than LOCAL_SECONDS), no database, no template.
 - A visitor with a session gets the same stored page with only the personal parts rendered
   for them, from the stored context plus `personal(request, context)` (`private, no-cache`).
 - A page older than `fresh` seconds is rebuilt by one request while the others are served
@@ -81,6 +82,13 @@ MAX_STALE_SECONDS = 30.0
 # How long a miss waits for the request that builds the page before building it itself.
 WAIT_SECONDS = 5.0
 LOCK_SECONDS = 10
+# Each process keeps the anonymous pages it served last for this long, so a page read many
+# times a second costs one Redis read per process per LOCAL_SECONDS. Other processes see an
+# invalidation within this time; the process that invalidates, at once.
+LOCAL_SECONDS = 0.5
+LOCAL_MAX_PAGES = 500
+_local: dict[str, tuple[float, tuple[str, ...], dict]] = {}
+_local_lock = threading.Lock()
 _down_until = 0.0
 _down_lock = threading.Lock()
 
@@ -107,6 +115,9 @@ def invalidate(*tags: str) -> None:
     cache outage is logged and otherwise ignored (pages then expire within `fresh`)."""
 
     def bump() -> None:
+        with _local_lock:
+            for entry_key in [k for k, (_at, t, _e) in _local.items() if set(t) & set(tags)]:
+                _local.pop(entry_key, None)
         if not _cache_usable():
             return
         try:
@@ -136,8 +147,14 @@ def page(
         return _uncached(request, template, build, personal)
     path = hashlib.sha1(request.get_full_path().encode(), usedforsecurity=False).hexdigest()
     entry_key = f"pc:{key}:{get_language()}:{path[:20]}"
+    plain = _is_plain_visitor(request)
+    if plain:
+        local = _local.get(entry_key)
+        now = time.time()
+        if local is not None and now - local[0] < LOCAL_SECONDS and now - local[2]["t"] <= fresh:
+            return _anonymous_response(request, local[2], fresh)
     try:
-        entry, versions = _lookup(entry_key, tags)
+        entry, versions = _lookup(entry_key, tags, personal=not plain)
         if entry is None:
             entry = _build_once(request, template, entry_key, tags, versions, build)
         elif time.time() - entry["t"] > fresh:
@@ -147,20 +164,39 @@ def page(
     except Exception as exc:  # the cache, not the page: render it without
         _cache_failed(exc)
         return _uncached(request, template, build, personal)
-    if _is_plain_visitor(request):
+    if plain:
+        if time.time() - entry["t"] <= fresh:
+            with _local_lock:
+                if len(_local) >= LOCAL_MAX_PAGES:
+                    _local.clear()
+                _local[entry_key] = (time.time(), tags, entry)
         return _anonymous_response(request, entry, fresh)
     return _personal_response(request, entry, personal)
 
 
-def _lookup(entry_key: str, tags: tuple[str, ...]) -> tuple[dict | None, tuple]:
-    """The stored page if its versions are current (one MGET), and the current versions."""
-    found = cache.get_many([entry_key, *map(_version_key, tags)])
+def _lookup(
+    entry_key: str, tags: tuple[str, ...], *, personal: bool = True
+) -> tuple[dict | None, tuple]:
+    """The stored page if its versions are current (one MGET), and the current versions.
+
+    A page is kept as two values: what an anonymous visitor gets (the gzipped bytes, a few
+    kilobytes) and what rendering the personal parts needs (the context and the page in
+    parts), read only for visitors with a session."""
+    keys = [entry_key, *map(_version_key, tags)]
+    if personal:
+        keys.append(entry_key + ":p")
+    found = cache.get_many(keys)
     versions = tuple(found.get(_version_key(tag)) for tag in tags)
     entry = found.get(entry_key)
     if entry is not None and (
         entry["v"] != versions or time.time() - entry["t"] > MAX_STALE_SECONDS
     ):
         entry = None
+    if entry is not None and personal:
+        parts = found.get(entry_key + ":p")
+        if parts is None or parts["etag"] != entry["etag"]:
+            return None, versions
+        entry = {**entry, **parts}
     return entry, versions
 
 
@@ -202,7 +238,9 @@ def _refresh(request, template, entry_key, tags, versions, build, entry) -> dict
 def _build_and_store(request, template, entry_key, versions, build) -> dict:
     entry = _build(request, template, build)
     entry["v"] = versions
-    cache.set(entry_key, entry, int(MAX_STALE_SECONDS) + 30)
+    anonymous = {name: entry[name] for name in ("v", "t", "etag", "gzip", "csrf", "html")}
+    personal = {name: entry[name] for name in ("etag", "template", "context", "parts")}
+    cache.set_many({entry_key: anonymous, entry_key + ":p": personal}, int(MAX_STALE_SECONDS) + 30)
     return entry
 
 
@@ -246,7 +284,7 @@ def _build(request: HttpRequest, template: str, build: Callable[[], dict]) -> di
         "template": template,
         "context": context,
         "parts": parts,
-        "html": encoded,
+        "html": encoded if has_csrf else None,  # else decompressed for the rare client
         "gzip": None if has_csrf else gzip.compress(encoded, compresslevel=6, mtime=0),
         "etag": digest,
         "csrf": has_csrf,
@@ -279,7 +317,7 @@ def _anonymous_response(request: HttpRequest, entry: dict, fresh: float) -> Http
         response = HttpResponseNotModified()
     else:
         response = HttpResponse(
-            entry["gzip"] if accepts_gzip else entry["html"],
+            entry["gzip"] if accepts_gzip else gzip.decompress(entry["gzip"]),
             content_type="text/html; charset=utf-8",
         )
         if accepts_gzip:

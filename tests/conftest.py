@@ -8,6 +8,7 @@ from django.core.cache import cache
 
 from members.access import ASSOCIATION_GROUP, DIRECTORS_GROUP
 from members.models import StaffRole
+from opencity import pagecache
 from tests.factories import make_city, make_clerk, make_user
 
 pytest_plugins = ["tests.browser.fixtures"]
@@ -17,6 +18,7 @@ pytest_plugins = ["tests.browser.fixtures"]
 def _clean_cache():
     """Rate-limit counters and cached pages must not leak between tests."""
     cache.clear()
+    pagecache._local.clear()
     yield
 
 
