@@ -28,7 +28,7 @@ on commit). How it works:
 - A visitor with a session gets the same stored page with only the personal parts rendered
   for them, from the stored context plus `personal(request, context)` (`private, no-cache`).
 - A page older than `fresh` seconds is rebuilt by one request while the others are served
-  the previous one; a page that is missing or invalidated is built by one request
+  the previous one (for at most STALE_GRACE_SECONDS more); a page that is missing or invalidated is built by one request
   (a lock in the cache) while the others wait for it (single-flight), so a herd of misses
   renders the page once.
 - `build` may raise `NotCacheable` (e.g. a petition only its author may see): it reaches
@@ -76,12 +76,16 @@ CSRF_HOLE = "pagecache-csrf-token-hole"
 _HOLE_RE = re.compile(r"\x00pc<([^\x00]+)\x00(.*?)\x00pc>", re.DOTALL)
 # After a cache error this process leaves the cache alone for this many seconds.
 BACKOFF_SECONDS = 5.0
-# A stale page is still served while one request rebuilds it, up to this age; older pages
-# wait for the rebuild like a miss.
-MAX_STALE_SECONDS = 30.0
-# How long a miss waits for the request that builds the page before building it itself.
-WAIT_SECONDS = 5.0
-LOCK_SECONDS = 10
+# A stale page is still served while one request rebuilds it, up to this many seconds past
+# its `fresh` time; older pages wait for the rebuild like a miss (so a slow or lost rebuild
+# cannot keep a count stale for long).
+STALE_GRACE_SECONDS = 2.0
+# How long a miss waits for the request that builds the page before building it itself, and
+# how long a build may hold the lock (a dead builder's lock expires).
+WAIT_SECONDS = 3.0
+LOCK_SECONDS = 3
+# How long a built page stays in Redis.
+KEEP_SECONDS = 60
 # Each process keeps the anonymous pages it served last for this long, so a page read many
 # times a second costs one Redis read per process per LOCAL_SECONDS. Other processes see an
 # invalidation within this time; the process that invalidates, at once.
@@ -154,9 +158,9 @@ def page(
         if local is not None and now - local[0] < LOCAL_SECONDS and now - local[2]["t"] <= fresh:
             return _anonymous_response(request, local[2], fresh)
     try:
-        entry, versions = _lookup(entry_key, tags, personal=not plain)
+        entry, versions = _lookup(entry_key, tags, fresh, personal=not plain)
         if entry is None:
-            entry = _build_once(request, template, entry_key, tags, versions, build)
+            entry = _build_once(request, template, entry_key, tags, fresh, versions, build)
         elif time.time() - entry["t"] > fresh:
             entry = _refresh(request, template, entry_key, tags, versions, build, entry)
     except _BuildFailed as failed:
@@ -175,7 +179,7 @@ def page(
 
 
 def _lookup(
-    entry_key: str, tags: tuple[str, ...], *, personal: bool = True
+    entry_key: str, tags: tuple[str, ...], fresh: float, *, personal: bool = True
 ) -> tuple[dict | None, tuple]:
     """The stored page if its versions are current (one MGET), and the current versions.
 
@@ -189,7 +193,7 @@ def _lookup(
     versions = tuple(found.get(_version_key(tag)) for tag in tags)
     entry = found.get(entry_key)
     if entry is not None and (
-        entry["v"] != versions or time.time() - entry["t"] > MAX_STALE_SECONDS
+        entry["v"] != versions or time.time() - entry["t"] > fresh + STALE_GRACE_SECONDS
     ):
         entry = None
     if entry is not None and personal:
@@ -200,7 +204,7 @@ def _lookup(
     return entry, versions
 
 
-def _build_once(request, template, entry_key, tags, versions, build) -> dict:
+def _build_once(request, template, entry_key, tags, fresh, versions, build) -> dict:
     """Single flight: the request that takes the lock builds; the others wait for it."""
     lock_key = f"pc:lock:{entry_key}"
     if cache.add(lock_key, 1, LOCK_SECONDS):
@@ -213,7 +217,7 @@ def _build_once(request, template, entry_key, tags, versions, build) -> dict:
     while time.time() - waited_from < WAIT_SECONDS:
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
-        entry, _versions = _lookup(entry_key, tags)
+        entry, _versions = _lookup(entry_key, tags, fresh)
         if entry is not None:
             return entry
         if cache.add(lock_key, 1, LOCK_SECONDS):  # the builder gave up or died
@@ -240,7 +244,7 @@ def _build_and_store(request, template, entry_key, versions, build) -> dict:
     entry["v"] = versions
     anonymous = {name: entry[name] for name in ("v", "t", "etag", "gzip", "csrf", "html")}
     personal = {name: entry[name] for name in ("etag", "template", "context", "parts")}
-    cache.set_many({entry_key: anonymous, entry_key + ":p": personal}, int(MAX_STALE_SECONDS) + 30)
+    cache.set_many({entry_key: anonymous, entry_key + ":p": personal}, KEEP_SECONDS)
     return entry
 
 
