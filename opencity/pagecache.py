@@ -28,9 +28,9 @@ on commit). How it works:
 - A visitor with a session gets the same stored page with only the personal parts rendered
   for them, from the stored context plus `personal(request, context)` (`private, no-cache`).
 - A page older than `fresh` seconds is rebuilt by one request while the others are served
-  the previous one (for at most STALE_GRACE_SECONDS more); a page that is missing or invalidated is built by one request
-  (a lock in the cache) while the others wait for it (single-flight), so a herd of misses
-  renders the page once.
+  the previous one (for at most STALE_GRACE_SECONDS more); a page that is missing or
+  invalidated is built by one request (a lock in the cache) while the others wait for it
+  (single-flight), so a herd of misses renders the page once.
 - `build` may raise `NotCacheable` (e.g. a petition only its author may see): it reaches
   the view, which renders that page for the request alone. Other exceptions of `build`
   (Http404) reach the view unchanged.
@@ -162,7 +162,7 @@ def page(
         if entry is None:
             entry = _build_once(request, template, entry_key, tags, fresh, versions, build)
         elif time.time() - entry["t"] > fresh:
-            entry = _refresh(request, template, entry_key, tags, versions, build, entry)
+            entry = _refresh(request, template, entry_key, versions, build, entry)
     except _BuildFailed as failed:
         raise failed.__cause__ from None
     except Exception as exc:  # the cache, not the page: render it without
@@ -204,14 +204,31 @@ def _lookup(
     return entry, versions
 
 
+def _lock(entry_key: str, versions: tuple, generation: float | None) -> str | None:
+    """Take the right to build the next page after `generation` (the build time of the page
+    being replaced, None for a miss) for these versions; None if another request has it.
+
+    A lock names the page it replaces, so a successful build need not release it (one Redis
+    call less on a miss): the next rebuild replaces another page and takes another lock.
+    A failed build releases it; a dead builder's expires after LOCK_SECONDS."""
+    digest = hashlib.sha1(repr((versions, generation)).encode(), usedforsecurity=False)
+    lock_key = f"pc:lock:{entry_key}:{digest.hexdigest()[:16]}"
+    return lock_key if cache.add(lock_key, 1, LOCK_SECONDS) else None
+
+
+def _build_locked(request, template, entry_key, versions, build, lock_key: str) -> dict:
+    try:
+        return _build_and_store(request, template, entry_key, versions, build)
+    except BaseException:
+        cache.delete(lock_key)
+        raise
+
+
 def _build_once(request, template, entry_key, tags, fresh, versions, build) -> dict:
     """Single flight: the request that takes the lock builds; the others wait for it."""
-    lock_key = f"pc:lock:{entry_key}"
-    if cache.add(lock_key, 1, LOCK_SECONDS):
-        try:
-            return _build_and_store(request, template, entry_key, versions, build)
-        finally:
-            cache.delete(lock_key)
+    lock = _lock(entry_key, versions, None)
+    if lock is not None:
+        return _build_locked(request, template, entry_key, versions, build, lock)
     waited_from = time.time()
     delay = 0.005
     while time.time() - waited_from < WAIT_SECONDS:
@@ -220,23 +237,18 @@ def _build_once(request, template, entry_key, tags, fresh, versions, build) -> d
         entry, _versions = _lookup(entry_key, tags, fresh)
         if entry is not None:
             return entry
-        if cache.add(lock_key, 1, LOCK_SECONDS):  # the builder gave up or died
-            try:
-                return _build_and_store(request, template, entry_key, versions, build)
-            finally:
-                cache.delete(lock_key)
+        lock = _lock(entry_key, versions, None)  # the builder failed or died
+        if lock is not None:
+            return _build_locked(request, template, entry_key, versions, build, lock)
     return _build_and_store(request, template, entry_key, versions, build)
 
 
-def _refresh(request, template, entry_key, tags, versions, build, entry) -> dict:
+def _refresh(request, template, entry_key, versions, build, entry) -> dict:
     """Stale but current: one request rebuilds, the others keep the stored page meanwhile."""
-    lock_key = f"pc:lock:{entry_key}"
-    if not cache.add(lock_key, 1, LOCK_SECONDS):
+    lock = _lock(entry_key, versions, entry["t"])
+    if lock is None:
         return entry
-    try:
-        return _build_and_store(request, template, entry_key, versions, build)
-    finally:
-        cache.delete(lock_key)
+    return _build_locked(request, template, entry_key, versions, build, lock)
 
 
 def _build_and_store(request, template, entry_key, versions, build) -> dict:
