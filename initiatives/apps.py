@@ -37,3 +37,7 @@ class InitiativesConfig(AppConfig):
         register_decision("initiatives.initiative.rejected", with_reason=True)
         register_decision("initiatives.snapshot.recorded", data_keys=("hash", "votes"))
         register_decision("initiatives.snapshot.published", data_keys=("winners",))
+
+        from initiatives import pages
+
+        pages.connect()

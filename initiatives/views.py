@@ -18,11 +18,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from initiatives import selectors, services
+from initiatives import pages, selectors, services
 from initiatives.filters import InitiativeFilter
 from initiatives.forms import NotifyForm, check_total_against_category, submission_forms
 from initiatives.models import Initiative, Programme, ResultRow, ResultSnapshot, Stage
-from opencity import ratelimit
+from opencity import pagecache, ratelimit
 from opencity.accounts.models import User
 from opencity.cities import access
 from opencity.core import Refused
@@ -48,31 +48,51 @@ def _is_city_staff(user: User | AnonymousUser, programme: Programme) -> bool:
 
 
 def index(request: HttpRequest) -> HttpResponse:
+    if not request.GET:
+        # The first page, unfiltered: what a surge opens. The whole page is cached.
+        return pagecache.page(
+            request,
+            "initiatives/index.html",
+            key="initiatives:index",
+            tags=[pages.LISTS_TAG],
+            build=lambda: _index_context(request),
+            fresh=pages.PROGRAMME_FRESH_SECONDS,
+        )
+    return render(request, "initiatives/index.html", _index_context(request))
+
+
+def _index_context(request: HttpRequest) -> dict:
     initiative_filter = InitiativeFilter(request.GET, queryset=selectors.public_initiatives())
     page = Paginator(initiative_filter.qs, 20).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "initiatives/index.html",
-        {"filter": initiative_filter, "page": page, "programmes": selectors.programmes()[:12]},
-    )
+    return {"filter": initiative_filter, "page": page, "programmes": selectors.programmes()[:12]}
 
 
 def programme_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    programme = _programme(slug)
-    context = {
-        "programme": programme,
-        "categories": programme.categories.all(),
-        "districts": programme.districts.all(),
-        "stage": programme.stage,
-        "Stage": Stage,
-        "snapshot": selectors.latest_snapshot(programme),
-        "mine": (
-            selectors.initiatives_by_author(request.user, programme)
-            if request.user.is_authenticated
-            else []
-        ),
-    }
-    return render(request, "initiatives/programme_detail.html", context)
+    def build() -> dict:
+        programme = _programme(slug)
+        return {
+            "programme": programme,
+            "categories": list(programme.categories.all()),
+            "districts": list(programme.districts.all()),
+            "stage": programme.stage,
+            "Stage": Stage,
+            "snapshot": selectors.latest_snapshot(programme),
+        }
+
+    def personal(request: HttpRequest, context: dict) -> dict:
+        if not request.user.is_authenticated:
+            return {}
+        return {"mine": selectors.initiatives_by_author(request.user, context["programme"])}
+
+    return pagecache.page(
+        request,
+        "initiatives/programme_detail.html",
+        key=f"programme:{slug}",
+        tags=[pages.programme_tag(slug)],
+        build=build,
+        personal=personal,
+        fresh=pages.PROGRAMME_FRESH_SECONDS,
+    )
 
 
 def initiative_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
@@ -322,17 +342,38 @@ def _budget_use(programme: Programme, rows: list[ResultRow]) -> list[dict]:
 
 
 def results(request: HttpRequest, slug: str) -> HttpResponse:
-    programme = _programme(slug)
-    snapshot = _snapshot_for(request, programme)
+    if request.user.is_authenticated and _is_city_staff(request.user, _programme(slug)):
+        # City staff also see an unpublished tally: their page is their own.
+        programme = _programme(slug)
+        return render(
+            request, "initiatives/results.html", _results_context(programme, request.user)
+        )
+
+    def build() -> dict:
+        return _results_context(_programme(slug), None)
+
+    return pagecache.page(
+        request,
+        "initiatives/results.html",
+        key=f"results:{slug}",
+        tags=[pages.programme_tag(slug)],
+        build=build,
+        fresh=pages.PROGRAMME_FRESH_SECONDS,
+    )
+
+
+def _results_context(programme: Programme, staff: User | None) -> dict:
+    snapshot = selectors.latest_snapshot(programme, published_only=staff is None)
+    if snapshot is None:
+        raise Http404
     rows = selectors.result_rows(snapshot)
-    context = {
+    return {
         "programme": programme,
         "snapshot": snapshot,
         "rows": rows,
         "chart": _chart(rows),
         "budget_use": _budget_use(programme, rows),
     }
-    return render(request, "initiatives/results.html", context)
 
 
 def _export_rows(rows: list[ResultRow]) -> Iterator[dict]:

@@ -94,6 +94,10 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "opencity.opendata.middleware.PublicReadCorsMiddleware",
+    # After WhiteNoise (static files come precompressed in production), before anything that
+    # writes the body. Cached pages arrive already gzipped (opencity/pagecache.py) and are
+    # passed through; Django adds random padding against BREACH to what it compresses.
+    "django.middleware.gzip.GZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -7,20 +7,38 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils.module_loading import module_has_submodule
 from django.utils.translation import gettext as _
 from django.views import i18n
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from opencity import pagecache
 from opencity.accounts.forms import ProfileForm
+
+HOME_FRESH_SECONDS = 10
 
 
 def home(request: HttpRequest) -> HttpResponse:
     """Each installed app may offer `selectors.home_summary()` and `<app>/_home_card.html`;
-    the home page shows their cards in INSTALLED_APPS order (the core names no service)."""
+    the home page shows their cards in INSTALLED_APPS order (the core names no service).
+    The page is cached (opencity/pagecache.py) and rebuilt when a petition or programme list
+    changes, or after HOME_FRESH_SECONDS."""
+    return pagecache.page(
+        request,
+        "home.html",
+        key="home",
+        tags=["petitions:lists", "initiatives:lists"],
+        build=lambda: {"summaries": _home_summaries()},
+        fresh=HOME_FRESH_SECONDS,
+    )
+
+
+def _home_summaries() -> dict:
     summaries = {}
     for app_config in apps.get_app_configs():
         if not module_has_submodule(app_config.module, "selectors"):
@@ -28,7 +46,7 @@ def home(request: HttpRequest) -> HttpResponse:
         summary = getattr(import_module(f"{app_config.name}.selectors"), "home_summary", None)
         if summary is not None:
             summaries[app_config.label] = summary()
-    return render(request, "home.html", {"summaries": summaries})
+    return summaries
 
 
 @login_required
@@ -41,10 +59,20 @@ def profile(request: HttpRequest) -> HttpResponse:
     return render(request, "account/profile.html", {"form": form})
 
 
+@csrf_exempt
 @require_POST
 def set_language(request: HttpRequest) -> HttpResponse:
     """The language switcher: remembered in a cookie and, for a signed-in person, on the
-    profile, so that e-mails follow the same choice."""
+    profile, so that e-mails follow the same choice.
+
+    A signed-in person's switch changes their profile and is CSRF-checked as usual. An
+    anonymous visitor's switch only sets the language cookie, so its form carries no token:
+    that keeps anonymous pages free of per-visitor tokens, the same bytes for everyone,
+    which the page cache and a proxy can share (opencity/pagecache.py)."""
+    if request.user.is_authenticated:
+        refused = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
+        if refused is not None:
+            return refused
     response = i18n.set_language(request)
     language = request.POST.get("language")
     if (

@@ -11,10 +11,11 @@ MAX_COLLECTION_DAYS = 90
 
 # A surge of signatures queues at most one tally per petition per this many seconds.
 TALLY_COALESCE_SECONDS = 1
-# Rendered public parts of pages are kept this long in the shared cache. A list changes with
-# every tally; a petition's page is keyed by its status and count, so it can live longer.
+# Rendered public lists are kept this long in the shared cache (they change with every tally).
 PAGE_CACHE_SECONDS = env_int("PETITIONS_PAGE_CACHE_SECONDS", 5, min_value=0)
-DETAIL_CACHE_SECONDS = 120
+# A petition's cached page (opencity/pagecache.py) is rebuilt from the tallied count at most
+# this often: the count a visitor sees is at most this much older than the tally.
+COUNT_REFRESH_SECONDS = env_int("PETITIONS_COUNT_REFRESH_SECONDS", 1, min_value=1)
 # A petition closes this long after its period ended, so last-second signatures are counted.
 CLOSE_GRACE_MINUTES = 5
 

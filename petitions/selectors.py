@@ -7,11 +7,12 @@ signatures or cities.
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
-from django.core.paginator import Page, Paginator
+from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import BooleanField, Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
@@ -82,19 +83,65 @@ def petition_for_viewer(user: User | AnonymousUser, pk: int) -> Petition:
     raise Http404
 
 
-def signatories_page(petition: Petition, number: str | int | None) -> Page:
-    """A page of signatories' public names (never e-mails), oldest first.
+@dataclass(frozen=True)
+class SignatoryPage:
+    """Public names of signatories, newest first, and the cursor of the next (older) page."""
 
-    The page count comes from the tallied count, so no COUNT(*) over the signatures runs.
-    """
-    rows = (
-        Signature.objects.filter(petition_id=petition.pk)
-        .order_by("created_at", "id")
-        .values_list("user__full_name", "created_at")
+    rows: list[tuple[str, datetime]]
+    older: str | None
+    first: bool
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _cursor(signed_at: datetime, pk: int) -> str:
+    return f"{(signed_at - _EPOCH) // timedelta(microseconds=1)}.{pk}"
+
+
+def _parse_cursor(cursor: str | None) -> tuple[datetime, int] | None:
+    try:
+        micros, pk = (cursor or "").split(".")
+        return _EPOCH + timedelta(microseconds=int(micros)), int(pk)
+    except (ValueError, OverflowError):
+        return None
+
+
+def signatories_page(petition: Petition, cursor: str | None = None) -> SignatoryPage:
+    """A page of signatories' public names (never e-mails), newest first, so a new signer
+    finds their name on the first page. Keyset pagination: a page is one index range scan
+    from the cursor (the previous page's last signature), whatever its depth; no OFFSET, no
+    COUNT. A malformed cursor gives the first page."""
+    position = _parse_cursor(cursor)
+    rows = Signature.objects.filter(petition_id=petition.pk)
+    if position is not None:
+        # A row comparison, so PostgreSQL walks the (petition, created_at, id) index.
+        rows = rows.filter(
+            RawSQL(  # noqa: S611  (constant SQL, bound parameters)
+                '("petitions_signature"."created_at", "petitions_signature"."id") < (%s, %s)',
+                position,
+                output_field=BooleanField(),
+            )
+        )
+    found = list(
+        rows.order_by("-created_at", "-id").values_list("user__full_name", "created_at", "id")[
+            : conf.SIGNATORIES_PER_PAGE + 1
+        ]
     )
-    paginator = Paginator(rows, conf.SIGNATORIES_PER_PAGE)
-    paginator.__dict__["count"] = petition.signature_count  # cached_property
-    return paginator.get_page(number)
+    page = found[: conf.SIGNATORIES_PER_PAGE]
+    older = _cursor(page[-1][1], page[-1][2]) if len(found) > len(page) else None
+    return SignatoryPage([(name, at) for name, at, _pk in page], older, position is None)
+
+
+def signed_at(petition: Petition, user) -> datetime | None:
+    """When `user` signed `petition` (None: not signed). One index lookup."""
+    if not user.is_authenticated:
+        return None
+    return (
+        Signature.objects.filter(petition_id=petition.pk, user_id=user.pk)
+        .values_list("created_at", flat=True)
+        .first()
+    )
 
 
 def has_signed(petition: Petition, user: User) -> bool:

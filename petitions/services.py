@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -25,11 +26,12 @@ from opencity.cities import access
 from opencity.cities.models import City, StaffRole
 from opencity.cities.selectors import city_staff
 from opencity.core import Refused
+from opencity.core.models import AuditEntry
 from opencity.core.services import audit, notify_user
 from opencity.core.transitions import transition
 from opencity.queue import enqueue_on_commit, send_now, task_named
 from opencity.workdays import add_working_days
-from petitions import conf
+from petitions import conf, pages
 from petitions.models import Petition, PetitionRules, Signature
 
 logger = logging.getLogger(__name__)
@@ -51,6 +53,13 @@ def rules_for_city(city: City | int) -> PetitionRules:
 
 
 # --- transitions ----------------------------------------------------------------------------
+
+
+def _change_status(petition: Petition, **kwargs: Any) -> AuditEntry:
+    """`transition()` of the petition, and its cached pages rebuilt after the commit."""
+    entry = transition(petition, **kwargs)
+    pages.petition_changed(petition.pk)
+    return entry
 
 
 def _require_author(petition: Petition, actor: User | None) -> None:
@@ -80,7 +89,7 @@ def petition_submit(*, petition: Petition, actor: User) -> Petition:
     rules = rules_for_city(petition.city_id)
     due = add_working_days(timezone.localdate(now), rules.moderation_working_days)
     with transaction.atomic():
-        transition(
+        _change_status(
             petition,
             allowed_from=[Status.DRAFT],
             to=Status.SUBMITTED,
@@ -107,7 +116,7 @@ def petition_file(*, author: User, city: City, title: str, text: str) -> Petitio
 def petition_withdraw(*, petition: Petition, actor: User) -> Petition:
     """draft/submitted → withdrawn, by the author before publication. Atomic."""
     _require_author(petition, actor)
-    transition(
+    _change_status(
         petition,
         allowed_from=[Status.DRAFT, Status.SUBMITTED],
         to=Status.WITHDRAWN,
@@ -133,7 +142,7 @@ def petition_publish(*, petition: Petition, actor: User) -> Petition:
     rules = rules_for_city(petition.city_id)
     now = timezone.now()
     with transaction.atomic():
-        transition(
+        _change_status(
             petition,
             allowed_from=[Status.SUBMITTED],
             to=Status.COLLECTING,
@@ -159,7 +168,7 @@ def petition_reject(*, petition: Petition, actor: User, ground: str, comment: st
     if ground not in Petition.RejectionGround.values:
         raise ValueError(f"unknown rejection ground {ground!r}")
     with transaction.atomic():
-        transition(
+        _change_status(
             petition,
             allowed_from=[Status.SUBMITTED],
             to=Status.REJECTED,
@@ -184,7 +193,7 @@ def petition_respond(*, petition: Petition, actor: User, decision: str, text: st
     petition.refresh_from_db(fields=["response_due"])
     on_time = petition.response_due is None or timezone.localdate(now) <= petition.response_due
     with transaction.atomic():
-        transition(
+        _change_status(
             petition,
             allowed_from=[Status.REACHED],
             to=Status.ANSWERED,
@@ -348,6 +357,7 @@ def petition_mark_reached(*, petition_id: int) -> bool:
         ).update(status=Status.REACHED, reached_at=now, response_due=due)
         if claimed != 1:
             return False
+        pages.petition_changed(petition_id)
         petition.refresh_from_db()
         audit(
             obj=petition,
@@ -398,6 +408,7 @@ def close_expired(now: datetime | None = None) -> int:
             )
             if changed != 1:
                 continue
+            pages.petition_changed(petition_id)
             petition = Petition.objects.select_related("city", "author").get(pk=petition_id)
             audit(
                 obj=petition,

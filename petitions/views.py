@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -20,13 +21,14 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from opencity import pagecache
 from opencity.cities import access
 from opencity.cities.models import City
 from opencity.core import Refused
 from opencity.core.web import refusal_to_message
 from opencity.exports import csv_response
 from opencity.ratelimit import allow_request, too_many
-from petitions import conf, selectors, services
+from petitions import conf, pages, selectors, services
 from petitions.filters import PetitionFilter
 from petitions.forms import PetitionForm, SignForm
 from petitions.models import Petition
@@ -73,7 +75,7 @@ def petition_list(request: HttpRequest, city_slug: str | None = None) -> HttpRes
         f"{city_slug}|{sorted(filters.items())}|{request.GET.get('sort') == 'ending'}"
     )
 
-    def build() -> str:
+    def build_content() -> str:
         filterset = _list_filter(request, city)
         paginator = selectors.CachedCountPaginator(
             filterset.ordered_qs, conf.PETITIONS_PER_PAGE, count_key=count_key
@@ -84,46 +86,90 @@ def petition_list(request: HttpRequest, city_slug: str | None = None) -> HttpRes
             {"filterset": filterset, "page": page, "query": query.urlencode(), "city": city},
         )
 
-    content = _cached_fragment(f"petitions:list:{get_language()}:{digest}", build)
+    if not request.GET:
+        # The first page, unfiltered: what a surge opens. The whole page is cached.
+        return pagecache.page(
+            request,
+            "petitions/list.html",
+            key=f"petitions:list:{city_slug or ''}",
+            tags=[pages.LISTS_TAG],
+            build=lambda: {"content": build_content(), "city": city},
+            fresh=conf.PAGE_CACHE_SECONDS,
+        )
+    content = _cached_fragment(f"petitions:list:{get_language()}:{digest}", build_content)
     return render(request, "petitions/list.html", {"content": content, "city": city})
 
 
 def petition_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    petition = selectors.petition_for_viewer(request.user, pk)
-    page_number = request.GET.get("page") or "1"
-    today = timezone.localdate()
-    key = (
-        f"petitions:detail:{petition.pk}:{petition.status}:{petition.signature_count}:"
-        f"{get_language()}:{page_number[:8]}:{today.isoformat()}"
-    )
+    """Public petitions come from the page cache (opencity/pagecache.py): the count is
+    refreshed at most every COUNT_REFRESH_SECONDS from the tallied count; a signer's own
+    signature shows at once (_detail_personal). Others' petitions: authors and staff only."""
+    cursor = request.GET.get("older")
 
-    def build() -> str:
-        return render_to_string(
-            "petitions/_detail_body.html",
-            {
-                "petition": petition,
-                "signatories": selectors.signatories_page(petition, page_number),
-                "days_left": _days_left(petition),
-                "collection_ended_at": _collection_ended_at(petition),
-                "SITE_URL": settings.SITE_URL,
-            },
+    def build() -> dict:
+        petition = Petition.objects.select_related("city").filter(pk=pk).first()
+        if petition is None:
+            raise Http404
+        if not petition.is_public:
+            raise pagecache.NotCacheable
+        return _detail_context(petition, cursor)
+
+    try:
+        return pagecache.page(
+            request,
+            "petitions/detail.html",
+            key=f"petition:{pk}",
+            tags=[pages.petition_tag(pk)],
+            build=build,
+            personal=_detail_personal,
+            fresh=conf.COUNT_REFRESH_SECONDS,
         )
+    except pagecache.NotCacheable:
+        petition = selectors.petition_for_viewer(request.user, pk)
+        context = _detail_context(petition, cursor)
+        context.update(_detail_personal(request, context))
+        response = render(request, "petitions/detail.html", context)
+        response["Cache-Control"] = "private, no-cache"
+        return response
 
-    body = _cached_fragment(key, build, conf.DETAIL_CACHE_SECONDS)
-    context = {
+
+def _detail_context(petition: Petition, cursor: str | None) -> dict:
+    return {
         "petition": petition,
-        "body": body,
+        "signatories": selectors.signatories_page(petition, cursor),
+        "days_left": _days_left(petition),
+        "collection_ended_at": _collection_ended_at(petition),
+        "SITE_URL": settings.SITE_URL,
         "share_url": settings.SITE_URL + petition.get_absolute_url(),
         "can_sign": petition.status in services.SIGNABLE_STATUSES and not _period_over(petition),
     }
+
+
+def _detail_personal(request: HttpRequest, context: dict) -> dict:
+    """The visitor's part of a petition page: signed or not, the form, author and staff
+    links. A signature newer than the page's count or list is added to both here, so the
+    signer sees it on the next page even while everyone else's copy is cached."""
     user = request.user
-    if user.is_authenticated:
-        context["has_signed"] = selectors.has_signed(petition, user)
-        context["verified"] = services.has_verified_email(user)
-        context["sign_form"] = SignForm()
-        context["is_author"] = user.pk == petition.author_id
-        context["is_staff_of_city"] = access.can_act_on_city(user, petition.city_id)
-    return render(request, "petitions/detail.html", context)
+    if not user.is_authenticated:
+        return {}
+    petition = context["petition"]
+    signed_at = selectors.signed_at(petition, user)
+    values = {
+        "has_signed": signed_at is not None,
+        "verified": services.has_verified_email(user),
+        "sign_form": SignForm(),
+        "is_author": user.pk == petition.author_id,
+        "is_staff_of_city": access.can_act_on_city(user, petition.city_id),
+    }
+    if signed_at is not None:
+        if petition.counted_at is None or signed_at >= petition.counted_at:
+            counted = copy.copy(petition)
+            counted.signature_count += 1
+            values["petition"] = counted
+        built_at = context.get("pagecache_built_at")
+        if built_at is not None and signed_at > built_at and context["signatories"].first:
+            values["own_signature"] = (user.full_name, signed_at)
+    return values
 
 
 def _period_over(petition: Petition) -> bool:
@@ -150,12 +196,24 @@ def _days_left(petition: Petition) -> int | None:
 
 @require_GET
 def petition_count(request: HttpRequest, pk: int) -> JsonResponse:
-    """The live count for the progress bar's script: one primary-key read."""
-    row = (
-        Petition.objects.filter(pk=pk, status__in=Petition.PUBLIC_STATUSES)
-        .values("signature_count", "threshold", "status")
-        .first()
-    )
+    """The live count for the progress bar's script: every open page asks every 5 s, so the
+    primary-key read is shared through the cache for a second (the tally's own pace)."""
+    key = f"petitions:count:{pk}"
+    try:
+        row = cache.get(key)
+    except Exception:
+        row = None
+    if row is None:
+        row = (
+            Petition.objects.filter(pk=pk, status__in=Petition.PUBLIC_STATUSES)
+            .values("signature_count", "threshold", "status")
+            .first()
+        )
+        if row is not None:
+            try:
+                cache.set(key, row, conf.COUNT_REFRESH_SECONDS)
+            except Exception as exc:
+                logger.warning("page cache unavailable (%s)", type(exc).__name__)
     if row is None:
         return JsonResponse({"error": "not found"}, status=404)
     threshold = row["threshold"] or 0

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.cache import cache
 
+from opencity import pagecache
 from opencity.cities.access import ASSOCIATION_GROUP, DIRECTORS_GROUP
 from opencity.cities.models import StaffRole
 from tests.factories import make_city, make_clerk, make_user
@@ -22,6 +23,7 @@ def _clean_cache():
     redis_breaker.reset()
     broker_breaker.reset()
     cache.clear()
+    pagecache._local.clear()
     yield
 
 

@@ -1,0 +1,230 @@
+"""The petition page under a surge: cached for everyone, exact for the signer, never a 500."""
+
+from __future__ import annotations
+
+import gzip
+import re
+import time
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from opencity import pagecache
+from petitions import conf, services
+from petitions.models import Petition
+from tests.petitions.factories import make_petition, make_rules, sign_many
+
+Status = Petition.Status
+pytestmark = pytest.mark.django_db
+
+
+def shown_count(response) -> int:
+    match = re.search(r"data-count>([^<]+)<", response.content.decode())
+    assert match, "the page shows no count"
+    return int(re.sub(r"\D", "", match.group(1)))
+
+
+@pytest.fixture
+def petition(city_a):
+    make_rules(city_a, threshold=1000)
+    petition = make_petition(city_a, threshold=1000)
+    sign_many(petition, 3)
+    services.petition_tally(petition_id=petition.pk)
+    return petition
+
+
+def test_count_is_cached_within_the_window_and_exact_after_it(petition, monkeypatch):
+    # A long window first (this machine may be slow), then the real one.
+    monkeypatch.setattr(conf, "COUNT_REFRESH_SECONDS", 60)
+    anonymous = Client()
+    url = petition.get_absolute_url()
+    assert shown_count(anonymous.get(url)) == 3
+    sign_many(petition, 2)
+    services.petition_tally(petition_id=petition.pk)
+    assert shown_count(anonymous.get(url)) == 3  # served from the cache
+    monkeypatch.setattr(conf, "COUNT_REFRESH_SECONDS", 1)
+    time.sleep(1.1)
+    assert shown_count(anonymous.get(url)) == 5  # this request rebuilt it
+    assert shown_count(anonymous.get(url)) == 5
+
+
+def test_a_new_signature_is_shown_to_its_signer_at_once(petition, citizen, client, monkeypatch):
+    monkeypatch.setattr(conf, "COUNT_REFRESH_SECONDS", 60)
+    url = petition.get_absolute_url()
+    anonymous = Client()
+    assert shown_count(anonymous.get(url)) == 3  # cached: 3
+    client.force_login(citizen)
+    response = client.post(reverse("petitions:sign", args=[petition.pk]))
+    assert response.status_code == 302
+    # The tally has not run (it is queued on commit); everyone else still sees 3.
+    assert Petition.objects.get(pk=petition.pk).signature_count == 3
+    assert shown_count(anonymous.get(url)) == 3
+    page = client.get(url)
+    assert shown_count(page) == 4
+    assert 'class="messages"' in page.content.decode()  # "your signature is recorded"
+    assert 'class="messages"' not in anonymous.get(url).content.decode()
+    signatories = page.content.decode().split('id="signatories-heading"')[1]
+    assert citizen.full_name in signatories
+    assert f'action="{reverse("petitions:sign", args=[petition.pk])}"' not in page.content.decode()
+    # Once the tally counted it, the signer is not counted twice.
+    services.petition_tally(petition_id=petition.pk)
+    monkeypatch.setattr(conf, "COUNT_REFRESH_SECONDS", 1)
+    time.sleep(1.1)
+    assert shown_count(anonymous.get(url)) == 4  # rebuilt from the tally
+    page = client.get(url)
+    assert shown_count(page) == 4
+    signatories = page.content.decode().split('id="signatories-heading"')[1]
+    assert signatories.count(citizen.full_name) == 1  # once, from the database now
+
+
+def test_signed_in_visitors_get_their_own_part_of_the_cached_page(
+    petition, citizen, client, monkeypatch
+):
+    monkeypatch.setattr(conf, "COUNT_REFRESH_SECONDS", 60)
+    url = petition.get_absolute_url()
+    anonymous = Client().get(url).content.decode()
+    assert reverse("account_login") in anonymous
+    assert "csrfmiddlewaretoken" not in anonymous  # the same bytes for every anonymous visitor
+    client.force_login(citizen)
+    mine = client.get(url).content.decode()
+    assert f'action="{reverse("petitions:sign", args=[petition.pk])}"' in mine
+    assert "csrfmiddlewaretoken" in mine
+    assert citizen.get_short_name() in mine
+    assert Client().get(url).content.decode() == anonymous
+
+
+def test_matching_etag_answers_304_and_a_new_count_a_new_etag(petition, monkeypatch):
+    monkeypatch.setattr(conf, "COUNT_REFRESH_SECONDS", 60)
+    url = petition.get_absolute_url()
+    anonymous = Client()
+    first = anonymous.get(url)
+    etag = first["ETag"]
+    assert "public" in first["Cache-Control"] and "must-revalidate" in first["Cache-Control"]
+    again = anonymous.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 304 and again["ETag"] == etag and again.content == b""
+    sign_many(petition, 1)
+    services.petition_tally(petition_id=petition.pk)
+    monkeypatch.setattr(conf, "COUNT_REFRESH_SECONDS", 1)
+    time.sleep(1.1)
+    changed = anonymous.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert changed.status_code == 200 and changed["ETag"] != etag
+
+
+def test_the_cached_page_is_gzipped_once_and_decompresses_to_the_page(petition, monkeypatch):
+    monkeypatch.setattr(conf, "COUNT_REFRESH_SECONDS", 60)
+    url = petition.get_absolute_url()
+    plain = Client().get(url)
+    packed = Client().get(url, HTTP_ACCEPT_ENCODING="gzip, br")
+    assert packed["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in packed["Vary"]
+    assert gzip.decompress(packed.content) == plain.content
+    assert packed["ETag"] != plain["ETag"]
+
+
+def test_close_and_response_invalidate_the_page_at_once(
+    petition, moderator_a, django_capture_on_commit_callbacks
+):
+    url = petition.get_absolute_url()
+    anonymous = Client()
+    assert "petition-response" not in anonymous.get(url).content.decode()
+    Petition.objects.filter(pk=petition.pk).update(status=Status.REACHED)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.petition_respond(
+            petition=Petition.objects.get(pk=petition.pk),
+            actor=moderator_a,
+            decision=Petition.Decision.SUPPORTED,
+            text="Рада ухвалила рішення облаштувати велодоріжку.",
+        )
+    page = anonymous.get(url).content.decode()
+    assert "Рада ухвалила рішення облаштувати велодоріжку." in page
+
+
+def test_closing_invalidates_the_page_and_the_list(city_a, django_capture_on_commit_callbacks):
+    make_rules(city_a, threshold=1000)
+    petition = make_petition(city_a, threshold=1000, title="Петиція, що закривається")
+    anonymous = Client()
+    url = petition.get_absolute_url()
+    sign_button = f'class="btn btn-primary" href="{reverse("account_login")}?next='
+    assert sign_button in anonymous.get(url).content.decode()
+    assert petition.title in anonymous.get(reverse("petitions:list")).content.decode()
+    Petition.objects.filter(pk=petition.pk).update(
+        collection_ends_at=timezone.now() - timedelta(hours=1)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.close_expired() == 1
+    assert sign_button not in anonymous.get(url).content.decode()
+    listed = anonymous.get(reverse("petitions:list"), HTTP_ACCEPT_ENCODING="identity")
+    assert listed.status_code == 200
+
+
+def test_a_programme_edit_invalidates_its_page(city_a, django_capture_on_commit_callbacks):
+    from tests.initiatives.factories import make_programme
+
+    programme = make_programme(city_a)
+    url = reverse("initiatives:programme", args=[programme.slug])
+    anonymous = Client()
+    assert programme.title in anonymous.get(url).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        programme.title = "Громадський бюджет: нова назва"
+        programme.save()
+    assert "Громадський бюджет: нова назва" in anonymous.get(url).content.decode()
+
+
+def test_signatories_are_paged_by_keyset_newest_first_without_offset(petition):
+    extra = sign_many(petition, conf.SIGNATORIES_PER_PAGE + 7)
+    url = petition.get_absolute_url()
+    first = Client().get(url).content.decode()
+    names = re.findall(r"<li>([^<]+) <span class=\"meta\">", first)
+    assert len(names) == conf.SIGNATORIES_PER_PAGE
+    assert names[0].strip() == extra[-1].full_name  # newest first
+    older = re.search(r'href="\?older=([0-9.]+)#', first).group(1)
+    with CaptureQueriesContext(connection) as queries:
+        second = Client().get(url, {"older": older}).content.decode()
+    assert not any("OFFSET" in q["sql"].upper() for q in queries.captured_queries)
+    rest = re.findall(r"<li>([^<]+) <span class=\"meta\">", second)
+    assert len(rest) == 3 + len(extra) - conf.SIGNATORIES_PER_PAGE
+    assert not set(names) & set(rest)
+    assert 'href="?older=' not in second
+    assert Client().get(url, {"older": "garbage"}).status_code == 200
+
+
+def test_pages_are_served_without_redis(petition, citizen):
+    dead = {
+        "default": {
+            "BACKEND": "opencity.cache.ReusingRedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens here
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
+    pagecache._down_until = 0.0
+    try:
+        with override_settings(
+            CACHES=dict(dead), SESSION_ENGINE="django.contrib.sessions.backends.db"
+        ):
+            anonymous = Client()
+            for url in (
+                petition.get_absolute_url(),
+                reverse("petitions:list"),
+                reverse("home"),
+                reverse("initiatives:index"),
+            ):
+                response = anonymous.get(url)
+                assert response.status_code == 200, url
+            assert shown_count(anonymous.get(petition.get_absolute_url())) == 3
+            signed_in = Client()
+            signed_in.force_login(citizen)
+            assert signed_in.get(petition.get_absolute_url()).status_code == 200
+    finally:
+        pagecache._down_until = 0.0
+
+
+def test_a_petition_only_its_author_may_see_is_never_cached(city_a, client):
+    draft = make_petition(city_a, status=Status.SUBMITTED, title="Ще на модерації: лавки")
+    client.force_login(draft.author)
+    assert "Ще на модерації" in client.get(draft.get_absolute_url()).content.decode()
+    assert Client().get(draft.get_absolute_url()).status_code == 404

@@ -1,0 +1,118 @@
+"""opencity/pagecache.py: single flight, personal parts, cache errors, anonymous language switch."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.test import Client, RequestFactory
+from django.urls import reverse
+
+from opencity import pagecache
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_herd_of_misses_renders_the_page_once():
+    renders = []
+    lock = threading.Lock()
+
+    def build() -> dict:
+        with lock:
+            renders.append(1)
+        time.sleep(0.3)  # a slow page: the others arrive while it is being built
+        return {"summaries": {}}
+
+    statuses = []
+    barrier = threading.Barrier(16)
+
+    def visitor() -> None:
+        request = RequestFactory().get("/")
+        request.user = AnonymousUser()
+        barrier.wait()
+        response = pagecache.page(request, "home.html", key="herd-test", build=build, fresh=60)
+        with lock:
+            statuses.append((response.status_code, response.content))
+
+    threads = [threading.Thread(target=visitor) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert len(statuses) == 16
+    assert {status for status, _body in statuses} == {200}
+    assert len({body for _status, body in statuses}) == 1
+    assert len(renders) == 1
+
+
+def test_an_invalidated_page_is_rebuilt_on_its_next_request():
+    built = []
+
+    def build() -> dict:
+        built.append(1)
+        return {"summaries": {}}
+
+    def get() -> None:
+        request = RequestFactory().get("/")
+        request.user = AnonymousUser()
+        pagecache.page(request, "home.html", key="inv-test", tags=["inv"], build=build, fresh=60)
+
+    get()
+    get()
+    assert len(built) == 1  # fresh for 60 s
+    pagecache.invalidate("inv")  # outside a transaction it takes effect at once
+    get()
+    assert len(built) == 2
+    get()
+    assert len(built) == 2
+
+
+def test_a_cache_error_serves_the_page_uncached_and_backs_off(monkeypatch):
+    from django.core.cache import cache
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(cache, "get_many", broken)
+    pagecache._down_until = 0.0
+    try:
+        built = []
+
+        def build() -> dict:
+            built.append(1)
+            return {"summaries": {}}
+
+        for _ in range(3):
+            request = RequestFactory().get("/")
+            request.user = AnonymousUser()
+            response = pagecache.page(request, "home.html", key="down", build=build)
+            assert response.status_code == 200
+            assert response["Cache-Control"] == "private, no-cache"
+        assert len(built) == 3
+        assert not pagecache._cache_usable()  # the next requests skip the cache for a while
+    finally:
+        pagecache._down_until = 0.0
+
+
+def test_anonymous_language_switch_needs_no_token_but_a_signed_in_one_does(citizen):
+    anonymous = Client(enforce_csrf_checks=True)
+    response = anonymous.post(reverse("set_language"), {"language": "en", "next": "/"})
+    assert response.status_code == 302
+    assert response.cookies["opencity_language"].value == "en"
+    signed_in = Client(enforce_csrf_checks=True)
+    signed_in.force_login(citizen)
+    response = signed_in.post(reverse("set_language"), {"language": "en", "next": "/"})
+    assert response.status_code == 403
+    citizen.refresh_from_db()
+    assert citizen.preferred_language != "en"
+    page = signed_in.get(reverse("home")).content.decode()
+    token = page.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+    response = signed_in.post(
+        reverse("set_language"),
+        {"language": "en", "next": "/", "csrfmiddlewaretoken": token},
+    )
+    assert response.status_code == 302
+    citizen.refresh_from_db()
+    assert citizen.preferred_language == "en"
