@@ -360,4 +360,5 @@ RATE_LIMITS = {
     "vote": (env_int("RATE_LIMIT_VOTE_PER_MINUTE", 20, min_value=1), 60),
     "register": (env_int("RATE_LIMIT_REGISTER_PER_MINUTE", 10, min_value=1), 60),
     "file": (env_int("RATE_LIMIT_FILE_PER_HOUR", 5, min_value=1), 3600),
+    "survey": (env_int("RATE_LIMIT_SURVEY_SAVE_PER_MINUTE", 30, min_value=1), 60),
 }
