@@ -165,3 +165,28 @@ def test_comparison_with_another_questionnaire_is_404(director_client, waves):
 def test_printable_view_uses_the_print_stylesheet(director_client, waves):
     page = director_client.get(results_url(waves[0], print=1)).content.decode()
     assert 'print.css" media="all"' in page
+
+
+def test_demo_survey_has_324_answers_from_the_imported_hromadas_and_reports_them(
+    director_client,
+):
+    from members.surveys import demo
+    from members.surveys.models import Response, Wave
+    from opencity.cities.services import HROMADAS_CSV, import_hromadas
+
+    import_hromadas(HROMADAS_CSV)
+    demo.seed(log=lambda *_: None)
+    demo.seed(log=lambda *_: None)  # idempotent
+    wave = Wave.objects.get()
+    assert Response.objects.filter(wave=wave, status="submitted").count() == 324
+    assert wave.invitations.count() == 400
+    # every answered condition was honoured: no programme year without a programme
+    assert (
+        not Response.objects.filter(
+            answers__question__code="strategy_year",
+        )
+        .exclude(answers__question__code="has_strategy", answers__choice="yes")
+        .exists()
+    )
+    page = director_client.get(results_url(wave)).content.decode()
+    assert "Бракує фахівців" in page and ("81.0" in page or "81,0" in page)
