@@ -4,7 +4,6 @@ directors' results (/reports/surveys/…, directors and the secretariat only).""
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
 from functools import wraps
 from typing import Any
 
@@ -19,10 +18,11 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from members import report_formats
-from members.reports import Chart, Report
+from members.reports import Report
 from members.surveys import conf, results
+from members.surveys import render as html_parts
 from members.surveys.forms import SurveyForm, initial_from
-from members.surveys.models import Response, Wave
+from members.surveys.models import MatrixAnswer, Question, Response, Wave
 from members.surveys.services import invitation_from_token, response_save
 from opencity import ratelimit
 from opencity.cities import access
@@ -129,28 +129,6 @@ def _size_label(low: int, high: int | None) -> str:
     return f"{low:,}–{high - 1:,}".replace(",", " ")
 
 
-def mobile_chart(chart: Chart) -> dict:
-    """A bar chart whose labels stay ≥ 12 px on a 360 px phone: each label on its own line
-    above a full-width bar, in a 340-unit-wide view box drawn at 14 units per letter."""
-    top = max((Decimal(b.value) for b in chart.bars), default=Decimal(0)) or Decimal(1)
-    rows = []
-    for k, bar in enumerate(chart.bars):
-        y = k * 44
-        width = Decimal(bar.value) / top * 280
-        rows.append(
-            {
-                "label": bar.label if len(bar.label) <= 44 else bar.label[:43] + "…",
-                "label_y": y + 16,
-                "bar_y": y + 22,
-                "w": f"{width:.1f}",
-                "value": bar.value,
-                "value_x": f"{width + 6:.1f}",
-                "value_y": y + 36,
-            }
-        )
-    return {"rows": rows, "height": max(len(rows), 1) * 44 + 4}
-
-
 @results_access
 def results_index(request: HttpRequest) -> HttpResponse:
     waves = Wave.objects.select_related("version__questionnaire").order_by("-opens_on")
@@ -179,21 +157,24 @@ def results_wave(request: HttpRequest, pk: int, fmt: str = "") -> HttpResponse:
     if fmt:
         if fmt not in ("csv", "xlsx"):
             return HttpResponse(status=404)
-        return _export(results.wave_results(wave, filters, text_limit=None).report, fmt)
+        full = results.wave_results(wave, filters, text_limit=None)
+        return _export(results.export_report(full), fmt)
     printing = request.GET.get("print") == "1"
     data = results.wave_results(
         wave, filters, text_limit=None if printing else conf.FREE_TEXT_ON_SCREEN
     )
+    labels = [str(label) for _s, label in MatrixAnswer.Status.choices]
     blocks = []
     for block in data.blocks:
-        blocks.append(
-            {
-                "block": block,
-                "rows": [report_formats.display_row(block.table, row) for row in block.table.rows],
-                "totals": report_formats.display_row(block.table, block.table.totals or []),
-                "chart": mobile_chart(block.chart) if block.chart else None,
-            }
-        )
+        q = block.question
+        if q.kind == Question.Kind.MATRIX:
+            html = html_parts.heat_html(q.text, data.matrix.get(q.pk, []), labels)
+        elif q.kind in Question.TEXT_KINDS:
+            html = ""
+        else:
+            html = html_parts.table_html(block.table)
+        chart = html_parts.chart_svg(block.chart, f"chart-{q.pk}") if block.chart else ""
+        blocks.append({"block": block, "table": html, "chart": chart})
     query = request.GET.copy()
     query.pop("print", None)
     others = Wave.objects.filter(version__questionnaire=wave.version.questionnaire_id).exclude(
@@ -207,14 +188,7 @@ def results_wave(request: HttpRequest, pk: int, fmt: str = "") -> HttpResponse:
             "form": form,
             "data": data,
             "blocks": blocks,
-            "rates": [
-                (
-                    t,
-                    [report_formats.display_row(t, r) for r in t.rows],
-                    report_formats.display_row(t, t.totals or []),
-                )
-                for t in data.report.tables[:2]
-            ],
+            "rates": [(t, html_parts.table_html(t)) for t in data.report.tables[:2]],
             "printing": printing,
             "query": query.urlencode(),
             "others": others,
@@ -243,8 +217,7 @@ def results_compare(request: HttpRequest, pk: int, other: int, fmt: str = "") ->
             "other": other_wave,
             "form": form,
             "report": report,
-            "table": table,
-            "rows": [report_formats.display_row(table, r) for r in table.rows],
+            "table_html": html_parts.table_html(table),
             "query": request.GET.urlencode(),
         },
     )

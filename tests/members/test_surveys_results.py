@@ -127,15 +127,19 @@ def test_csv_export_has_every_question_and_free_text(director_client, waves):
     assert "Мегаполіс" in text
 
 
-def test_xlsx_export_keeps_numbers_as_numbers(director_client, waves):
+def test_xlsx_export_keeps_numbers_as_numbers_and_lists_free_text(director_client, waves):
     response = director_client.get(
         reverse("members:survey_results_export", args=[waves[0].pk, "xlsx"])
     )
     workbook = load_workbook(io.BytesIO(response.content))
-    rate = workbook.worksheets[0]
-    values = list(rate.iter_rows(values_only=True))
-    assert values[0][0] and any(isinstance(row[1], int) for row in values[1:])
-    assert len(workbook.worksheets) >= 10
+    assert len(workbook.worksheets) == 6  # two rates, answers, numbers, matrix, free text
+    rate = list(workbook.worksheets[0].iter_rows(values_only=True))
+    assert any(isinstance(row[1], int) for row in rate[1:])
+    numbers = list(workbook.worksheets[3].iter_rows(values_only=True))
+    staff = next(row for row in numbers if row[0] == "staff")
+    assert staff[1:] == (2, 2, 21, 40)
+    texts = [cell for row in workbook.worksheets[5].iter_rows(values_only=True) for cell in row]
+    assert "Бракує фахівців" in texts and "Мегаполіс" in texts
 
 
 def test_two_wave_comparison_shows_the_change(director_client, waves):
