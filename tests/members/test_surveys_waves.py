@@ -246,3 +246,31 @@ def test_clerk_and_director_see_no_survey_admin(client, moderator_a, director):
             403,
         )
         assert client.get(reverse("admin:members_response_changelist")).status_code in (302, 403)
+
+
+def test_secretariat_admin_pages_open_and_locked_version_is_read_only(
+    client, version, sent, association_staff
+):
+    submit(Invitation.objects.get(wave=sent, city__slug="lutska"), version)
+    client.force_login(association_staff)
+    for model in (
+        "questionnaire",
+        "questionnaireversion",
+        "section",
+        "question",
+        "wave",
+        "invitation",
+        "response",
+    ):
+        assert client.get(reverse(f"admin:members_{model}_changelist")).status_code == 200
+    for model in ("questionnaire", "questionnaireversion", "question", "wave"):
+        assert client.get(reverse(f"admin:members_{model}_add")).status_code == 200
+    q = question(version, "staff")
+    page = client.post(
+        reverse("admin:members_question_change", args=[q.pk]), {"text_uk": "змінено"}
+    )
+    assert page.status_code == 403
+    assert question(version, "staff").text_uk != "змінено"
+    response = Response.objects.get(city__slug="lutska")
+    page = client.get(reverse("admin:members_response_change", args=[response.pk]))
+    assert page.status_code == 200 and "reopen" in page.content.decode()
