@@ -96,7 +96,7 @@ def test_answer_to_a_hidden_question_is_refused_and_kept(client, version, invita
     page = client.post(url(invitation), {**data, "submit": "1"})
     assert page.status_code == 200
     text = page.content.decode()
-    assert "applies only if the answer" in text or "стосується лише" in text
+    assert "Це питання стосується лише випадку" in text
     assert 'value="АСКОД"' in text and "Потрібне навчання" in text
     assert not Response.objects.exists()
 
@@ -109,21 +109,23 @@ def test_condition_met_makes_the_question_required(client, version, invitation):
     assert Response.objects.count() == 0
 
 
-@pytest.mark.parametrize("staff", ["501", "-1", "дванадцять"])
+@pytest.mark.parametrize(
+    ("staff", "message"),
+    [
+        ("501", "Введіть число від 0 до 500."),
+        ("-1", "Введіть число від 0 до 500."),
+        ("дванадцять", "Введіть ціле число."),
+    ],
+)
 def test_number_out_of_range_or_not_a_number_is_refused_and_typed_text_kept(
-    client, version, invitation, staff
+    client, version, invitation, staff, message
 ):
     page = client.post(
         url(invitation), {**complete(version, **form_data(version, staff=staff)), "submit": "1"}
     )
     assert page.status_code == 200
     text = page.content.decode()
-    assert (
-        "from 0 to 500" in text
-        or "від 0 до 500" in text
-        or "whole number" in text
-        or "ціле число" in text
-    )
+    assert message in text
     assert f'value="{staff}"' in text and "Потрібне навчання" in text
     assert not Response.objects.exists()
 
@@ -156,7 +158,7 @@ def test_second_submission_is_refused_with_a_message(client, version, invitation
         url(invitation), {**complete(version, **form_data(version, staff="99")), "submit": "1"}
     )
     assert page.status_code == 200
-    assert "secretariat" in page.content.decode() or "секретаріат" in page.content.decode()
+    assert "напишіть до секретаріату" in page.content.decode()
     assert Answer.objects.get(question__code="staff").number == 12
 
 
@@ -201,7 +203,7 @@ def test_reused_link_after_submission_shows_it_was_submitted(client, version, in
     client.post(url(invitation), {**complete(version), "submit": "1"})
     page = client.get(url(invitation)).content.decode()
     assert "survey-form" not in page
-    assert "secretariat" in page or "секретаріат" in page
+    assert "напишіть до секретаріату" in page
 
 
 def test_one_response_per_council_and_wave_is_a_database_rule(version, invitation):
