@@ -36,7 +36,8 @@ def table_html(table: Table) -> SafeString:
     )
     foot = f"<tfoot><tr>{_cells(table, table.totals)}</tr></tfoot>" if table.totals else ""
     return mark_safe(  # noqa: S308 - every piece above is escaped
-        '<div class="table-wrap"><table class="report-table">'
+        f'<div class="table-wrap" tabindex="0" role="region" aria-label="{escape(table.title)}">'
+        '<table class="report-table">'
         f'<caption class="visually-hidden">{escape(table.title)}</caption>'
         f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody>{foot}</table></div>"
     )
@@ -80,7 +81,8 @@ def heat_html(question_text: str, rows: list[dict], labels: list[str]) -> SafeSt
         )
         body.append(f'<tr><th scope="row">{escape(row["product"])}</th>{cells}</tr>')
     return mark_safe(  # noqa: S308 - every piece above is escaped
-        '<div class="table-wrap"><table class="report-table heat">'
+        f'<div class="table-wrap" tabindex="0" role="region" aria-label="{escape(question_text)}">'
+        '<table class="report-table heat">'
         f'<caption class="visually-hidden">{escape(question_text)}</caption>'
         f'<thead><tr><th scope="col">{escape(_("E-product"))}</th>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table></div>"

@@ -58,3 +58,47 @@ def test_council_fills_a_survey_with_a_condition_on_a_phone(browser):
     assert Answer.objects.get(response=response, question=edms_name).text == "АСКОД"
     assert Answer.objects.get(response=response, question=staff).number == 12
     assert_accessible(browser)
+
+
+def test_director_reads_the_results_on_a_phone_with_labels_of_12px_or_more(browser):
+    from django.contrib.auth.models import Group
+
+    from members.surveys.forms import SurveyForm
+    from opencity.cities.access import DIRECTORS_GROUP
+    from tests.browser.fixtures import sign_in
+    from tests.factories import make_user
+    from tests.members.survey_factories import form_data
+
+    version = make_questionnaire()
+    make_member(make_city(name_uk="Луцька", slug="lutska"))
+    wave = make_wave(version)
+    services.wave_send(wave=wave)
+    form = SurveyForm(
+        form_data(version, has_edms="no", staff="4", obstacles=["cost"], readiness="3"),
+        version=version,
+        submitting=True,
+    )
+    assert form.is_valid(), form.errors
+    services.response_save(invitation=Invitation.objects.get(), answers=form.answers(), submit=True)
+    director = make_user(is_staff=True)
+    director.groups.add(Group.objects.get_or_create(name=DIRECTORS_GROUP)[0])
+
+    browser.set_window_size(360, 740)
+    sign_in(browser, director)
+    browser.get(browser.base_url + f"/reports/surveys/{wave.pk}/")
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= 360
+    smallest = browser.execute_script(
+        """
+        let smallest = 1000;
+        document.querySelectorAll('.survey-chart svg').forEach(svg => {
+          const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+          svg.querySelectorAll('text').forEach(t => {
+            const size = parseFloat(getComputedStyle(t).fontSize) * scale;
+            smallest = Math.min(smallest, size);
+          });
+        });
+        return smallest;
+        """
+    )
+    assert 12 <= smallest < 1000
+    assert_accessible(browser)
