@@ -195,9 +195,8 @@ def _figures(wave: Wave, questions: list[Question], filters: Filters, text_limit
     )
     if text_limit is not None:
         listed = listed.filter(rank__lte=text_limit)
-    for qid, city, text, other in listed.values_list(
-        "question_id", "response__city__name_uk", "text", "other_text"
-    ).order_by("question_id", "rank"):
+    rows = listed.values_list("question_id", "response__city__name_uk", "text", "other_text")
+    for qid, city, text, other in rows.order_by("question_id", "rank") if text_limit != 0 else []:
         texts[qid].append((city, text or other))
     return _Figures(respondents, discrete, numbers, matrix, texts, text_totals)
 
