@@ -21,6 +21,9 @@ CREATE TRIGGER members_survey_response_locks AFTER INSERT ON members_response
 
 CREATE FUNCTION members_survey_refuse_locked(version bigint) RETURNS void AS $$
 BEGIN
+    -- Wait for a first response being recorded at this moment (it updates locked_at), so an
+    -- edit racing the first answer is refused rather than slipping in.
+    PERFORM 1 FROM members_questionnaireversion WHERE id = version FOR SHARE;
     IF EXISTS (SELECT 1 FROM members_questionnaireversion
                 WHERE id = version AND locked_at IS NOT NULL) THEN
         RAISE EXCEPTION 'questionnaire version % is locked: answers have arrived', version

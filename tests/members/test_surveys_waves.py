@@ -281,3 +281,44 @@ def test_secretariat_admin_pages_open_and_locked_version_is_read_only(
     response = Response.objects.get(city__slug="lutska")
     page = client.get(reverse("admin:members_response_change", args=[response.pk]))
     assert page.status_code == 200 and "reopen" in page.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_edit_racing_the_first_answer_is_refused():
+    import threading
+
+    from django.db import connection
+
+    version = make_questionnaire()
+    make_member(make_city(slug="lutska"))
+    wave = make_wave(version)
+    services.wave_send(wave=wave)
+    invitation = Invitation.objects.get()
+    answered, outcome = threading.Event(), []
+
+    def first_answer():
+        try:
+            with transaction.atomic():
+                Response.objects.create(wave=wave, city=invitation.city, version=version)
+                answered.set()
+                threading.Event().wait(1.0)  # the edit below now waits for this commit
+        finally:
+            connection.close()
+
+    def edit():
+        answered.wait(10)
+        try:
+            Question.objects.filter(section__version=version, code="staff").update(max_value=9)
+            outcome.append("changed")
+        except IntegrityError:
+            outcome.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first_answer), threading.Thread(target=edit)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcome == ["refused"]
+    assert question(version, "staff").max_value == 500
