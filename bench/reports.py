@@ -45,6 +45,9 @@ os.environ.update(
     }
 )
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _surveys_common import measure_surveys, populate_surveys  # noqa: E402
+
 warnings.filterwarnings("ignore", message="No directory at")  # collectstatic is not needed here
 
 PETITIONS = 100_000
@@ -340,6 +343,19 @@ def populate_initiatives(rng: random.Random, today: date, member_ids: list[int],
     ResultRow.objects.bulk_create(rows, batch_size=5000)
 
 
+def populate_director():
+    from django.contrib.auth.models import Group
+
+    from opencity.accounts.models import User
+    from opencity.cities.access import DIRECTORS_GROUP
+
+    director = User.objects.create_user(
+        email="director@bench.example", password="x", full_name="Директор", is_staff=True
+    )
+    director.groups.add(Group.objects.get_or_create(name=DIRECTORS_GROUP)[0])
+    return director
+
+
 # --- measurements ------------------------------------------------------------------------------
 def p95(values: list[float]) -> float:
     ordered = sorted(values)
@@ -407,6 +423,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=25)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--surveys-only", action="store_true", help="only hromadas and the council surveys"
+    )
     args = parser.parse_args()
 
     name = create_database()
@@ -423,8 +442,18 @@ def main() -> None:
         today = timezone.localdate()
         rng = random.Random(2015)
         print("populating:", flush=True)
-        data = populate(rng, today)
-        measure(data["director"], args.runs, today)
+        if args.surveys_only:
+            data = {"director": populate_director()}
+            with timed("import hromadas"):
+                from opencity.cities.services import import_hromadas
+
+                import_hromadas()
+        else:
+            data = populate(rng, today)
+            measure(data["director"], args.runs, today)
+        with timed("council surveys: 2 waves x 1,469 councils x 60 questions"):
+            waves = populate_surveys(rng, today)
+        measure_surveys(data["director"], waves, args.runs)
     finally:
         if args.keep:
             print(f"\ndatabase {name} kept")

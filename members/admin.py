@@ -345,3 +345,7 @@ class OGPParticipationAdmin(CityScopedAdmin):
 admin.site.site_header = _("OpenCity administration")
 admin.site.site_title = _("OpenCity")
 admin.site.index_title = _("City and association workspace")
+
+
+# The council surveys' admin lives in its own package; imported so its models register.
+from members.surveys import admin as surveys_admin  # noqa: E402, F401

@@ -24,6 +24,7 @@ from members.models import (
     Payment,
 )
 from members.services import invoice_issue, invoice_outstanding, payment_record
+from members.surveys import demo as survey_demo
 from opencity.cities.access import ASSOCIATION_GROUP
 from opencity.cities.models import City
 
@@ -158,6 +159,7 @@ def seed(log) -> None:
     _catalogue(log)
     _ogp(log)
     _sambir_application(cities, log)
+    survey_demo.seed(log)
 
 
 LUTSK, CHERNIVTSI, DROHOBYCH, SAMBIR = (

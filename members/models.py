@@ -92,6 +92,9 @@ class CityEService(models.Model):
     )
     since = models.DateField(_("in use since"))
     results = models.TextField(_("note on results"), blank=True)
+    source = models.CharField(
+        _("source"), max_length=300, blank=True, help_text=_("Where the record comes from.")
+    )
 
     class Meta:
         verbose_name = _("city e-service")
@@ -382,3 +385,18 @@ class OGPReport(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+# Council surveys live in their own package; imported here so Django registers the models.
+from members.surveys.models import (  # noqa: E402, F401
+    Answer,
+    Choice,
+    Invitation,
+    MatrixAnswer,
+    Question,
+    Questionnaire,
+    QuestionnaireVersion,
+    Response,
+    Section,
+    Wave,
+)

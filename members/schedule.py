@@ -11,4 +11,9 @@ BEAT_SCHEDULE: dict = {
         "task": "members.tasks.issue_invoices_current_year",
         "schedule": crontab(hour=4, minute=10),
     },
+    # Idempotent: survey reminders 7 and 14 days after the invitation, once each.
+    "members-survey-reminders": {
+        "task": "members.tasks.send_survey_reminders",
+        "schedule": crontab(hour=9, minute=30),
+    },
 }

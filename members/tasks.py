@@ -14,3 +14,12 @@ def issue_invoices_current_year() -> int:
     invoice per city and year is a database constraint), so a daily run also covers cities
     accepted during the year and days when the worker was down."""
     return invoices_issue_for_year(year=timezone.localdate().year)
+
+
+@shared_task(name="members.tasks.send_survey_reminders")
+def send_survey_reminders() -> int:
+    """Remind councils that have not answered a survey, 7 and 14 days after the invitation.
+    Idempotent: each reminder is claimed once per invitation (see reminders_send)."""
+    from members.surveys.services import reminders_send
+
+    return reminders_send()

@@ -479,6 +479,8 @@ RATE_LIMITS = {
     "open311_post": (env_int("RATE_LIMIT_OPEN311_PER_MINUTE", 60, min_value=1), 60),
     # Open data, the read API and the ledger's proofs, per client address.
     "api": (env_int("RATE_LIMIT_API_PER_MINUTE", 600, min_value=1), 60),
+    # Council surveys: saves of one council's form.
+    "survey": (env_int("RATE_LIMIT_SURVEY_SAVE_PER_MINUTE", 30, min_value=1), 60),
 }
 # The same actions from one client address (people behind one NAT): this many times the above.
 RATE_LIMIT_ADDRESS_FACTOR = env_int("RATE_LIMIT_ADDRESS_FACTOR", 10, min_value=1)
