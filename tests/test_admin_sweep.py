@@ -132,7 +132,7 @@ def test_the_four_reported_admin_errors_are_pages_not_server_errors(demo):
     assert programme.slug in response.content.decode()
     # a non-integer in an autocomplete field (ValueError): a form error, the rest kept
     response = client.post(
-        reverse("admin:members_staffrole_add"), {"user": "x", "city": "x", "role": "moderator"}
+        reverse("admin:cities_staffrole_add"), {"user": "x", "city": "x", "role": "moderator"}
     )
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["user"]

@@ -63,7 +63,8 @@ def production_env(tmp_path):
         TRUSTED_PROXIES="127.0.0.1",
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
         MEDIA_ROOT=str(tmp_path / "media"),
-        MEMBERS_PRIVATE_FILES_ROOT=str(tmp_path / "private"),
+        PRIVATE_FILES_ROOT=str(tmp_path / "private"),
+        LEDGER_SIGNING_KEY="b3BlbmNpdHktdGVzdC1sZWRnZXIta2V5LTMyLWJ5dGU=",
         LOG_LEVEL="WARNING",
     )
     return env

@@ -23,6 +23,7 @@ PRODUCTION = {
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/opencity",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "SITE_URL": "https://opencity.example.org",
+    "LEDGER_SIGNING_KEY": "b3BlbmNpdHktdGVzdC1sZWRnZXIta2V5LTMyLWJ5dGU=",
 }
 
 
