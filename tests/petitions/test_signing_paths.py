@@ -108,7 +108,7 @@ def test_a_second_signature_is_told_already_signed(city_a, citizen):
     petition = make_petition(city_a)
     services.petition_sign(petition=petition, user=citizen, notify_on_answer=False)
     exc = refusal(petition, citizen)
-    assert type(exc) is services.AlreadySigned
+    assert exc.code == "already"
     assert exc.text == "You have already signed this petition."
     assert Signature.objects.get(petition=petition, user=citizen).notify_on_answer is False
 
@@ -134,7 +134,7 @@ def test_the_signature_that_crosses_the_threshold_marks_it_reached_then(
     assert petition.signature_count == 3 and petition.counted_at == moment
     assert petition.status == Status.REACHED and petition.reached_at == moment
     assert str(petition.response_due) == "2027-03-15"  # 10 working days
-    (entry,) = [e for e in audit_trail(petition) if e.action == "petition.reached"]
+    (entry,) = [e for e in audit_trail(petition) if e.action == "petitions.petition.reached"]
     assert (entry.from_state, entry.to_state, entry.reason) == ("collecting", "reached", "3")
     assert entry.actor is None
     keys = set(OutboundEmail.objects.values_list("key", flat=True))
@@ -149,7 +149,7 @@ def test_below_the_threshold_the_count_is_stored_and_nothing_is_reached(city_a):
     petition.refresh_from_db()
     assert petition.signature_count == 2 and petition.status == Status.COLLECTING
     assert petition.reached_at is None
-    assert not [e for e in audit_trail(petition) if e.action == "petition.reached"]
+    assert not [e for e in audit_trail(petition) if e.action == "petitions.petition.reached"]
 
 
 def test_a_petition_without_threshold_is_never_reached(city_a):
@@ -166,7 +166,7 @@ def test_reaching_is_claimed_once(city_a):
     Petition.objects.filter(pk=petition.pk).update(signature_count=1)
     assert services.petition_mark_reached(petition_id=petition.pk) is True
     assert services.petition_mark_reached(petition_id=petition.pk) is False
-    assert [e.action for e in audit_trail(petition)].count("petition.reached") == 1
+    assert [e.action for e in audit_trail(petition)].count("petitions.petition.reached") == 1
 
 
 def test_an_older_count_never_overwrites_a_newer_one(city_a):
