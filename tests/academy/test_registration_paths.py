@@ -101,6 +101,24 @@ def test_registration_closes_at_the_deadline_instant():
     assert Registration.objects.count() == 1
 
 
+def test_a_session_cancelled_while_the_request_was_checked_refuses_registration():
+    """The rules are checked again under the session's lock: an organiser who cancels the
+    session between the first check and the insert wins."""
+    session = make_session()
+    check = services._check_can_register
+
+    def organiser_cancels_meanwhile(*args, **kwargs):
+        city_id = check(*args, **kwargs)
+        Session.objects.filter(pk=session.pk).update(is_cancelled=True)
+        return city_id
+
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(Refused) as info:
+        patch.setattr(services, "_check_can_register", organiser_cancels_meanwhile)
+        services.register(session_id=session.pk, user=make_user())
+    assert message_of(info, "closed") == "Registration for this session has closed."
+    assert not Registration.objects.exists()
+
+
 def test_a_cancelled_session_refuses_registration():
     session = make_session(is_cancelled=True)
     with pytest.raises(Refused) as info:

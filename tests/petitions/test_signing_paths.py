@@ -5,6 +5,7 @@ patches the clock for every module at once (no import path to name in a patch)."
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -203,6 +204,19 @@ def test_the_first_signature_queues_one_delayed_tally_and_the_next_ones_wait(cit
     services.request_tally(petition.pk)
     services.request_tally(petition.pk)
     assert queued == [((petition.pk,), {"countdown": conf.TALLY_COALESCE_SECONDS})]
+
+
+def test_a_signature_after_the_coalescing_window_queues_the_next_tally(city_a, queued, monkeypatch):
+    """The pending mark lives as long as the queued tally's countdown, no longer: once that
+    tally has run, the next signature must queue another or it would never be counted."""
+    monkeypatch.setattr(conf, "TALLY_COALESCE_SECONDS", 1)
+    petition = make_petition(city_a)
+    services.request_tally(petition.pk)
+    services.request_tally(petition.pk)
+    assert queued == [((petition.pk,), {"countdown": 1})]
+    time.sleep(1.2)  # Redis expires the mark on its own clock, which time-machine cannot move
+    services.request_tally(petition.pk)
+    assert queued == [((petition.pk,), {"countdown": 1})] * 2
 
 
 def test_with_the_cache_down_a_tally_is_queued_at_once_for_every_signature(
