@@ -6,7 +6,8 @@ and LOCK_BALLOT_SQL serve the one-transaction path on any database (the demo's S
 
 # PostgreSQL, one statement in autocommit. It reads the initiative and its programme's rules
 # (`target`), keeps them only if every rule that does not depend on the ballot passes
-# (`eligible`: on the ballot, not the voter's own, voting stage today, residency, age), then
+# (`eligible`: on the ballot, not the voter's own, voting stage today, residency, age, an
+# active account), then
 # creates or locks the voter's ballot (ON CONFLICT DO UPDATE locks it, so the same voter's
 # statements run one after another; no ballot without a verified e-mail address) and inserts
 # the vote at the next position if the ballot allows it. The counts come from the statement's
@@ -32,6 +33,7 @@ VOTE_STATEMENT_SQL = """
           AND (NOT residents_only OR city_id = %(home_city)s::bigint)
           AND (min_voter_age = 0
                OR %(birth)s::date <= %(today)s::date - make_interval(years => min_voter_age))
+          AND EXISTS (SELECT 1 FROM accounts_user u WHERE u.id = %(voter)s AND u.is_active)
     ), ballot AS (
         INSERT INTO initiatives_ballot (voter_id, programme_id, notify, created_at)
         SELECT %(voter)s, eligible.programme_id, %(notify)s, now() FROM eligible

@@ -15,6 +15,7 @@ from django.utils import timezone, translation
 from academy import services
 from academy.models import Registration, Session
 from opencity.cities.models import StaffRole
+from opencity.core import Refused
 from opencity.core.models import OutboundEmail
 from opencity.core.services import audit_trail
 from tests.academy.factories import make_course, make_member, make_session, seat
@@ -30,9 +31,11 @@ def only_entry(obj, action):
     return entries[0]
 
 
-def message_of(exc_info) -> str:
+def message_of(exc_info, code: str) -> str:
+    """The refusal's English wording, after checking that it is the refusal `code`."""
+    assert exc_info.value.code == code, repr(exc_info.value)
     with translation.override("en"):
-        return str(exc_info.value.message)
+        return str(exc_info.value)
 
 
 def test_registration_is_audited_with_the_person_city_and_seat(city_a):
@@ -40,7 +43,7 @@ def test_registration_is_audited_with_the_person_city_and_seat(city_a):
     person = make_user(home_city=city_a)
     registration = services.register(session_id=session.pk, user=person)
     assert registration.status == Status.SEATED and registration.waitlist_position is None
-    entry = only_entry(registration, "academy.register")
+    entry = only_entry(registration, "academy.registration.registered")
     assert (entry.actor, entry.city_id, entry.to_state) == (person, city_a.pk, "seated")
 
 
@@ -51,7 +54,7 @@ def test_a_full_session_puts_newcomers_on_the_waitlist_in_order(city_a):
     second = services.register(session_id=session.pk, user=make_user())
     assert (first.status, first.waitlist_position) == (Status.WAITLISTED, 1)
     assert (second.status, second.waitlist_position) == (Status.WAITLISTED, 2)
-    assert only_entry(second, "academy.register").to_state == "waitlisted"
+    assert only_entry(second, "academy.registration.registered").to_state == "waitlisted"
 
 
 def test_nobody_jumps_the_waitlist_when_a_seat_is_free(city_a):
@@ -72,9 +75,9 @@ def test_registering_twice_is_refused(city_a):
     session = make_session()
     person = make_user()
     services.register(session_id=session.pk, user=person)
-    with pytest.raises(services.AlreadyRegistered) as info:
+    with pytest.raises(Refused) as info:
         services.register(session_id=session.pk, user=person)
-    assert message_of(info) == "You are already registered for this session."
+    assert message_of(info, "already") == "You are already registered for this session."
 
 
 def test_a_session_of_an_unpublished_course_cannot_be_registered_for():
@@ -91,25 +94,43 @@ def test_registration_closes_at_the_deadline_instant():
         services.register(session_id=session.pk, user=make_user())
     with (
         time_machine.travel(deadline, tick=False),
-        pytest.raises(services.RegistrationClosed) as info,
+        pytest.raises(Refused) as info,
     ):
         services.register(session_id=session.pk, user=make_user())
-    assert message_of(info) == "Registration for this session has closed."
+    assert message_of(info, "closed") == "Registration for this session has closed."
     assert Registration.objects.count() == 1
+
+
+def test_a_session_cancelled_while_the_request_was_checked_refuses_registration():
+    """The rules are checked again under the session's lock: an organiser who cancels the
+    session between the first check and the insert wins."""
+    session = make_session()
+    check = services._check_can_register
+
+    def organiser_cancels_meanwhile(*args, **kwargs):
+        city_id = check(*args, **kwargs)
+        Session.objects.filter(pk=session.pk).update(is_cancelled=True)
+        return city_id
+
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(Refused) as info:
+        patch.setattr(services, "_check_can_register", organiser_cancels_meanwhile)
+        services.register(session_id=session.pk, user=make_user())
+    assert message_of(info, "closed") == "Registration for this session has closed."
+    assert not Registration.objects.exists()
 
 
 def test_a_cancelled_session_refuses_registration():
     session = make_session(is_cancelled=True)
-    with pytest.raises(services.RegistrationClosed) as info:
+    with pytest.raises(Refused) as info:
         services.register(session_id=session.pk, user=make_user())
-    assert message_of(info) == "This session has been cancelled."
+    assert message_of(info, "cancelled") == "This session has been cancelled."
 
 
 def test_an_inactive_account_is_asked_to_sign_in():
     session = make_session()
-    with pytest.raises(services.RegistrationClosed) as info:
+    with pytest.raises(Refused) as info:
         services.register(session_id=session.pk, user=make_user(is_active=False))
-    assert message_of(info) == "Please sign in to register."
+    assert message_of(info, "sign_in") == "Please sign in to register."
 
 
 def test_a_clerk_of_a_non_member_city_registers_for_their_city(city_a):
@@ -118,7 +139,7 @@ def test_a_clerk_of_a_non_member_city_registers_for_their_city(city_a):
     registration = services.register(session_id=make_session().pk, user=clerk)
     assert registration.city_id == outsider.pk
     assert services.represented_city_id(clerk) == outsider.pk
-    assert only_entry(registration, "academy.register").city_id == outsider.pk
+    assert only_entry(registration, "academy.registration.registered").city_id == outsider.pk
 
 
 def test_a_clerk_of_a_member_and_a_non_member_city_registers_for_the_member(city_a):
@@ -145,10 +166,10 @@ def test_the_priority_window_admits_member_city_staff_and_tells_others_when_it_o
     session = make_session(priority_until=opens)
     clerk = make_clerk(member, StaffRole.Role.MODERATOR)
     assert services.register(session_id=session.pk, user=clerk).city_id == member.pk
-    with pytest.raises(services.PriorityWindow) as info:
+    with pytest.raises(Refused) as info:
         services.register(session_id=session.pk, user=make_user())
     local = timezone.localtime(opens).strftime("%d.%m.%Y %H:%M")
-    assert message_of(info) == (  # worded when raised, in the person's language
+    assert message_of(info, "priority") == (  # worded when raised, in the person's language
         f"До {local} реєстрація відкрита лише для працівників міст — членів асоціації. "
         "Будь ласка, поверніться пізніше."
     )
@@ -165,7 +186,7 @@ def test_cancelling_is_audited_and_frees_the_seat_for_the_first_in_line(
     seated.refresh_from_db()
     assert seated.status == Status.CANCELLED and seated.cancelled_at is not None
     assert seated.waitlist_position is None
-    entry = only_entry(seated, "academy.cancel")
+    entry = only_entry(seated, "academy.registration.cancelled")
     assert (entry.actor, entry.from_state, entry.to_state) == (seated.user, "seated", "cancelled")
     assert entry.city_id == seated.city_id
     waiting.refresh_from_db()
@@ -183,7 +204,7 @@ def test_leaving_the_waitlist_promotes_nobody(django_capture_on_commit_callbacks
     assert callbacks == []
     second.refresh_from_db()
     assert second.status == Status.WAITLISTED
-    assert only_entry(first, "academy.cancel").from_state == "waitlisted"
+    assert only_entry(first, "academy.registration.cancelled").from_state == "waitlisted"
 
 
 def test_someone_else_cannot_cancel_a_registration():
@@ -199,10 +220,10 @@ def test_cancelling_closes_at_the_deadline_instant():
     registration = services.register(session_id=session.pk, user=make_user())
     with (
         time_machine.travel(session.registration_deadline, tick=False),
-        pytest.raises(services.CancellationRefused) as info,
+        pytest.raises(Refused) as info,
     ):
         services.registration_cancel(registration_id=registration.pk, user=registration.user)
-    assert message_of(info).startswith("The registration deadline has passed")
+    assert message_of(info, "deadline").startswith("The registration deadline has passed")
     registration.refresh_from_db()
     assert registration.status == Status.SEATED
 
@@ -220,7 +241,7 @@ def test_the_promotion_email_names_the_course_date_time_and_link():
     assert "Відкриті дані громади" in email.body_text
     assert "20 травня 2027, 10:30" in email.body_text
     assert f"{settings.SITE_URL}/academy/sessions/{session.pk}/" in email.body_text
-    entry = only_entry(waiting, "academy.promote")
+    entry = only_entry(waiting, "academy.registration.promoted")
     assert (entry.from_state, entry.to_state) == ("waitlisted", "seated")
 
 
@@ -229,16 +250,19 @@ def test_one_changed_waitlist_row_does_not_stop_the_promotion_of_those_behind_it
     first = seat(session, make_user(), status=Status.WAITLISTED, waitlist_position=1)
     second = seat(session, make_user(), status=Status.WAITLISTED, waitlist_position=2)
     third = seat(session, make_user(), status=Status.WAITLISTED, waitlist_position=3)
-    original = Registration.objects.filter
+    promote = services.transition
 
-    def first_leaves_meanwhile(*args, **kwargs):
-        # The first person cancels between the read of the waitlist and their promotion.
-        if kwargs.get("pk") == first.pk and kwargs.get("status") == Status.WAITLISTED:
-            original(pk=first.pk).update(status=Status.CANCELLED, waitlist_position=None)
-        return original(*args, **kwargs)
+    def first_leaves_meanwhile(registration, **kwargs):
+        # The first person cancels between the read of the waitlist and their promotion
+        # (committed by their own request, so outside the promotion's claim of the row).
+        if registration.pk == first.pk:
+            Registration.objects.filter(pk=first.pk).update(
+                status=Status.CANCELLED, waitlist_position=None
+            )
+        return promote(registration, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Registration.objects, "filter", first_leaves_meanwhile)
+        patch.setattr(services, "transition", first_leaves_meanwhile)
         promoted = services.waitlist_promote(session_id=session.pk)
     assert promoted == [second.pk]
     statuses = dict(Registration.objects.values_list("pk", "status"))
@@ -278,10 +302,11 @@ def test_the_priority_window_is_judged_at_the_moment_of_the_request():
     session = make_session(starts_in=timedelta(days=10))
     opened = timezone.now() - timedelta(hours=1)
     Session.objects.filter(pk=session.pk).update(priority_until=opened)
-    with pytest.raises(services.PriorityWindow):
+    with pytest.raises(Refused) as info:
         services.register(
             session_id=session.pk, user=make_user(), now=opened - timedelta(minutes=5)
         )
+    assert info.value.code == "priority"
     assert services.register(session_id=session.pk, user=make_user()).status == Status.SEATED
 
 

@@ -117,7 +117,7 @@ def test_the_snapshot_is_audited_once_and_a_second_tally_returns_it(path, progra
     second = services.tally_programme(programme_id=programme.pk)
     assert second.pk == first.pk and ResultSnapshot.objects.count() == 1
     assert second.content_hash == first.content_hash and len(first.content_hash) == 64
-    (entry,) = [e for e in audit_trail(first) if e.action == "tally_recorded"]
+    (entry,) = [e for e in audit_trail(first) if e.action == "initiatives.snapshot.recorded"]
     assert entry.data == {"hash": first.content_hash, "votes": 1}
     assert entry.city_id == programme.city_id
 
@@ -153,7 +153,9 @@ def test_staff_may_request_a_tally_only_after_voting_and_it_is_audited(
         services.tally_request(programme=programme, actor=moderator_a)
     assert len(callbacks) == 1  # the tally task, run in-process here
     assert ResultSnapshot.objects.filter(programme=programme).count() == 1
-    (entry,) = [e for e in audit_trail(programme) if e.action == "tally_requested"]
+    (entry,) = [
+        e for e in audit_trail(programme) if e.action == "initiatives.programme.tally_requested"
+    ]
     assert entry.actor == moderator_a and entry.city_id == city_a.pk
 
 

@@ -245,10 +245,12 @@ def test_opting_in_later_keeps_the_ballot_and_sets_notify(path, programme, city_
 def test_the_age_is_counted_in_whole_years_up_to_the_birthday():
     from datetime import date
 
-    assert services.age_on(date(2010, 6, 15), date(2026, 6, 15)) == 16
-    assert services.age_on(date(2010, 6, 15), date(2026, 6, 14)) == 15
-    assert services.age_on(date(2010, 6, 15), date(2026, 5, 20)) == 15
-    assert services.age_on(date(2010, 6, 15), date(2026, 7, 1)) == 16
+    from initiatives.services._common import age_on
+
+    assert age_on(date(2010, 6, 15), date(2026, 6, 15)) == 16
+    assert age_on(date(2010, 6, 15), date(2026, 6, 14)) == 15
+    assert age_on(date(2010, 6, 15), date(2026, 5, 20)) == 15
+    assert age_on(date(2010, 6, 15), date(2026, 7, 1)) == 16
 
 
 def test_an_inactive_account_is_asked_to_sign_in(programme, city_a):
@@ -257,6 +259,25 @@ def test_an_inactive_account_is_asked_to_sign_in(programme, city_a):
         services.vote_check_voter(voter=voter, programme=programme)
     with translation.override("en"):
         assert (info.value.code, str(info.value)) == ("anonymous", "Sign in to vote.")
+
+
+def test_an_inactive_account_cannot_vote_and_gets_no_ballot(path, programme, city_a):
+    initiative = make_initiative(programme)
+    voter = make_voter(city_a, is_active=False)
+    assert refused(voter, initiative) == ("anonymous", "Sign in to vote.")
+    assert not Vote.objects.exists() and not Ballot.objects.exists()
+
+
+def test_an_account_deactivated_since_it_was_read_cannot_vote_in_one_statement(programme, city_a):
+    """The statement itself checks the account, not only the user object the request holds."""
+    initiative = make_initiative(programme)
+    voter = make_voter(city_a)
+    type(voter).objects.filter(pk=voter.pk).update(is_active=False)
+    assert voter.is_active  # the copy read before the account was deactivated
+    with pytest.raises(Refused) as info:
+        services.vote_cast(voter=voter, initiative=initiative)
+    assert info.value.code == "retry"
+    assert not Vote.objects.exists() and not Ballot.objects.exists()
 
 
 def test_the_ballot_check_tells_an_unverified_address_to_confirm_it(programme, city_a):
