@@ -37,6 +37,19 @@ STAGE_END_FIELDS = {
 }
 
 
+class WinnerRule(models.TextChoices):
+    CATEGORY = "category_greedy", _("most votes first, within each category's budget")
+    BUDGET = "budget_greedy", _("most votes first, within the whole budget")
+
+
+# The programme's columns copied into FrozenRules when voting starts; the database refuses to
+# change them afterwards (trigger, migration 0003).
+FROZEN_PROGRAMME_FIELDS = (
+    "total_budget", "max_votes", "one_per_category", "min_voter_age", "residents_only",
+    "votes_changeable", "winner_rule", "live_counts",
+)  # fmt: skip
+
+
 class Programme(models.Model):
     """One city's public budget for one year, with dated stages and its voting rules."""
 
@@ -66,6 +79,19 @@ class Programme(models.Model):
     one_per_category = models.BooleanField(_("at most one project per category"), default=False)
     min_voter_age = models.PositiveSmallIntegerField(_("minimum voter age"), default=16)
     residents_only = models.BooleanField(_("residents of the city only"), default=True)
+    votes_changeable = models.BooleanField(
+        _("votes may be changed until voting closes"),
+        default=False,
+        help_text=_("A new confirmed ballot replaces the voter's previous one."),
+    )
+    winner_rule = models.CharField(
+        _("winner rule"), max_length=20, choices=WinnerRule.choices, default=WinnerRule.CATEGORY
+    )
+    live_counts = models.BooleanField(
+        _("show vote counts during voting"),
+        default=False,
+        help_text=_("By default the counts stay hidden until the results are published."),
+    )
     # The last stage staff were told about (the daily announcement claims it with update()).
     announced_stage = models.CharField(max_length=20, choices=Stage.choices, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -297,6 +323,9 @@ class Ballot(models.Model):
     programme = models.ForeignKey(Programme, on_delete=models.PROTECT, related_name="ballots")
     notify = models.BooleanField(_("e-mail me the results and implementation news"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set by the confirm step (the receipt); a replacing ballot gets a new code and time.
+    confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
+    code = models.CharField(_("receipt code"), max_length=12, blank=True, db_default="")
 
     class Meta:
         verbose_name = _("ballot")
@@ -392,6 +421,38 @@ class Vote(models.Model):
 
     def __str__(self) -> str:
         return f"{self.voter_id} → {self.initiative_id}"
+
+
+class FrozenRules(models.Model):
+    """The rules and budgets in force, copied when voting starts. Read-only in the database:
+    a trigger refuses UPDATE and DELETE of this row, and once it exists, any change to the
+    programme's rule columns or to its categories' budgets (migration 0003). Voting and the
+    tally read only this copy."""
+
+    programme = models.OneToOneField(
+        Programme, on_delete=models.PROTECT, related_name="frozen_rules"
+    )
+    frozen_at = models.DateTimeField(_("frozen"))
+    total_budget = models.DecimalField(_("total budget, UAH"), **MONEY)
+    max_votes = models.PositiveSmallIntegerField(_("projects a voter may back"))
+    one_per_category = models.BooleanField(_("at most one project per category"))
+    min_voter_age = models.PositiveSmallIntegerField(_("minimum voter age"))
+    residents_only = models.BooleanField(_("residents of the city only"))
+    votes_changeable = models.BooleanField(_("votes may be changed until voting closes"))
+    winner_rule = models.CharField(_("winner rule"), max_length=20, choices=WinnerRule.choices)
+    live_counts = models.BooleanField(_("show vote counts during voting"))
+    # [{"id": 1, "name": "...", "budget": "100000.00", "max_project_cost": "..."}, ...]
+    categories = models.JSONField(_("categories and their budgets"))
+
+    class Meta:
+        verbose_name = _("frozen rules")
+        verbose_name_plural = _("frozen rules")
+
+    def __str__(self) -> str:
+        return f"{self.programme_id} · {self.frozen_at:%Y-%m-%d %H:%M}"
+
+    def category_budgets(self) -> dict[int, Decimal]:
+        return {int(c["id"]): Decimal(c["budget"]) for c in self.categories}
 
 
 class ResultSnapshot(models.Model):

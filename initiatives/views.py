@@ -10,11 +10,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AnonymousUser
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -59,9 +57,12 @@ def index(request: HttpRequest) -> HttpResponse:
 
 def programme_detail(request: HttpRequest, slug: str) -> HttpResponse:
     programme = _programme(slug)
+    frozen = services.frozen_rules(programme)
     context = {
         "programme": programme,
-        "categories": programme.categories.all(),
+        "frozen": frozen,
+        "rules": frozen or programme,
+        "categories": frozen.categories if frozen else programme.categories.all(),
         "districts": programme.districts.all(),
         "stage": programme.stage,
         "Stage": Stage,
@@ -92,7 +93,8 @@ def initiative_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         "programme": programme,
         "lines": initiative.cost_lines.all(),
         "updates": initiative.implementation_updates.all(),
-        "show_votes": programme.voting_has_started and initiative.status in Initiative.ON_BALLOT,
+        "show_votes": initiative.vote_total is not None
+        and initiative.status in Initiative.ON_BALLOT,
         "ballot": ballot,
         "refusal": refusal,
         "is_author": request.user.is_authenticated and initiative.author_id == request.user.pk,
@@ -205,58 +207,120 @@ def initiative_withdraw(request: HttpRequest, slug: str, pk: int) -> HttpRespons
     return redirect(initiative)
 
 
-def _back(request: HttpRequest, fallback: str) -> str:
-    target = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
-        return target
-    return fallback
+def _picked_ids(data: QueryDict) -> list[int]:
+    return sorted({int(v) for v in data.getlist("project") if v.isdigit()})
 
 
-@login_required
-@require_POST
-def vote(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    back = _back(request, reverse("initiatives:detail", args=[slug, pk]))
-    if not ratelimit.allow("vote", request.user.pk):
-        return ratelimit.too_many(request)
-    try:
-        vote = services.vote_cast_for(
-            voter=request.user,
-            programme_slug=slug,
-            initiative_pk=pk,
-            notify=request.POST.get("notify") == "on" or None,
-        )
-    except Initiative.DoesNotExist:
-        raise Http404 from None
-    except Refused as exc:
-        refusal_to_message(request, exc)
-    else:
-        messages.success(
-            request, _("Your vote for «%(title)s» is counted.") % {"title": vote.initiative.title}
-        )
-    return redirect(back)
-
-
-@login_required
-def ballot(request: HttpRequest, slug: str) -> HttpResponse:
-    programme = _programme(slug)
-    state = selectors.ballot_for(request.user, programme)
+def _ballot_page(
+    request: HttpRequest, programme: Programme, picked: list[int], status: int = 200
+) -> HttpResponse:
+    rules = services.frozen_rules(programme)
+    receipt = services.ballot_receipt(voter=request.user, programme=programme)
     refusal = None
     try:
         services.vote_check_voter(voter=request.user, programme=programme)
     except Refused as exc:
         refusal = exc.message
+    changeable = rules.votes_changeable if rules else programme.votes_changeable
     candidates = selectors.ballot_candidates(programme) if programme.voting_has_started else []
-    notify_form = NotifyForm(initial={"notify": bool(state["ballot"] and state["ballot"].notify)})
+    if not picked and receipt is not None:
+        picked = list(selectors.ballot_initiative_ids(request.user, programme))
     return render(
         request,
         "initiatives/ballot.html",
         {
             "programme": programme,
-            "state": state,
+            "rules": rules or programme,
+            "receipt": receipt,
+            "changeable": changeable,
             "refusal": refusal,
             "candidates": candidates,
-            "notify_form": notify_form,
+            "picked": picked,
+            "may_vote": programme.stage == Stage.VOTING
+            and not refusal
+            and (receipt is None or changeable),
             "voting_open": programme.stage == Stage.VOTING,
+        },
+        status=status,
+    )
+
+
+@login_required
+def ballot(request: HttpRequest, slug: str) -> HttpResponse:
+    """Step 1: pick projects (a form of check boxes, kept when the review refuses them)."""
+    programme = _programme(slug)
+    return _ballot_page(request, programme, _picked_ids(request.GET))
+
+
+@login_required
+@require_POST
+def ballot_review(request: HttpRequest, slug: str) -> HttpResponse:
+    """Step 2: the picks and their total against the budget; nothing is stored yet."""
+    programme = _programme(slug)
+    picked = _picked_ids(request.POST)
+    try:
+        picks = services.ballot_review(
+            voter=request.user, programme=programme, initiative_ids=picked
+        )
+    except Refused as exc:
+        messages.error(request, exc.message)
+        return _ballot_page(request, programme, picked, status=400)
+    rules = services.frozen_rules(programme)
+    total = sum((p.total_cost for p in picks), Decimal("0"))
+    return render(
+        request,
+        "initiatives/ballot_review.html",
+        {
+            "programme": programme,
+            "rules": rules,
+            "picks": picks,
+            "total": total,
+            "budget": rules.total_budget,
+            "share": round(total / rules.total_budget * 100, 1) if rules.total_budget else 0,
+            "notify": request.POST.get("notify") == "on",
+        },
+    )
+
+
+@login_required
+@require_POST
+def ballot_confirm(request: HttpRequest, slug: str) -> HttpResponse:
+    """Step 3: store the whole ballot (atomic) and show the receipt."""
+    programme = _programme(slug)
+    if not ratelimit.allow("vote", request.user.pk):
+        return ratelimit.too_many(request)
+    picked = _picked_ids(request.POST)
+    try:
+        receipt = services.ballot_confirm(
+            voter=request.user,
+            programme=programme,
+            initiative_ids=picked,
+            notify=request.POST.get("notify") == "on",
+        )
+    except Refused as exc:
+        messages.error(request, exc.message)
+        return _ballot_page(request, programme, picked, status=400)
+    messages.success(
+        request,
+        _("Your ballot is recorded. Receipt code: %(code)s") % {"code": receipt.code},
+    )
+    return redirect("initiatives:receipt", slug=programme.slug)
+
+
+@login_required
+def receipt(request: HttpRequest, slug: str) -> HttpResponse:
+    programme = _programme(slug)
+    found = services.ballot_receipt(voter=request.user, programme=programme)
+    if found is None:
+        raise Http404
+    state = selectors.ballot_for(request.user, programme)
+    return render(
+        request,
+        "initiatives/receipt.html",
+        {
+            "programme": programme,
+            "receipt": found,
+            "notify_form": NotifyForm(initial={"notify": bool(state["ballot"].notify)}),
         },
     )
 
@@ -271,7 +335,7 @@ def ballot_notify(request: HttpRequest, slug: str) -> HttpResponse:
             voter=request.user, programme=programme, notify=form.cleaned_data["notify"]
         )
         messages.success(request, _("Your e-mail preference is saved."))
-    return redirect("initiatives:ballot", slug=programme.slug)
+    return redirect("initiatives:receipt", slug=programme.slug)
 
 
 def _snapshot_for(request: HttpRequest, programme: Programme) -> ResultSnapshot:

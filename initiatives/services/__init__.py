@@ -3,6 +3,8 @@
 - `proposals`: an author files, revises or withdraws an initiative;
 - `review`: the city's working group accepts, sends back or rejects it;
 - `stages`: the programme calendar (extensions, announcements);
+- `rules`: the rules and budgets frozen when voting starts;
+- `ballots`: review, confirm and receipt of a whole ballot;
 - `voting`: who may vote and casting a vote (`vote_statements`: its SQL);
 - `tally`: counting, the result snapshot and its publication;
 - `implementation`: updates on funded projects and the voter e-mails.
@@ -13,6 +15,12 @@ refuses raises `opencity.core.Refused`. `from initiatives import services` keeps
 the public functions are re-exported here.
 """
 
+from initiatives.services.ballots import (
+    Receipt,
+    ballot_confirm,
+    ballot_receipt,
+    ballot_review,
+)
 from initiatives.services.implementation import (
     implementation_update_post,
     notify_voters_of_completion,
@@ -28,6 +36,12 @@ from initiatives.services.review import (
     initiative_accept,
     initiative_reject,
     initiative_request_revision,
+)
+from initiatives.services.rules import (
+    RULES_FROZEN,
+    frozen_rules,
+    programme_freeze_rules,
+    refuse_if_frozen,
 )
 from initiatives.services.stages import programme_announce_stage, programme_extend_stage
 from initiatives.services.tally import (
@@ -47,6 +61,14 @@ from initiatives.services.voting import (
 )
 
 __all__ = [
+    "RULES_FROZEN",
+    "Receipt",
+    "ballot_confirm",
+    "ballot_receipt",
+    "ballot_review",
+    "frozen_rules",
+    "programme_freeze_rules",
+    "refuse_if_frozen",
     "CostLineInput",
     "TallyRow",
     "ballot_set_notify",

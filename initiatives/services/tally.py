@@ -15,8 +15,17 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from initiatives.models import Ballot, Initiative, Programme, ResultRow, ResultSnapshot, Vote
+from initiatives.models import (
+    Ballot,
+    Initiative,
+    Programme,
+    ResultRow,
+    ResultSnapshot,
+    Vote,
+    WinnerRule,
+)
 from initiatives.services._common import REVIEW_ROLES, notify_author
+from initiatives.services.rules import programme_freeze_rules
 from opencity.accounts.models import User
 from opencity.cities.access import can_act_on_city
 from opencity.core import Refused
@@ -55,7 +64,22 @@ def pick_winners(rows: list[TallyRow], budgets: dict[int, Decimal]) -> list[Tall
     return ordered
 
 
-def _content_hash(programme: Programme, budgets: dict[int, Decimal], rows: list[TallyRow]) -> str:
+def pick_winners_whole_budget(rows: list[TallyRow], total: Decimal) -> list[TallyRow]:
+    """Over the whole budget: most votes first (same ties as pick_winners); a project wins
+    if it still fits what is left of the programme's total budget. Ranks stay per category.
+    Projects without a vote never win."""
+    ordered = pick_winners(rows, {})  # ranks per category; nobody wins with no budget
+    left = total
+    for row in sorted(ordered, key=lambda r: (-r.votes, r.submitted_at, r.initiative_id)):
+        row.winner = row.votes > 0 and row.amount <= left
+        if row.winner:
+            left -= row.amount
+    return ordered
+
+
+def _content_hash(
+    programme: Programme, budgets: dict[int, Decimal], rows: list[TallyRow], rule: str
+) -> str:
     payload = {
         "programme": programme.pk,
         "budgets": {str(k): str(v) for k, v in sorted(budgets.items())},
@@ -63,6 +87,8 @@ def _content_hash(programme: Programme, budgets: dict[int, Decimal], rows: list[
             [r.initiative_id, r.category_id, r.rank, r.votes, str(r.amount), r.winner] for r in rows
         ],
     }
+    if rule != WinnerRule.CATEGORY:  # today's rule keeps the hashes it always had
+        payload["rule"] = rule
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -72,16 +98,15 @@ _TALLY_INPUTS_SQL = """
         WHERE programme_id = %(programme)s GROUP BY initiative_id
     )
     SELECT i.id, i.category_id, i.total_cost,
-           row_number() OVER (ORDER BY i.submitted_at, i.id), COALESCE(counts.n, 0), cat.budget
+           row_number() OVER (ORDER BY i.submitted_at, i.id), COALESCE(counts.n, 0)
     FROM initiatives_initiative i
-    JOIN initiatives_category cat ON cat.id = i.category_id
     LEFT JOIN counts ON counts.initiative_id = i.id
     WHERE i.programme_id = %(programme)s AND i.status IN (%(s1)s, %(s2)s, %(s3)s)
 """
 
 
-def _tally_inputs(programme_id: int) -> tuple[list[TallyRow], dict[int, Decimal]]:
-    """Candidates with their vote counts and their categories' budgets.
+def _tally_inputs(programme_id: int) -> list[TallyRow]:
+    """Candidates with their vote counts (the budgets come from the frozen rules only).
 
     One statement (one round trip): the vote counts come from a GROUP BY over the vote rows
     (an index-only scan of (programme, initiative)). Votes can only exist for projects on
@@ -93,8 +118,8 @@ def _tally_inputs(programme_id: int) -> tuple[list[TallyRow], dict[int, Decimal]
     with _driver_cursor() as cursor:
         cursor.execute(_TALLY_INPUTS_SQL, params)
         fetched = cursor.fetchall()
-    rows, budgets = [], {}
-    for pk, category_id, cost, order, votes, budget in fetched:
+    rows = []
+    for pk, category_id, cost, order, votes in fetched:
         rows.append(
             TallyRow(
                 initiative_id=pk,
@@ -104,8 +129,7 @@ def _tally_inputs(programme_id: int) -> tuple[list[TallyRow], dict[int, Decimal]
                 submitted_at=int(order),
             )
         )
-        budgets[category_id] = _money(budget)
-    return rows, budgets
+    return rows
 
 
 def _driver_cursor() -> Any:
@@ -139,11 +163,18 @@ def tally_programme(
     programme = Programme.objects.only("id", "city_id", "voting_closes").get(pk=programme_id)
     if not force and timezone.localdate() <= programme.voting_closes:
         raise Refused(_("The tally runs once voting has closed."), code="stage")
-    rows, budgets = _tally_inputs(programme.pk)
-    rows = pick_winners(rows, budgets)
+    # The rules in force: the copy frozen when voting started (frozen now if nothing did,
+    # e.g. a programme nobody voted in), never the live programme or category rows.
+    rules = programme_freeze_rules(programme_id=programme.pk, actor=actor)
+    budgets = rules.category_budgets()
+    rows = _tally_inputs(programme.pk)
+    if rules.winner_rule == WinnerRule.BUDGET:
+        rows = pick_winners_whole_budget(rows, rules.total_budget)
+    else:
+        rows = pick_winners(rows, budgets)
     snapshot = ResultSnapshot(
         programme=programme,
-        content_hash=_content_hash(programme, budgets, rows),
+        content_hash=_content_hash(programme, budgets, rows, rules.winner_rule),
         total_votes=sum(r.votes for r in rows),
         funded_amount=sum((r.amount for r in rows if r.winner), Decimal("0")),
     )
