@@ -104,7 +104,7 @@ class ProgrammeForm(forms.ModelForm):
         fields = (
             "city", "title", "slug", "year", "description", "total_budget", *DATE_FIELDS,
             "max_votes", "one_per_category", "min_voter_age", "residents_only",
-            "votes_changeable", "live_counts", "winner_rule",
+            "votes_changeable", "live_counts", "winner_rule", "verified_eligibility",
         )  # fmt: skip
 
     def clean(self):
@@ -181,6 +181,7 @@ class ProgrammeAdmin(CityScopedAdmin):
                     "votes_changeable",
                     "live_counts",
                     "winner_rule",
+                    "verified_eligibility",
                 )
             },
         ),
@@ -515,3 +516,6 @@ class ResultSnapshotAdmin(CityScopedAdmin):
                 self.message_user(request, f"{snapshot}: {exc.message}", messages.ERROR)
             else:
                 self.message_user(request, gettext("Published: %(s)s") % {"s": snapshot})
+
+
+from initiatives import admin_eligibility  # noqa: E402,F401  (registers its admin)

@@ -46,7 +46,7 @@ class WinnerRule(models.TextChoices):
 # change them afterwards (trigger, migration 0003).
 FROZEN_PROGRAMME_FIELDS = (
     "total_budget", "max_votes", "one_per_category", "min_voter_age", "residents_only",
-    "votes_changeable", "winner_rule", "live_counts",
+    "votes_changeable", "winner_rule", "live_counts", "verified_eligibility",
 )  # fmt: skip
 
 
@@ -91,6 +91,11 @@ class Programme(models.Model):
         _("show vote counts during voting"),
         default=False,
         help_text=_("By default the counts stay hidden until the results are published."),
+    )
+    verified_eligibility = models.BooleanField(
+        _("age and residency must be verified"),
+        default=False,
+        help_text=_("By the identity provider's login or by a clerk who checked a document."),
     )
     # The last stage staff were told about (the daily announcement claims it with update()).
     announced_stage = models.CharField(max_length=20, choices=Stage.choices, blank=True)
@@ -441,6 +446,7 @@ class FrozenRules(models.Model):
     votes_changeable = models.BooleanField(_("votes may be changed until voting closes"))
     winner_rule = models.CharField(_("winner rule"), max_length=20, choices=WinnerRule.choices)
     live_counts = models.BooleanField(_("show vote counts during voting"))
+    verified_eligibility = models.BooleanField(_("age and residency must be verified"))
     # [{"id": 1, "name": "...", "budget": "100000.00", "max_project_cost": "..."}, ...]
     categories = models.JSONField(_("categories and their budgets"))
 
@@ -453,6 +459,32 @@ class FrozenRules(models.Model):
 
     def category_budgets(self) -> dict[int, Decimal]:
         return {int(c["id"]): Decimal(c["budget"]) for c in self.categories}
+
+
+class EligibilityCheck(models.Model):
+    """A clerk of `city` saw a document proving the person's date of birth and residency."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="eligibility_checks"
+    )
+    city = models.ForeignKey("cities.City", verbose_name=_("city"), on_delete=models.PROTECT)
+    birth_date = models.DateField(_("date of birth"))
+    resident = models.BooleanField(_("lives in the city"))
+    document = models.CharField(_("document checked"), max_length=120)
+    checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    checked_at = models.DateTimeField(_("checked"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("eligibility check")
+        verbose_name_plural = _("eligibility checks")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "city"], name="eligibility_one_per_city"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} @ {self.city_id}"
 
 
 class ResultSnapshot(models.Model):

@@ -85,7 +85,7 @@ def initiative_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     if programme.stage == Stage.VOTING and on_ballot and request.user.is_authenticated:
         ballot = selectors.ballot_for(request.user, programme)
         try:
-            services.vote_check_voter(voter=request.user, programme=programme)
+            services.ballot_check_voter(voter=request.user, programme=programme)
         except Refused as exc:
             refusal = exc.message
     context = {
@@ -218,7 +218,7 @@ def _ballot_page(
     receipt = services.ballot_receipt(voter=request.user, programme=programme)
     refusal = None
     try:
-        services.vote_check_voter(voter=request.user, programme=programme)
+        services.ballot_check_voter(voter=request.user, programme=programme)
     except Refused as exc:
         refusal = exc.message
     changeable = rules.votes_changeable if rules else programme.votes_changeable

@@ -23,10 +23,12 @@ CREATE TRIGGER frozenrules_readonly BEFORE UPDATE OR DELETE ON initiatives_froze
 CREATE FUNCTION initiatives_programme_rules_frozen() RETURNS trigger AS $$
 BEGIN
     IF (OLD.total_budget, OLD.max_votes, OLD.one_per_category, OLD.min_voter_age,
-        OLD.residents_only, OLD.votes_changeable, OLD.winner_rule, OLD.live_counts)
+        OLD.residents_only, OLD.votes_changeable, OLD.winner_rule, OLD.live_counts,
+        OLD.verified_eligibility)
        IS DISTINCT FROM
        (NEW.total_budget, NEW.max_votes, NEW.one_per_category, NEW.min_voter_age,
-        NEW.residents_only, NEW.votes_changeable, NEW.winner_rule, NEW.live_counts)
+        NEW.residents_only, NEW.votes_changeable, NEW.winner_rule, NEW.live_counts,
+        NEW.verified_eligibility)
        AND EXISTS (SELECT 1 FROM initiatives_frozenrules WHERE programme_id = OLD.id) THEN
         RAISE EXCEPTION 'the rules of programme % are frozen', OLD.id
             USING ERRCODE = 'integrity_constraint_violation';

@@ -5,6 +5,7 @@
 - `stages`: the programme calendar (extensions, announcements);
 - `rules`: the rules and budgets frozen when voting starts;
 - `ballots`: review, confirm and receipt of a whole ballot;
+- `eligibility`: verified age and residency (identity provider or a clerk's check);
 - `voting`: who may vote and casting a vote (`vote_statements`: its SQL);
 - `tally`: counting, the result snapshot and its publication;
 - `implementation`: updates on funded projects and the voter e-mails.
@@ -17,10 +18,12 @@ the public functions are re-exported here.
 
 from initiatives.services.ballots import (
     Receipt,
+    ballot_check_voter,
     ballot_confirm,
     ballot_receipt,
     ballot_review,
 )
+from initiatives.services.eligibility import eligibility_confirm, verified_facts
 from initiatives.services.implementation import (
     implementation_update_post,
     notify_voters_of_completion,
@@ -63,7 +66,10 @@ from initiatives.services.voting import (
 __all__ = [
     "RULES_FROZEN",
     "Receipt",
+    "ballot_check_voter",
     "ballot_confirm",
+    "eligibility_confirm",
+    "verified_facts",
     "ballot_receipt",
     "ballot_review",
     "frozen_rules",

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from initiatives.models import Ballot, FrozenRules, Initiative, Programme, Stage, Vote
 from initiatives.services import vote_statements as statements
+from initiatives.services.eligibility import verified_facts, verified_refusal
 from initiatives.services.rules import programme_freeze_rules
 from initiatives.services.voting import vote_check_voter
 from opencity.accounts.models import User
@@ -52,6 +53,28 @@ def _rules_for_voting(programme: Programme, today: date) -> FrozenRules:
     return rules
 
 
+def ballot_check_voter(*, voter: User, programme: Programme, today: date | None = None) -> None:
+    """Raise Refused if `voter` may not vote in `programme` at all, under its frozen rules
+    when they exist: with verified eligibility, age and residency come from the identity
+    provider or a clerk's check (initiatives.services.eligibility), never the profile."""
+    today = today or timezone.localdate()
+    rules = FrozenRules.objects.filter(programme_id=programme.pk).first()
+    verified = rules.verified_eligibility if rules else programme.verified_eligibility
+    if not verified:
+        vote_check_voter(voter=voter, programme=programme, today=today)
+        return
+    if programme.stage_on(today) != Stage.VOTING:
+        raise Refused(_("Voting in this programme is not open."), code="stage")
+    if not voter.is_authenticated or not voter.is_active:
+        raise Refused(_("Sign in to vote."), code="anonymous")
+    if not has_verified_email(voter):
+        raise Refused(_("Confirm your e-mail address before voting."), code="unverified")
+    source = rules or programme
+    refusal = verified_refusal(voter, programme, source.min_voter_age, source.residents_only, today)
+    if refusal is not None:
+        raise refusal
+
+
 def ballot_review(
     *, voter: User, programme: Programme, initiative_ids: Iterable[int]
 ) -> list[Initiative]:
@@ -59,7 +82,7 @@ def ballot_review(
     ids = sorted(set(initiative_ids))
     today = timezone.localdate()
     rules = _rules_for_voting(programme, today)
-    vote_check_voter(voter=voter, programme=programme, today=today)
+    ballot_check_voter(voter=voter, programme=programme, today=today)
     picks = list(
         Initiative.objects.filter(programme=programme, pk__in=ids)
         .select_related("category")
@@ -131,6 +154,9 @@ def _confirm_once(
             replaced = True
     now = timezone.now()
     code = receipt_code()
+    birth, home_city = voter.date_of_birth, voter.home_city_id
+    if rules.verified_eligibility:  # the statement checks the verified facts instead
+        birth, home_city = verified_facts(voter, programme)
     if connection.vendor == "postgresql":
         s1, s2, s3 = Initiative.ON_BALLOT
         params = {
@@ -141,8 +167,8 @@ def _confirm_once(
             "s2": s2,
             "s3": s3,
             "today": today,
-            "home_city": voter.home_city_id,
-            "birth": voter.date_of_birth,
+            "home_city": home_city,
+            "birth": birth,
             "notify": bool(notify),
             "now": now,
             "code": code,
@@ -180,7 +206,7 @@ def _raise_why(
     voter: User, programme: Programme, rules: FrozenRules, ids: list[int], today: date
 ) -> None:
     """Word the refusal of a ballot the statement did not store, from fresh reads."""
-    vote_check_voter(voter=voter, programme=programme, today=today)
+    ballot_check_voter(voter=voter, programme=programme, today=today)
     picks = list(Initiative.objects.filter(programme=programme, pk__in=ids))
     raise _pick_refusal(voter, rules, ids, picks) or Refused(
         _("Your vote could not be recorded. Please try again."), code="retry"
@@ -200,7 +226,7 @@ def _confirm_orm(
     """Other databases (the demo's SQLite): the same checks, then ORM writes."""
     picks = list(Initiative.objects.filter(programme=programme, pk__in=ids))
     try:
-        vote_check_voter(voter=voter, programme=programme, today=today)
+        ballot_check_voter(voter=voter, programme=programme, today=today)
     except Refused:
         return False, None, 0, []
     if _pick_refusal(voter, rules, ids, picks) is not None or not has_verified_email(voter):
