@@ -6,10 +6,12 @@ the publication and implementation updates go through services (audited).
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.forms.models import BaseInlineFormSet
 from django.urls import path, reverse
@@ -195,12 +197,23 @@ class ProgrammeAdmin(CityScopedAdmin):
     def tools(self, obj):
         if obj is None or obj.pk is None:
             return "—"
+        from initiatives.tasks import tally_progress_key
+
+        step = None
+        with contextlib.suppress(Exception):  # a cache outage hides the progress, no more
+            step = cache.get(tally_progress_key(obj.pk))
+        running = (
+            gettext("Tally running: equal shares, step %(step)s") % {"step": step}
+            if step is not None
+            else ""
+        )
         return format_html(
-            '<a href="{}">{}</a> · <a href="{}">{}</a>',
+            '<a href="{}">{}</a> · <a href="{}">{}</a> {}',
             reverse("admin:initiatives_programme_extend", args=[obj.pk]),
             gettext("Extend a stage"),
             reverse("initiatives:results", args=[obj.slug]),
             gettext("Results"),
+            running,
         )
 
     def get_readonly_fields(self, request, obj=None):

@@ -40,6 +40,14 @@ STAGE_END_FIELDS = {
 class WinnerRule(models.TextChoices):
     CATEGORY = "category_greedy", _("most votes first, within each category's budget")
     BUDGET = "budget_greedy", _("most votes first, within the whole budget")
+    EQUAL_SHARES = "equal_shares", _("Method of Equal Shares (proportional)")
+
+
+class Outcome(models.TextChoices):  # why a project won or lost (see services.explanations)
+    WON = "won", _("won")
+    VOTES = "votes", _("lost on votes")
+    MONEY = "money", _("lost: the money left was less than its cost")
+    EQUAL_SHARES = "equal_shares", _("lost under equal shares")
 
 
 # The programme's columns copied into FrozenRules when voting starts; the database refuses to
@@ -429,10 +437,8 @@ class Vote(models.Model):
 
 
 class FrozenRules(models.Model):
-    """The rules and budgets in force, copied when voting starts. Read-only in the database:
-    a trigger refuses UPDATE and DELETE of this row, and once it exists, any change to the
-    programme's rule columns or to its categories' budgets (migration 0003). Voting and the
-    tally read only this copy."""
+    """The rules and budgets in force, copied when voting starts; read-only in the database
+    (migration 0004's triggers, also on the programme's rules and category budgets)."""
 
     programme = models.OneToOneField(
         Programme, on_delete=models.PROTECT, related_name="frozen_rules"
@@ -539,6 +545,9 @@ class ResultRow(models.Model):
     votes = models.PositiveIntegerField(_("votes"))
     amount = models.DecimalField(_("cost, UAH"), **MONEY)
     winner = models.BooleanField(_("funded"))
+    outcome = models.CharField(
+        _("outcome"), max_length=12, choices=Outcome.choices, blank=True, db_default=""
+    )
 
     class Meta:
         verbose_name = _("result row")

@@ -23,6 +23,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from initiatives.explanations import explanation
 from initiatives.models import (
     Ballot,
     Initiative,
@@ -147,11 +148,15 @@ def latest_snapshot(programme: Programme, *, published_only: bool = True) -> Res
 
 
 def result_rows(snapshot: ResultSnapshot) -> list[ResultRow]:
-    return list(
+    """The snapshot's rows, each with its one-sentence `explanation`."""
+    rows = list(
         snapshot.rows.select_related("initiative", "category").order_by(
             "category__position", "category__name", "rank"
         )
     )
+    for row in rows:
+        row.explanation = explanation(row.outcome)
+    return rows
 
 
 # --- cross-app contracts ---------------------------------------------------------------------

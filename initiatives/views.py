@@ -409,13 +409,18 @@ def _export_rows(rows: list[ResultRow]) -> Iterator[dict]:
             "votes": row.votes,
             "amount": str(row.amount),
             "funded": row.winner,
+            "outcome": row.outcome,
+            "explanation": row.explanation,
         }
 
 
 def results_csv(request: HttpRequest, slug: str) -> HttpResponse:
     programme = _programme(slug)
     snapshot = _snapshot_for(request, programme)
-    fields = ["category", "rank", "initiative_id", "title", "votes", "amount", "funded"]
+    fields = [
+        "category", "rank", "initiative_id", "title", "votes", "amount", "funded", "outcome",
+        "explanation",
+    ]  # fmt: skip
     return csv_response(
         ([item[f] for f in fields] for item in _export_rows(selectors.result_rows(snapshot))),
         header=fields,

@@ -126,3 +126,82 @@ def test_each_outcome_has_its_explanation():
     cands = [Candidate(1, Fraction(5), 3, 1), Candidate(2, Fraction(5), 2, 2)]
     cands.append(Candidate(3, Fraction(5), 0, 3))
     assert equal_shares_outcomes(cands, [1]) == {1: WON, 2: LOST_SHARES, 3: LOST_VOTES}
+
+
+# --- through the tally, the results page and the author's e-mail ---------------------------
+@pytest.mark.django_db
+def test_equal_shares_tally_explains_every_project_on_the_page_and_in_the_e_mail(
+    client, city_a, moderator_a, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    from initiatives.models import Programme
+    from initiatives.services import results_publish, tally_programme
+    from opencity.core.models import OutboundEmail
+    from tests.initiatives.factories import (
+        make_category,
+        make_initiative,
+        make_programme,
+        make_voter,
+    )
+    from tests.initiatives.test_ballot import confirm
+
+    programme = make_programme(
+        city_a, stage="voting", max_votes=3, total_budget="300", winner_rule="equal_shares"
+    )
+    category = make_category(programme, budget="300", max_cost="100")
+    a, b, c = (make_initiative(programme, category, cost="100", title=t) for t in "ABC")
+    d = make_initiative(programme, category, cost="100", title="D")
+    quiet = make_initiative(programme, category, cost="100", title="Тихий")
+    for _ in range(6):
+        confirm(make_voter(city_a), programme, [a, b, c])
+    for _ in range(4):
+        confirm(make_voter(city_a), programme, [d])
+    steps = []
+    snapshot = tally_programme(programme_id=programme.pk, force=True, progress=steps.append)
+    rows = {r.initiative_id: r for r in snapshot.rows.all()}
+    assert {pk for pk, r in rows.items() if r.winner} == {a.pk, b.pk, d.pk}
+    assert rows[c.pk].outcome == "equal_shares" and rows[quiet.pk].outcome == "votes"
+    assert steps == list(range(1, len(steps) + 1)) and steps  # one report per add-one step
+    with django_capture_on_commit_callbacks(execute=True):
+        results_publish(snapshot=snapshot, actor=moderator_a)
+    page = client.get(reverse("initiatives:results", args=[programme.slug])).content.decode()
+    assert "Переміг" in page and "рівних часток" in page and "голосами" in page
+    c_mail = OutboundEmail.objects.get(to=c.author.email)
+    assert "рівних часток" in c_mail.body_text
+    assert Programme.objects.get(pk=programme.pk).frozen_rules.winner_rule == "equal_shares"
+
+
+@pytest.mark.django_db
+def test_greedy_tally_says_a_project_lost_on_cost_when_a_cheaper_one_won(
+    city_a, moderator_a, django_capture_on_commit_callbacks
+):
+    from initiatives.services import results_publish, tally_programme
+    from opencity.core.models import OutboundEmail
+    from tests.initiatives.factories import (
+        make_category,
+        make_initiative,
+        make_programme,
+        make_voter,
+    )
+    from tests.initiatives.test_ballot import confirm
+
+    programme = make_programme(
+        city_a, stage="voting", max_votes=3, total_budget="1000", winner_rule="budget_greedy"
+    )
+    category = make_category(programme, budget="1000", max_cost="1000")
+    big = make_initiative(programme, category, cost="700")
+    dear = make_initiative(programme, category, cost="400")
+    small = make_initiative(programme, category, cost="300")
+    last = make_initiative(programme, category, cost="100")
+    for n in range(3):
+        confirm(make_voter(city_a), programme, [big, dear, small][: 3 - n])
+    confirm(make_voter(city_a), programme, [big])
+    snapshot = tally_programme(programme_id=programme.pk, force=True)
+    outcomes = dict(snapshot.rows.values_list("initiative_id", "outcome"))
+    assert outcomes == {big.pk: "won", dear.pk: "money", small.pk: "won", last.pk: "votes"}
+    with django_capture_on_commit_callbacks(execute=True):
+        results_publish(snapshot=snapshot, actor=moderator_a)
+    mail = OutboundEmail.objects.get(to=dear.author.email)
+    assert "дешевший" in mail.body_text
+    assert "Переміг" in OutboundEmail.objects.get(to=big.author.email).body_text
