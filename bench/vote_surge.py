@@ -231,6 +231,11 @@ def surge(programme, initiative_ids, voters):
                 response = conn.getresponse()
                 response.read()
                 status = response.status
+                # Stored: redirected to the receipt; refused: back to the ballot page.
+                if status == 302 and not response.getheader("Location", "").endswith(
+                    "/ballot/receipt/"
+                ):
+                    status = "302-refused"
                 if not KEEP_ALIVE or response.getheader("Connection", "").lower() == "close":
                     conn.close()
             except (OSError, http.client.HTTPException) as exc:

@@ -12,7 +12,9 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -298,8 +300,10 @@ def ballot_confirm(request: HttpRequest, slug: str) -> HttpResponse:
             notify=request.POST.get("notify") == "on",
         )
     except Refused as exc:
+        # Back to the ballot with the choice kept in the address (cheap under a surge).
         messages.error(request, exc.message)
-        return _ballot_page(request, programme, picked, status=400)
+        query = urlencode({"project": picked}, doseq=True)
+        return redirect(f"{reverse('initiatives:ballot', args=[programme.slug])}?{query}")
     messages.success(
         request,
         _("Your ballot is recorded. Receipt code: %(code)s") % {"code": receipt.code},

@@ -171,6 +171,19 @@ def test_refused_review_keeps_the_choice_and_says_why(client, programme, voter):
     assert html.count("checked") == 3
 
 
+def test_refused_confirmation_returns_to_the_ballot_with_the_choice_kept(client, programme, voter):
+    picks = [make_initiative(programme) for _ in range(3)]
+    client.force_login(voter)
+    response = client.post(
+        reverse("initiatives:ballot_confirm", args=[programme.slug]),
+        {"project": [p.pk for p in picks]},
+        follow=True,
+    )
+    html = response.content.decode()
+    assert "щонайбільше 2" in html and html.count("checked") == 3
+    assert not Ballot.objects.exists()
+
+
 def test_confirm_by_anonymous_or_get_records_nothing(client, programme):
     url = reverse("initiatives:ballot_confirm", args=[programme.slug])
     initiative = make_initiative(programme)
