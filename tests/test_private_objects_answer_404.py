@@ -10,8 +10,8 @@ from django.urls import reverse
 
 from academy.models import Registration
 from initiatives.models import Initiative
-from members import conf as members_conf
 from members.services import application_submit
+from opencity.cities import conf as private_files_conf
 from petitions.models import Petition
 from tests.academy.factories import make_expert, make_past_session, seat
 from tests.factories import make_user
@@ -92,7 +92,7 @@ def test_a_withdrawn_initiative_is_seen_by_its_author_and_its_citys_staff_only(
 def test_a_membership_application_is_seen_by_its_applicant_only(
     client, city_a, citizen, moderator_a, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(members_conf, "PRIVATE_FILES_ROOT", tmp_path / "private")
+    monkeypatch.setattr(private_files_conf, "PRIVATE_FILES_ROOT", tmp_path / "private")
     application = application_submit(
         applicant=citizen,
         city=city_a,
