@@ -2,14 +2,17 @@
 
 Seeds a programme in its voting stage (500 initiatives in 5 categories, max 5 votes per
 voter) and signed-in, verified, adult resident voters (sessions written directly). Each voter
-sends 6 vote requests for 6 different projects in a burst, so several of one voter's requests
-are in flight at once and one of them must be refused by the limit. Runs for DURATION
-seconds (≥ 60) with stdlib threads over http.client (no extra dependency), then checks the
-database: nobody holds more than 5 votes (over_limit) and every acknowledged vote within the
-limit is stored (lost).
+confirms ballots through the confirm path (POST /ballot/confirm/, the step after the review
+page): CONFIRMS requests in a burst, so several of one voter's confirmations are in flight at
+once; one of them picks 6 projects and must be refused by the limit. Each stored ballot
+queues its receipt e-mail in the outbox (delivered eagerly to a locmem backend here). Runs
+for DURATION seconds (≥ 60) with stdlib threads over http.client (no extra dependency), then
+checks the database: nobody holds more than 5 votes or more than one ballot (over_limit),
+and the stored ballot is exactly an acknowledged one: the only one when votes are final,
+one of them with BENCH_CHANGEABLE=1 (votes may change until close) (lost).
 
 Last line: vote_rps=… p99_ms=… over_limit=0 lost=0  (target ≥ 300 votes/s, p99 ≤ 250 ms)
-vote_rps counts votes stored per second; requests/s (including refusals) is printed above.
+vote_rps counts votes stored per second; requests/s and ballots/s are printed above.
 
     .venv/bin/python bench/vote_surge.py
 """
@@ -49,8 +52,9 @@ VOTERS = int(os.environ.get("BENCH_VOTERS", "15000"))
 # with keep-alive each client connection stays pinned to the worker that accepted it, and
 # the workers' load is uneven. BENCH_KEEPALIVE=1 keeps connections open.
 KEEP_ALIVE = os.environ.get("BENCH_KEEPALIVE", "0") == "1"
-ATTEMPTS = 6  # one more than the limit
+CONFIRMS = 4  # confirmations per voter, in flight together; the last picks one too many
 MAX_VOTES = 5
+CHANGEABLE = os.environ.get("BENCH_CHANGEABLE", "0") == "1"
 CSRF = "benchcsrftokenbenchcsrftoken1234"  # 32 characters: an unmasked CSRF secret
 
 
@@ -74,6 +78,7 @@ def seed():
         max_votes=MAX_VOTES,
         min_voter_age=16,
         residents_only=True,
+        votes_changeable=CHANGEABLE,
     )
     initiatives = Initiative.objects.bulk_create(
         Initiative(
@@ -191,27 +196,25 @@ def start_gunicorn() -> subprocess.Popen:
 
 def surge(programme, initiative_ids, voters):
     work: queue.Queue = queue.Queue()
-    plans = {}
     for voter_id, session in voters:
-        chosen = random.sample(initiative_ids, ATTEMPTS)
-        plans[voter_id] = chosen
-        for pk in chosen:  # a voter's six requests are queued together: they run in parallel
-            work.put((voter_id, session, pk))
+        for n in range(CONFIRMS):  # a voter's requests are queued together: they overlap
+            size = MAX_VOTES + 1 if n == CONFIRMS - 1 else random.randint(1, MAX_VOTES)
+            work.put((voter_id, session, tuple(sorted(random.sample(initiative_ids, size)))))
     latencies: list[float] = []
     statuses: Counter = Counter()
-    acknowledged: Counter = Counter()
+    acknowledged: dict[int, list[tuple]] = {}
     lock = threading.Lock()
     stop_at = time.monotonic() + DURATION
 
     def client():
         conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=15)
-        local_lat, local_status, local_ok = [], Counter(), Counter()
+        local_lat, local_status, local_ok = [], Counter(), []
         while time.monotonic() < stop_at:
             try:
-                voter_id, session, pk = work.get_nowait()
+                voter_id, session, picks = work.get_nowait()
             except queue.Empty:
                 break
-            body = f"next=/initiatives/{programme.slug}/ballot/"
+            body = "&".join(f"project={pk}" for pk in picks)
             headers = {
                 "Cookie": f"sessionid={session}; csrftoken={CSRF}",
                 "X-CSRFToken": CSRF,
@@ -222,10 +225,17 @@ def surge(programme, initiative_ids, voters):
                 headers["Connection"] = "close"
             started = time.perf_counter()
             try:
-                conn.request("POST", f"/initiatives/{programme.slug}/{pk}/vote/", body, headers)
+                conn.request(
+                    "POST", f"/initiatives/{programme.slug}/ballot/confirm/", body, headers
+                )
                 response = conn.getresponse()
                 response.read()
                 status = response.status
+                # Stored: redirected to the receipt; refused: back to the ballot page.
+                if status == 302 and not response.getheader("Location", "").endswith(
+                    "/ballot/receipt/"
+                ):
+                    status = "302-refused"
                 if not KEEP_ALIVE or response.getheader("Connection", "").lower() == "close":
                     conn.close()
             except (OSError, http.client.HTTPException) as exc:
@@ -235,11 +245,12 @@ def surge(programme, initiative_ids, voters):
             local_lat.append(time.perf_counter() - started)
             local_status[status] += 1
             if status == 302:
-                local_ok[voter_id] += 1
+                local_ok.append((voter_id, picks))
         with lock:
             latencies.extend(local_lat)
             statuses.update(local_status)
-            acknowledged.update(local_ok)
+            for voter_id, picks in local_ok:
+                acknowledged.setdefault(voter_id, []).append(picks)
 
     started = time.monotonic()
     cpu_before = time.process_time()
@@ -264,6 +275,8 @@ def main() -> None:
         from django.db import connection
 
         connection.close()
+        # Receipts are delivered eagerly (no broker in the bench) to memory, not the console.
+        os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
         gunicorn = start_gunicorn()
         print(
             f"seeded {len(voters):,} voters, 500 initiatives; gunicorn {GUNICORN_WORKERS}x"
@@ -274,16 +287,30 @@ def main() -> None:
 
         from django.db.models import Count
 
-        from initiatives.models import Vote
+        from initiatives.models import Ballot, Vote
 
-        stored = dict(
-            Vote.objects.values("voter_id").annotate(n=Count("*")).values_list("voter_id", "n")
+        stored: dict[int, list[int]] = {}
+        for voter_id, initiative_id in Vote.objects.values_list("voter_id", "initiative_id"):
+            stored.setdefault(voter_id, []).append(initiative_id)
+        ballots = dict(
+            Ballot.objects.values("voter_id").annotate(n=Count("*")).values_list("voter_id", "n")
         )
-        over_limit = sum(1 for n in stored.values() if n > MAX_VOTES)
-        lost = sum(
-            max(0, min(MAX_VOTES, ok) - stored.get(voter, 0)) for voter, ok in acknowledged.items()
+        over_limit = sum(1 for v in stored.values() if len(v) > MAX_VOTES) + sum(
+            1 for n in ballots.values() if n > 1
         )
-        total_votes = sum(stored.values())
+        # Final votes: exactly one acknowledged ballot per voter, and it is the one stored.
+        # Changeable: the stored ballot is one of the acknowledged ones (the last to commit).
+        lost = 0
+        for voter, sets in acknowledged.items():
+            mine = tuple(sorted(stored.get(voter, [])))
+            if (not CHANGEABLE and (len(sets) != 1 or sets[0] != mine)) or mine not in sets:
+                lost += 1
+        lost += sum(1 for voter in stored if voter not in acknowledged)
+        total_votes = sum(len(v) for v in stored.values())
+        print(
+            f"ballots stored: {len(ballots):,} = {len(ballots) / elapsed:.0f}/s; "
+            f"votes may change until close: {CHANGEABLE}"
+        )
         latencies.sort()
         p50 = latencies[len(latencies) // 2] * 1000
         p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
@@ -293,7 +320,7 @@ def main() -> None:
         )
         print(
             f"votes stored: {total_votes:,}; voters with a full ballot: "
-            f"{sum(1 for n in stored.values() if n == MAX_VOTES):,}; p50_ms={p50:.0f}"
+            f"{sum(1 for v in stored.values() if len(v) == MAX_VOTES):,}; p50_ms={p50:.0f}"
         )
         print(
             f"vote_rps={total_votes / elapsed:.0f} p99_ms={p99:.0f} over_limit={over_limit} "

@@ -6,10 +6,12 @@ the publication and implementation updates go through services (audited).
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.forms.models import BaseInlineFormSet
 from django.urls import path, reverse
@@ -20,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from initiatives import services
 from initiatives.forms import ExtendStageForm, ReviewForm
 from initiatives.models import (
+    FROZEN_PROGRAMME_FIELDS,
     Category,
     CostLine,
     District,
@@ -73,9 +76,55 @@ class ReadOnlyInline(ScopedInline):
         return False
 
 
+DATE_FIELDS = (
+    "submission_opens",
+    "submission_closes",
+    "review_closes",
+    "voting_opens",
+    "voting_closes",
+    "implementation_starts",
+)
+
+
+def _rules_locked(programme: Programme | None) -> bool:
+    """Rules are frozen (or about to be: voting has started) for this programme."""
+    if programme is None or programme.pk is None:
+        return False
+    return programme.voting_has_started or services.frozen_rules(programme) is not None
+
+
+def _frozen_message(programme: Programme) -> str:
+    try:
+        services.refuse_if_frozen(programme)
+    except Refused as exc:
+        return exc.message
+    return gettext("Voting has started: the rules and budgets of this programme cannot change.")
+
+
+class ProgrammeForm(forms.ModelForm):
+    class Meta:
+        model = Programme
+        fields = (
+            "city", "title", "slug", "year", "description", "total_budget", *DATE_FIELDS,
+            "max_votes", "one_per_category", "min_voter_age", "residents_only",
+            "votes_changeable", "live_counts", "winner_rule", "verified_eligibility",
+        )  # fmt: skip
+
+    def clean(self):
+        data = super().clean()
+        changed = set(self.changed_data) & set(FROZEN_PROGRAMME_FIELDS)
+        if changed and _rules_locked(self.instance):
+            raise forms.ValidationError(_frozen_message(self.instance))
+        return data
+
+
 class CategoryFormSet(BaseInlineFormSet):
     def clean(self):
         super().clean()
+        if _rules_locked(self.instance) and (
+            any(form.has_changed() for form in self.forms) or self.deleted_forms
+        ):
+            raise forms.ValidationError(_frozen_message(self.instance))
         total = Decimal("0")
         for form in self.forms:
             data = getattr(form, "cleaned_data", None) or {}
@@ -94,20 +143,19 @@ class CategoryInline(ScopedInline):
     formset = CategoryFormSet
     fields = ("name", "budget", "max_project_cost", "position")
 
+    def has_add_permission(self, request, obj=None):
+        return not _rules_locked(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return not _rules_locked(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not _rules_locked(obj) and super().has_delete_permission(request, obj)
+
 
 class DistrictInline(ScopedInline):
     model = District
     fields = ("name",)
-
-
-DATE_FIELDS = (
-    "submission_opens",
-    "submission_closes",
-    "review_closes",
-    "voting_opens",
-    "voting_closes",
-    "implementation_starts",
-)
 
 
 @admin.register(Programme)
@@ -119,6 +167,7 @@ class ProgrammeAdmin(CityScopedAdmin):
     list_filter = ("year",)
     search_fields = ("title", "slug", "city__name_uk")
     prepopulated_fields = {"slug": ("title",)}
+    form = ProgrammeForm
     inlines = (CategoryInline, DistrictInline)
     actions = ("run_tally",)
     fieldsets = (
@@ -126,7 +175,18 @@ class ProgrammeAdmin(CityScopedAdmin):
         (_("Stages"), {"fields": (*DATE_FIELDS, "tools")}),
         (
             _("Voting rules"),
-            {"fields": ("max_votes", "one_per_category", "min_voter_age", "residents_only")},
+            {
+                "fields": (
+                    "max_votes",
+                    "one_per_category",
+                    "min_voter_age",
+                    "residents_only",
+                    "votes_changeable",
+                    "live_counts",
+                    "winner_rule",
+                    "verified_eligibility",
+                )
+            },
         ),
     )
 
@@ -138,19 +198,43 @@ class ProgrammeAdmin(CityScopedAdmin):
     def tools(self, obj):
         if obj is None or obj.pk is None:
             return "—"
+        from initiatives.tasks import tally_progress_key
+
+        step = None
+        with contextlib.suppress(Exception):  # a cache outage hides the progress, no more
+            step = cache.get(tally_progress_key(obj.pk))
+        running = (
+            gettext("Tally running: equal shares, step %(step)s") % {"step": step}
+            if step is not None
+            else ""
+        )
         return format_html(
-            '<a href="{}">{}</a> · <a href="{}">{}</a>',
+            '<a href="{}">{}</a> · <a href="{}">{}</a> {}',
             reverse("admin:initiatives_programme_extend", args=[obj.pk]),
             gettext("Extend a stage"),
             reverse("initiatives:results", args=[obj.slug]),
             gettext("Results"),
+            running,
         )
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ("tools",)
-        # Dates change only through "Extend a stage" (audited); the city never changes.
-        return ("city", "slug", *DATE_FIELDS, "tools")
+        # Dates change only through "Extend a stage" (audited); the city never changes; the
+        # rules never change once voting has started (the database refuses it too).
+        frozen = FROZEN_PROGRAMME_FIELDS if _rules_locked(obj) else ()
+        return ("city", "slug", *DATE_FIELDS, "tools", *frozen)
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return (
+            {} if obj is not None else super().get_prepopulated_fields(request, obj)
+        )  # slug is fixed
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        programme = self.get_object(request, object_id)
+        if request.method == "GET" and _rules_locked(programme):
+            self.message_user(request, _frozen_message(programme), messages.WARNING)
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
@@ -446,3 +530,6 @@ class ResultSnapshotAdmin(CityScopedAdmin):
                 self.message_user(request, f"{snapshot}: {exc.message}", messages.ERROR)
             else:
                 self.message_user(request, gettext("Published: %(s)s") % {"s": snapshot})
+
+
+from initiatives import admin_eligibility  # noqa: E402,F401  (registers its admin)

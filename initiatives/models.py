@@ -37,6 +37,27 @@ STAGE_END_FIELDS = {
 }
 
 
+class WinnerRule(models.TextChoices):
+    CATEGORY = "category_greedy", _("most votes first, within each category's budget")
+    BUDGET = "budget_greedy", _("most votes first, within the whole budget")
+    EQUAL_SHARES = "equal_shares", _("Method of Equal Shares (proportional)")
+
+
+class Outcome(models.TextChoices):  # why a project won or lost (see services.explanations)
+    WON = "won", _("won")
+    VOTES = "votes", _("lost on votes")
+    MONEY = "money", _("lost: the money left was less than its cost")
+    EQUAL_SHARES = "equal_shares", _("lost under equal shares")
+
+
+# The programme's columns copied into FrozenRules when voting starts; the database refuses to
+# change them afterwards (trigger, migration 0003).
+FROZEN_PROGRAMME_FIELDS = (
+    "total_budget", "max_votes", "one_per_category", "min_voter_age", "residents_only",
+    "votes_changeable", "winner_rule", "live_counts", "verified_eligibility",
+)  # fmt: skip
+
+
 class Programme(models.Model):
     """One city's public budget for one year, with dated stages and its voting rules."""
 
@@ -66,6 +87,24 @@ class Programme(models.Model):
     one_per_category = models.BooleanField(_("at most one project per category"), default=False)
     min_voter_age = models.PositiveSmallIntegerField(_("minimum voter age"), default=16)
     residents_only = models.BooleanField(_("residents of the city only"), default=True)
+    votes_changeable = models.BooleanField(
+        _("votes may be changed until voting closes"),
+        default=False,
+        help_text=_("A new confirmed ballot replaces the voter's previous one."),
+    )
+    winner_rule = models.CharField(
+        _("winner rule"), max_length=20, choices=WinnerRule.choices, default=WinnerRule.CATEGORY
+    )
+    live_counts = models.BooleanField(
+        _("show vote counts during voting"),
+        default=False,
+        help_text=_("By default the counts stay hidden until the results are published."),
+    )
+    verified_eligibility = models.BooleanField(
+        _("age and residency must be verified"),
+        default=False,
+        help_text=_("By the identity provider's login or by a clerk who checked a document."),
+    )
     # The last stage staff were told about (the daily announcement claims it with update()).
     announced_stage = models.CharField(max_length=20, choices=Stage.choices, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -297,6 +336,9 @@ class Ballot(models.Model):
     programme = models.ForeignKey(Programme, on_delete=models.PROTECT, related_name="ballots")
     notify = models.BooleanField(_("e-mail me the results and implementation news"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set by the confirm step (the receipt); a replacing ballot gets a new code and time.
+    confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
+    code = models.CharField(_("receipt code"), max_length=12, blank=True, db_default="")
 
     class Meta:
         verbose_name = _("ballot")
@@ -394,6 +436,63 @@ class Vote(models.Model):
         return f"{self.voter_id} → {self.initiative_id}"
 
 
+class FrozenRules(models.Model):
+    """The rules and budgets in force, copied when voting starts; read-only in the database
+    (migration 0004's triggers, also on the programme's rules and category budgets)."""
+
+    programme = models.OneToOneField(
+        Programme, on_delete=models.PROTECT, related_name="frozen_rules"
+    )
+    frozen_at = models.DateTimeField(_("frozen"))
+    total_budget = models.DecimalField(_("total budget, UAH"), **MONEY)
+    max_votes = models.PositiveSmallIntegerField(_("projects a voter may back"))
+    one_per_category = models.BooleanField(_("at most one project per category"))
+    min_voter_age = models.PositiveSmallIntegerField(_("minimum voter age"))
+    residents_only = models.BooleanField(_("residents of the city only"))
+    votes_changeable = models.BooleanField(_("votes may be changed until voting closes"))
+    winner_rule = models.CharField(_("winner rule"), max_length=20, choices=WinnerRule.choices)
+    live_counts = models.BooleanField(_("show vote counts during voting"))
+    verified_eligibility = models.BooleanField(_("age and residency must be verified"))
+    # [{"id": 1, "name": "...", "budget": "100000.00", "max_project_cost": "..."}, ...]
+    categories = models.JSONField(_("categories and their budgets"))
+
+    class Meta:
+        verbose_name = _("frozen rules")
+        verbose_name_plural = _("frozen rules")
+
+    def __str__(self) -> str:
+        return f"{self.programme_id} · {self.frozen_at:%Y-%m-%d %H:%M}"
+
+    def category_budgets(self) -> dict[int, Decimal]:
+        return {int(c["id"]): Decimal(c["budget"]) for c in self.categories}
+
+
+class EligibilityCheck(models.Model):
+    """A clerk of `city` saw a document proving the person's date of birth and residency."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="eligibility_checks"
+    )
+    city = models.ForeignKey("cities.City", verbose_name=_("city"), on_delete=models.PROTECT)
+    birth_date = models.DateField(_("date of birth"))
+    resident = models.BooleanField(_("lives in the city"))
+    document = models.CharField(_("document checked"), max_length=120)
+    checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    checked_at = models.DateTimeField(_("checked"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("eligibility check")
+        verbose_name_plural = _("eligibility checks")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "city"], name="eligibility_one_per_city"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} @ {self.city_id}"
+
+
 class ResultSnapshot(models.Model):
     """An immutable tally result. The same votes always give the same content hash."""
 
@@ -446,6 +545,9 @@ class ResultRow(models.Model):
     votes = models.PositiveIntegerField(_("votes"))
     amount = models.DecimalField(_("cost, UAH"), **MONEY)
     winner = models.BooleanField(_("funded"))
+    outcome = models.CharField(
+        _("outcome"), max_length=12, choices=Outcome.choices, blank=True, db_default=""
+    )
 
     class Meta:
         verbose_name = _("result row")

@@ -8,10 +8,22 @@ from __future__ import annotations
 from datetime import date
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from initiatives.explanations import explanation
 from initiatives.models import (
     Ballot,
     Initiative,
@@ -43,11 +55,21 @@ def _vote_count() -> Subquery:
         .annotate(n=Count("*"))
         .values("n")
     )
-    return Coalesce(Subquery(votes, output_field=IntegerField()), Value(0))
+    counted = Coalesce(Subquery(votes, output_field=IntegerField()), Value(0))
+    # Hidden (NULL) until the results are published, unless the programme shows live counts.
+    published = ResultSnapshot.objects.filter(
+        programme_id=OuterRef("programme_id"), published_at__isnull=False
+    )
+    return Case(
+        When(Q(programme__live_counts=True) | Q(Exists(published)), then=counted),
+        default=Value(None),
+        output_field=IntegerField(),
+    )
 
 
 def public_initiatives() -> QuerySet[Initiative]:
-    """Initiatives anyone may see, with their live vote count (`vote_total`)."""
+    """Initiatives anyone may see, with their vote count (`vote_total`; None while the
+    programme hides counts, see _vote_count)."""
     return (
         Initiative.objects.filter(status__in=PUBLIC_STATUSES)
         .select_related("programme__city", "category", "district")
@@ -104,6 +126,12 @@ def ballot_for(voter: User, programme: Programme) -> dict:
     }
 
 
+def ballot_initiative_ids(voter: User, programme: Programme) -> QuerySet:
+    return Vote.objects.filter(voter=voter, programme=programme).values_list(
+        "initiative_id", flat=True
+    )
+
+
 def ballot_candidates(programme: Programme) -> QuerySet[Initiative]:
     return (
         Initiative.objects.filter(programme=programme, status__in=Initiative.ON_BALLOT)
@@ -120,11 +148,15 @@ def latest_snapshot(programme: Programme, *, published_only: bool = True) -> Res
 
 
 def result_rows(snapshot: ResultSnapshot) -> list[ResultRow]:
-    return list(
+    """The snapshot's rows, each with its one-sentence `explanation`."""
+    rows = list(
         snapshot.rows.select_related("initiative", "category").order_by(
             "category__position", "category__name", "rank"
         )
     )
+    for row in rows:
+        row.explanation = explanation(row.outcome)
+    return rows
 
 
 # --- cross-app contracts ---------------------------------------------------------------------

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from celery import shared_task
+from django.core.cache import cache
 
 from initiatives import services
 from opencity.queue import send_now
 
 
+def tally_progress_key(programme_id: int) -> str:
+    return f"initiatives:tally-progress:{programme_id}"
+
+
 @shared_task(acks_late=True)
 def tally(programme_id: int) -> int:
-    """Tally one programme (idempotent: the same votes give the same, single snapshot)."""
-    return services.tally_programme(programme_id=programme_id).pk
+    """Tally one programme (idempotent: the same votes give the same, single snapshot).
+    Equal shares reports each add-one step to the cache; staff see it in the admin."""
+
+    def progress(step: int) -> None:
+        # Progress is a courtesy: a cache outage never stops the tally.
+        with contextlib.suppress(Exception):
+            cache.set(tally_progress_key(programme_id), step, 3600)
+
+    snapshot = services.tally_programme(programme_id=programme_id, progress=progress)
+    with contextlib.suppress(Exception):
+        cache.delete(tally_progress_key(programme_id))
+    return snapshot.pk
 
 
 @shared_task

@@ -8,6 +8,9 @@ urlpatterns = [
     path("<slug:slug>/", views.programme_detail, name="programme"),
     path("<slug:slug>/submit/", views.initiative_submit, name="submit"),
     path("<slug:slug>/ballot/", views.ballot, name="ballot"),
+    path("<slug:slug>/ballot/review/", views.ballot_review, name="ballot_review"),
+    path("<slug:slug>/ballot/confirm/", views.ballot_confirm, name="ballot_confirm"),
+    path("<slug:slug>/ballot/receipt/", views.receipt, name="receipt"),
     path("<slug:slug>/ballot/notify/", views.ballot_notify, name="ballot_notify"),
     path("<slug:slug>/results/", views.results, name="results"),
     path("<slug:slug>/results.csv", views.results_csv, name="results_csv"),
@@ -15,5 +18,4 @@ urlpatterns = [
     path("<slug:slug>/<int:pk>/", views.initiative_detail, name="detail"),
     path("<slug:slug>/<int:pk>/revise/", views.initiative_revise, name="revise"),
     path("<slug:slug>/<int:pk>/withdraw/", views.initiative_withdraw, name="withdraw"),
-    path("<slug:slug>/<int:pk>/vote/", views.vote, name="vote"),
 ]

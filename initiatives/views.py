@@ -10,11 +10,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AnonymousUser
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -70,9 +70,12 @@ def _index_context(request: HttpRequest) -> dict:
 def programme_detail(request: HttpRequest, slug: str) -> HttpResponse:
     def build() -> dict:
         programme = _programme(slug)
+        frozen = services.frozen_rules(programme)
         return {
             "programme": programme,
-            "categories": list(programme.categories.all()),
+            "frozen": frozen,
+            "rules": frozen or programme,
+            "categories": list(frozen.categories if frozen else programme.categories.all()),
             "districts": list(programme.districts.all()),
             "stage": programme.stage,
             "Stage": Stage,
@@ -104,7 +107,7 @@ def initiative_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     if programme.stage == Stage.VOTING and on_ballot and request.user.is_authenticated:
         ballot = selectors.ballot_for(request.user, programme)
         try:
-            services.vote_check_voter(voter=request.user, programme=programme)
+            services.ballot_check_voter(voter=request.user, programme=programme)
         except Refused as exc:
             refusal = exc.message
     context = {
@@ -112,7 +115,8 @@ def initiative_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         "programme": programme,
         "lines": initiative.cost_lines.all(),
         "updates": initiative.implementation_updates.all(),
-        "show_votes": programme.voting_has_started and initiative.status in Initiative.ON_BALLOT,
+        "show_votes": initiative.vote_total is not None
+        and initiative.status in Initiative.ON_BALLOT,
         "ballot": ballot,
         "refusal": refusal,
         "is_author": request.user.is_authenticated and initiative.author_id == request.user.pk,
@@ -225,58 +229,122 @@ def initiative_withdraw(request: HttpRequest, slug: str, pk: int) -> HttpRespons
     return redirect(initiative)
 
 
-def _back(request: HttpRequest, fallback: str) -> str:
-    target = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
-        return target
-    return fallback
+def _picked_ids(data: QueryDict) -> list[int]:
+    return sorted({int(v) for v in data.getlist("project") if v.isdigit()})
 
 
-@login_required
-@require_POST
-def vote(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    back = _back(request, reverse("initiatives:detail", args=[slug, pk]))
-    if not ratelimit.allow_request("vote", request):
-        return ratelimit.too_many(request)
-    try:
-        vote = services.vote_cast_for(
-            voter=request.user,
-            programme_slug=slug,
-            initiative_pk=pk,
-            notify=request.POST.get("notify") == "on" or None,
-        )
-    except Initiative.DoesNotExist:
-        raise Http404 from None
-    except Refused as exc:
-        refusal_to_message(request, exc)
-    else:
-        messages.success(
-            request, _("Your vote for «%(title)s» is counted.") % {"title": vote.initiative.title}
-        )
-    return redirect(back)
-
-
-@login_required
-def ballot(request: HttpRequest, slug: str) -> HttpResponse:
-    programme = _programme(slug)
-    state = selectors.ballot_for(request.user, programme)
+def _ballot_page(
+    request: HttpRequest, programme: Programme, picked: list[int], status: int = 200
+) -> HttpResponse:
+    rules = services.frozen_rules(programme)
+    receipt = services.ballot_receipt(voter=request.user, programme=programme)
     refusal = None
     try:
-        services.vote_check_voter(voter=request.user, programme=programme)
+        services.ballot_check_voter(voter=request.user, programme=programme)
     except Refused as exc:
         refusal = exc.message
+    changeable = rules.votes_changeable if rules else programme.votes_changeable
     candidates = selectors.ballot_candidates(programme) if programme.voting_has_started else []
-    notify_form = NotifyForm(initial={"notify": bool(state["ballot"] and state["ballot"].notify)})
+    if not picked and receipt is not None:
+        picked = list(selectors.ballot_initiative_ids(request.user, programme))
     return render(
         request,
         "initiatives/ballot.html",
         {
             "programme": programme,
-            "state": state,
+            "rules": rules or programme,
+            "receipt": receipt,
+            "changeable": changeable,
             "refusal": refusal,
             "candidates": candidates,
-            "notify_form": notify_form,
+            "picked": picked,
+            "may_vote": programme.stage == Stage.VOTING
+            and not refusal
+            and (receipt is None or changeable),
             "voting_open": programme.stage == Stage.VOTING,
+        },
+        status=status,
+    )
+
+
+@login_required
+def ballot(request: HttpRequest, slug: str) -> HttpResponse:
+    """Step 1: pick projects (a form of check boxes, kept when the review refuses them)."""
+    programme = _programme(slug)
+    return _ballot_page(request, programme, _picked_ids(request.GET))
+
+
+@login_required
+@require_POST
+def ballot_review(request: HttpRequest, slug: str) -> HttpResponse:
+    """Step 2: the picks and their total against the budget; nothing is stored yet."""
+    programme = _programme(slug)
+    picked = _picked_ids(request.POST)
+    try:
+        picks = services.ballot_review(
+            voter=request.user, programme=programme, initiative_ids=picked
+        )
+    except Refused as exc:
+        messages.error(request, exc.message)
+        return _ballot_page(request, programme, picked, status=400)
+    rules = services.frozen_rules(programme)
+    total = sum((p.total_cost for p in picks), Decimal("0"))
+    return render(
+        request,
+        "initiatives/ballot_review.html",
+        {
+            "programme": programme,
+            "rules": rules,
+            "picks": picks,
+            "total": total,
+            "budget": rules.total_budget,
+            "share": round(total / rules.total_budget * 100, 1) if rules.total_budget else 0,
+            "notify": request.POST.get("notify") == "on",
+        },
+    )
+
+
+@login_required
+@require_POST
+def ballot_confirm(request: HttpRequest, slug: str) -> HttpResponse:
+    """Step 3: store the whole ballot (atomic) and show the receipt."""
+    programme = _programme(slug)
+    if not ratelimit.allow_request("vote", request):
+        return ratelimit.too_many(request)
+    picked = _picked_ids(request.POST)
+    try:
+        receipt = services.ballot_confirm(
+            voter=request.user,
+            programme=programme,
+            initiative_ids=picked,
+            notify=request.POST.get("notify") == "on",
+        )
+    except Refused as exc:
+        # Back to the ballot with the choice kept in the address (cheap under a surge).
+        messages.error(request, exc.message)
+        query = urlencode({"project": picked}, doseq=True)
+        return redirect(f"{reverse('initiatives:ballot', args=[programme.slug])}?{query}")
+    messages.success(
+        request,
+        _("Your ballot is recorded. Receipt code: %(code)s") % {"code": receipt.code},
+    )
+    return redirect("initiatives:receipt", slug=programme.slug)
+
+
+@login_required
+def receipt(request: HttpRequest, slug: str) -> HttpResponse:
+    programme = _programme(slug)
+    found = services.ballot_receipt(voter=request.user, programme=programme)
+    if found is None:
+        raise Http404
+    state = selectors.ballot_for(request.user, programme)
+    return render(
+        request,
+        "initiatives/receipt.html",
+        {
+            "programme": programme,
+            "receipt": found,
+            "notify_form": NotifyForm(initial={"notify": bool(state["ballot"].notify)}),
         },
     )
 
@@ -291,7 +359,7 @@ def ballot_notify(request: HttpRequest, slug: str) -> HttpResponse:
             voter=request.user, programme=programme, notify=form.cleaned_data["notify"]
         )
         messages.success(request, _("Your e-mail preference is saved."))
-    return redirect("initiatives:ballot", slug=programme.slug)
+    return redirect("initiatives:receipt", slug=programme.slug)
 
 
 def _snapshot_for(request: HttpRequest, programme: Programme) -> ResultSnapshot:
@@ -386,13 +454,18 @@ def _export_rows(rows: list[ResultRow]) -> Iterator[dict]:
             "votes": row.votes,
             "amount": str(row.amount),
             "funded": row.winner,
+            "outcome": row.outcome,
+            "explanation": row.explanation,
         }
 
 
 def results_csv(request: HttpRequest, slug: str) -> HttpResponse:
     programme = _programme(slug)
     snapshot = _snapshot_for(request, programme)
-    fields = ["category", "rank", "initiative_id", "title", "votes", "amount", "funded"]
+    fields = [
+        "category", "rank", "initiative_id", "title", "votes", "amount", "funded", "outcome",
+        "explanation",
+    ]  # fmt: skip
     return csv_response(
         ([item[f] for f in fields] for item in _export_rows(selectors.result_rows(snapshot))),
         header=fields,

@@ -3,6 +3,9 @@
 - `proposals`: an author files, revises or withdraws an initiative;
 - `review`: the city's working group accepts, sends back or rejects it;
 - `stages`: the programme calendar (extensions, announcements);
+- `rules`: the rules and budgets frozen when voting starts;
+- `ballots`: review, confirm and receipt of a whole ballot;
+- `eligibility`: verified age and residency (identity provider or a clerk's check);
 - `voting`: who may vote and casting a vote (`vote_statements`: its SQL);
 - `tally`: counting, the result snapshot and its publication;
 - `implementation`: updates on funded projects and the voter e-mails.
@@ -13,6 +16,14 @@ refuses raises `opencity.core.Refused`. `from initiatives import services` keeps
 the public functions are re-exported here.
 """
 
+from initiatives.services.ballots import (
+    Receipt,
+    ballot_check_voter,
+    ballot_confirm,
+    ballot_receipt,
+    ballot_review,
+)
+from initiatives.services.eligibility import eligibility_confirm, verified_facts
 from initiatives.services.implementation import (
     implementation_update_post,
     notify_voters_of_completion,
@@ -28,6 +39,12 @@ from initiatives.services.review import (
     initiative_accept,
     initiative_reject,
     initiative_request_revision,
+)
+from initiatives.services.rules import (
+    RULES_FROZEN,
+    frozen_rules,
+    programme_freeze_rules,
+    refuse_if_frozen,
 )
 from initiatives.services.stages import programme_announce_stage, programme_extend_stage
 from initiatives.services.tally import (
@@ -47,6 +64,17 @@ from initiatives.services.voting import (
 )
 
 __all__ = [
+    "RULES_FROZEN",
+    "Receipt",
+    "ballot_check_voter",
+    "ballot_confirm",
+    "eligibility_confirm",
+    "verified_facts",
+    "ballot_receipt",
+    "ballot_review",
+    "frozen_rules",
+    "programme_freeze_rules",
+    "refuse_if_frozen",
     "CostLineInput",
     "TallyRow",
     "ballot_set_notify",

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from initiatives.models import STAGE_END_FIELDS, Programme, Stage
 from initiatives.services._common import REVIEW_ROLES, notify_staff
+from initiatives.services.rules import programme_freeze_rules
 from opencity.accounts.models import User
 from opencity.cities.access import can_act_on_city
 from opencity.core import Refused
@@ -68,6 +69,8 @@ def programme_announce_stage(*, programme_id: int, today: date | None = None) ->
     """Tell the city's staff the programme entered a new stage (idempotent, once per stage)."""
     programme = Programme.objects.select_related("city").get(pk=programme_id)
     stage = programme.stage_on(today or timezone.localdate())
+    if stage in (Stage.VOTING, Stage.RESULTS, Stage.IMPLEMENTATION):
+        programme_freeze_rules(programme_id=programme.pk)
     with transaction.atomic():
         claimed = (
             Programme.objects.filter(pk=programme.pk)

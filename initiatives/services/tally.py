@@ -6,17 +6,35 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from initiatives.models import Ballot, Initiative, Programme, ResultRow, ResultSnapshot, Vote
+from initiatives.explanations import EXPLANATIONS
+from initiatives.models import (
+    Ballot,
+    Initiative,
+    Programme,
+    ResultRow,
+    ResultSnapshot,
+    Vote,
+    WinnerRule,
+)
 from initiatives.services._common import REVIEW_ROLES, notify_author
+from initiatives.services.rules import programme_freeze_rules
+from initiatives.services.winners import (
+    Candidate,
+    equal_shares,
+    equal_shares_outcomes,
+    greedy_outcomes,
+)
 from opencity.accounts.models import User
 from opencity.cities.access import can_act_on_city
 from opencity.core import Refused
@@ -36,6 +54,7 @@ class TallyRow:
     submitted_at: object
     rank: int = 0
     winner: bool = False
+    outcome: str = ""
 
 
 def pick_winners(rows: list[TallyRow], budgets: dict[int, Decimal]) -> list[TallyRow]:
@@ -52,10 +71,86 @@ def pick_winners(rows: list[TallyRow], budgets: dict[int, Decimal]) -> list[Tall
         row.winner = row.votes > 0 and row.amount <= left
         if row.winner:
             remaining[row.category_id] = left - row.amount
+    _set_greedy_outcomes(ordered)
     return ordered
 
 
-def _content_hash(programme: Programme, budgets: dict[int, Decimal], rows: list[TallyRow]) -> str:
+def _set_greedy_outcomes(considered: list[TallyRow]) -> None:
+    """Each row's outcome from the order the greedy rule considered them in (per category
+    rows are already in category order: a winner only explains rows of its category)."""
+    by_group: dict[object, list[TallyRow]] = {}
+    for row in considered:
+        by_group.setdefault(row.category_id, []).append(row)
+    for group in by_group.values():
+        outcomes = greedy_outcomes([(r.initiative_id, r.votes, r.winner) for r in group])
+        for row in group:
+            row.outcome = outcomes[row.initiative_id]
+
+
+def pick_winners_whole_budget(rows: list[TallyRow], total: Decimal) -> list[TallyRow]:
+    """Over the whole budget: most votes first (same ties as pick_winners); a project wins
+    if it still fits what is left of the programme's total budget. Ranks stay per category.
+    Projects without a vote never win."""
+    ordered = pick_winners(rows, {})  # ranks per category; nobody wins with no budget
+    left = total
+    considered = sorted(ordered, key=lambda r: (-r.votes, r.submitted_at, r.initiative_id))
+    for row in considered:
+        row.winner = row.votes > 0 and row.amount <= left
+        if row.winner:
+            left -= row.amount
+    outcomes = greedy_outcomes([(r.initiative_id, r.votes, r.winner) for r in considered])
+    for row in ordered:
+        row.outcome = outcomes[row.initiative_id]
+    return ordered
+
+
+_BALLOTS_SQL = """
+    SELECT picks, COUNT(*) FROM (
+        SELECT array_agg(initiative_id ORDER BY initiative_id) AS picks
+        FROM initiatives_vote WHERE programme_id = %(programme)s GROUP BY ballot_id
+    ) ballots GROUP BY picks
+"""
+
+
+def pick_winners_equal_shares(
+    rows: list[TallyRow],
+    programme_id: int,
+    total: Decimal,
+    progress: Callable[[int], None] | None = None,
+) -> list[TallyRow]:
+    """The Method of Equal Shares with add-one completion (initiatives.services.winners)
+    over the programme's ballots, identical ballots grouped by the database. n counts every
+    ballot of the programme, empty ones too. Ranks stay per category."""
+    ordered = pick_winners(rows, {})
+    ballots: dict[frozenset[int], int] = {}
+    if connection.vendor == "postgresql":
+        with _driver_cursor() as cursor:
+            cursor.execute(_BALLOTS_SQL, {"programme": programme_id})
+            ballots = {frozenset(picks): int(n) for picks, n in cursor.fetchall()}
+    else:  # the demo's SQLite: group in Python
+        picks: dict[int, set[int]] = {}
+        votes = Vote.objects.filter(programme_id=programme_id)
+        for ballot_id, initiative_id in votes.values_list("ballot_id", "initiative_id"):
+            picks.setdefault(ballot_id, set()).add(initiative_id)
+        for chosen in picks.values():
+            ballots[frozenset(chosen)] = ballots.get(frozenset(chosen), 0) + 1
+    voters = Ballot.objects.filter(programme_id=programme_id).count()
+    candidates = [
+        Candidate(r.initiative_id, Fraction(r.amount), r.votes, int(r.submitted_at))
+        for r in ordered
+    ]
+    winners, _by_mes = equal_shares(candidates, ballots, voters, Fraction(total), progress=progress)
+    outcomes = equal_shares_outcomes(candidates, winners)
+    won = set(winners)
+    for row in ordered:
+        row.winner = row.initiative_id in won
+        row.outcome = outcomes[row.initiative_id]
+    return ordered
+
+
+def _content_hash(
+    programme: Programme, budgets: dict[int, Decimal], rows: list[TallyRow], rule: str
+) -> str:
     payload = {
         "programme": programme.pk,
         "budgets": {str(k): str(v) for k, v in sorted(budgets.items())},
@@ -63,6 +158,8 @@ def _content_hash(programme: Programme, budgets: dict[int, Decimal], rows: list[
             [r.initiative_id, r.category_id, r.rank, r.votes, str(r.amount), r.winner] for r in rows
         ],
     }
+    if rule != WinnerRule.CATEGORY:  # today's rule keeps the hashes it always had
+        payload["rule"] = rule
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -72,16 +169,15 @@ _TALLY_INPUTS_SQL = """
         WHERE programme_id = %(programme)s GROUP BY initiative_id
     )
     SELECT i.id, i.category_id, i.total_cost,
-           row_number() OVER (ORDER BY i.submitted_at, i.id), COALESCE(counts.n, 0), cat.budget
+           row_number() OVER (ORDER BY i.submitted_at, i.id), COALESCE(counts.n, 0)
     FROM initiatives_initiative i
-    JOIN initiatives_category cat ON cat.id = i.category_id
     LEFT JOIN counts ON counts.initiative_id = i.id
     WHERE i.programme_id = %(programme)s AND i.status IN (%(s1)s, %(s2)s, %(s3)s)
 """
 
 
-def _tally_inputs(programme_id: int) -> tuple[list[TallyRow], dict[int, Decimal]]:
-    """Candidates with their vote counts and their categories' budgets.
+def _tally_inputs(programme_id: int) -> list[TallyRow]:
+    """Candidates with their vote counts (the budgets come from the frozen rules only).
 
     One statement (one round trip): the vote counts come from a GROUP BY over the vote rows
     (an index-only scan of (programme, initiative)). Votes can only exist for projects on
@@ -93,8 +189,8 @@ def _tally_inputs(programme_id: int) -> tuple[list[TallyRow], dict[int, Decimal]
     with _driver_cursor() as cursor:
         cursor.execute(_TALLY_INPUTS_SQL, params)
         fetched = cursor.fetchall()
-    rows, budgets = [], {}
-    for pk, category_id, cost, order, votes, budget in fetched:
+    rows = []
+    for pk, category_id, cost, order, votes in fetched:
         rows.append(
             TallyRow(
                 initiative_id=pk,
@@ -104,8 +200,7 @@ def _tally_inputs(programme_id: int) -> tuple[list[TallyRow], dict[int, Decimal]
                 submitted_at=int(order),
             )
         )
-        budgets[category_id] = _money(budget)
-    return rows, budgets
+    return rows
 
 
 def _driver_cursor() -> Any:
@@ -127,7 +222,11 @@ def _money(value: Any) -> Decimal:
 
 
 def tally_programme(
-    *, programme_id: int, actor: User | None = None, force: bool = False
+    *,
+    programme_id: int,
+    actor: User | None = None,
+    force: bool = False,
+    progress: Callable[[int], None] | None = None,
 ) -> ResultSnapshot:
     """Count votes per initiative from the vote rows and store the result (idempotent, atomic).
 
@@ -139,11 +238,20 @@ def tally_programme(
     programme = Programme.objects.only("id", "city_id", "voting_closes").get(pk=programme_id)
     if not force and timezone.localdate() <= programme.voting_closes:
         raise Refused(_("The tally runs once voting has closed."), code="stage")
-    rows, budgets = _tally_inputs(programme.pk)
-    rows = pick_winners(rows, budgets)
+    # The rules in force: the copy frozen when voting started (frozen now if nothing did,
+    # e.g. a programme nobody voted in), never the live programme or category rows.
+    rules = programme_freeze_rules(programme_id=programme.pk, actor=actor)
+    budgets = rules.category_budgets()
+    rows = _tally_inputs(programme.pk)
+    if rules.winner_rule == WinnerRule.BUDGET:
+        rows = pick_winners_whole_budget(rows, rules.total_budget)
+    elif rules.winner_rule == WinnerRule.EQUAL_SHARES:
+        rows = pick_winners_equal_shares(rows, programme.pk, rules.total_budget, progress)
+    else:
+        rows = pick_winners(rows, budgets)
     snapshot = ResultSnapshot(
         programme=programme,
-        content_hash=_content_hash(programme, budgets, rows),
+        content_hash=_content_hash(programme, budgets, rows, rules.winner_rule),
         total_votes=sum(r.votes for r in rows),
         funded_amount=sum((r.amount for r in rows if r.winner), Decimal("0")),
     )
@@ -173,9 +281,10 @@ _RECORD_SNAPSHOT_SQL = """
         RETURNING id
     ), result_rows AS (
         INSERT INTO initiatives_resultrow
-            (snapshot_id, initiative_id, category_id, rank, votes, amount, winner)
+            (snapshot_id, initiative_id, category_id, rank, votes, amount, winner, outcome)
         SELECT snapshot.id, r.* FROM snapshot, unnest(
-            %b::bigint[], %b::bigint[], %b::integer[], %b::integer[], %b::numeric[], %b::boolean[]
+            %b::bigint[], %b::bigint[], %b::integer[], %b::integer[], %b::numeric[], %b::boolean[],
+            %b::text[]
         ) AS r
     )
     SELECT id FROM snapshot
@@ -198,6 +307,7 @@ def _record_snapshot(snapshot: ResultSnapshot, rows: list[TallyRow]) -> bool:
                         votes=r.votes,
                         amount=r.amount,
                         winner=r.winner,
+                        outcome=r.outcome,
                     )
                     for r in rows
                 )
@@ -211,6 +321,7 @@ def _record_snapshot(snapshot: ResultSnapshot, rows: list[TallyRow]) -> bool:
         [r.votes for r in rows],
         [r.amount for r in rows],
         [r.winner for r in rows],
+        [r.outcome for r in rows],
     )
     params = [
         snapshot.programme_id,
@@ -304,8 +415,8 @@ def notify_voters_of_results(*, snapshot_id: int) -> int:
         return 0
     sent = 0
     winners = set(snapshot.rows.filter(winner=True).values_list("initiative_id", flat=True))
-    in_result = snapshot.rows.values_list("initiative_id", flat=True)
-    for initiative in Initiative.objects.filter(pk__in=in_result).select_related(
+    outcomes = dict(snapshot.rows.values_list("initiative_id", "outcome"))
+    for initiative in Initiative.objects.filter(pk__in=outcomes).select_related(
         "author", "programme__city"
     ):
         notify_author(
@@ -313,6 +424,7 @@ def notify_voters_of_results(*, snapshot_id: int) -> int:
             f"result:s{snapshot.pk}",
             "initiatives/result",
             funded=initiative.pk in winners,
+            explanation=EXPLANATIONS.get(outcomes[initiative.pk], ""),
         )
     ballots = Ballot.objects.filter(programme=snapshot.programme, notify=True).select_related(
         "voter"

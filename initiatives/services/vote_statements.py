@@ -106,3 +106,68 @@ LOCK_BALLOT_SQL = """
     DO UPDATE SET notify = initiatives_ballot.notify OR EXCLUDED.notify
     RETURNING id
 """
+
+
+# PostgreSQL: a confirmed ballot in one statement. It reads the programme's frozen rules
+# (`rules`; none before the freeze, see initiatives.services.rules), the picked projects
+# (`picked`, numbered 1..n), keeps the rules only if every pick and rule passes (`ok`: all
+# picks on this programme's ballot and not the voter's own, 1..max_votes picks, distinct
+# categories when the programme says so, voting stage today, residency, age, a verified
+# e-mail address), then inserts the ballot with its receipt code and all its votes. An
+# existing ballot is replaced (%(replace)s: only for programmes whose votes may change, and
+# the caller has then locked the ballot and deleted its votes in the same transaction) or
+# left alone, and nothing is inserted. The unique (ballot, position), (voter, initiative)
+# and (voter, programme) constraints back every rule under races; the caller compares the
+# votes inserted with the picks and rolls back on any difference.
+CONFIRM_BALLOT_SQL = """
+    WITH rules AS (
+        SELECT p.id AS programme_id, p.city_id, p.submission_closes, p.voting_opens,
+               p.voting_closes, f.max_votes, f.one_per_category, f.residents_only,
+               f.min_voter_age
+        FROM initiatives_programme p
+        JOIN initiatives_frozenrules f ON f.programme_id = p.id
+        WHERE p.id = %(programme)s
+    ), picked AS (
+        SELECT i.id, i.category_id, i.title,
+               row_number() OVER (ORDER BY i.category_id, i.id) AS position
+        FROM initiatives_initiative i
+        WHERE i.id = ANY(%(ids)s::bigint[]) AND i.programme_id = %(programme)s
+          AND i.status IN (%(s1)s, %(s2)s, %(s3)s)
+          AND i.author_id IS DISTINCT FROM %(voter)s
+    ), ok AS (
+        SELECT rules.* FROM rules
+        WHERE (SELECT COUNT(*) FROM picked) = cardinality(%(ids)s::bigint[])
+          AND cardinality(%(ids)s::bigint[]) BETWEEN 1 AND rules.max_votes
+          AND (NOT rules.one_per_category
+               OR (SELECT COUNT(DISTINCT category_id) FROM picked)
+                  = cardinality(%(ids)s::bigint[]))
+          AND %(today)s::date > rules.submission_closes
+          AND %(today)s::date BETWEEN rules.voting_opens AND rules.voting_closes
+          AND (NOT rules.residents_only OR rules.city_id = %(home_city)s::bigint)
+          AND (rules.min_voter_age = 0
+               OR %(birth)s::date <= %(today)s::date - make_interval(years => rules.min_voter_age))
+          AND EXISTS (SELECT 1 FROM account_emailaddress e
+                      WHERE e.user_id = %(voter)s AND e.verified)
+    ), ballot AS (
+        INSERT INTO initiatives_ballot (voter_id, programme_id, notify, created_at,
+                                        confirmed_at, code)
+        SELECT %(voter)s, ok.programme_id, %(notify)s, %(now)s, %(now)s, %(code)s FROM ok
+        ON CONFLICT (voter_id, programme_id) DO UPDATE
+            SET confirmed_at = EXCLUDED.confirmed_at, code = EXCLUDED.code,
+                notify = EXCLUDED.notify
+            WHERE %(replace)s
+        RETURNING id
+    ), inserted AS (
+        INSERT INTO initiatives_vote (ballot_id, voter_id, programme_id, initiative_id,
+                                      category_id, position, category_slot_id, created_at)
+        SELECT ballot.id, %(voter)s, ok.programme_id, picked.id, picked.category_id,
+               picked.position, CASE WHEN ok.one_per_category THEN picked.category_id END,
+               %(now)s
+        FROM ballot, ok, picked
+        ON CONFLICT DO NOTHING
+        RETURNING initiative_id
+    )
+    SELECT EXISTS (SELECT 1 FROM rules), EXISTS (SELECT 1 FROM ok), (SELECT id FROM ballot),
+           (SELECT COUNT(*) FROM inserted),
+           ARRAY(SELECT title FROM picked ORDER BY position)
+"""

@@ -1,4 +1,5 @@
 import uuid
+from datetime import date
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
@@ -50,7 +51,37 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
 
     def save_user(self, request, sociallogin, form=None):
         user = super().save_user(request, sociallogin, form)
-        user.identity_verified_at = timezone.now()
-        user.identity_provider = sociallogin.account.provider
-        user.save(update_fields=["identity_verified_at", "identity_provider"])
+        store_identity_claims(user, sociallogin.account.provider, sociallogin.account.extra_data)
         return user
+
+    def pre_social_login(self, request, sociallogin):
+        # A returning person: refresh what the provider vouches for (a move, a correction).
+        super().pre_social_login(request, sociallogin)
+        if sociallogin.is_existing:
+            store_identity_claims(
+                sociallogin.user, sociallogin.account.provider, sociallogin.account.extra_data
+            )
+
+
+def store_identity_claims(user, provider: str, claims: dict) -> None:
+    """Mark `user` identified by `provider` and keep its `birthdate` and `address` claims
+    (OpenID Connect standard claims; a malformed birthdate is ignored, never guessed)."""
+    claims = claims.get("userinfo", claims) if isinstance(claims, dict) else {}
+    birth = None
+    try:
+        birth = date.fromisoformat(str(claims.get("birthdate", ""))[:10])
+    except ValueError:
+        birth = None
+    address = claims.get("address")
+    user.identity_verified_at = timezone.now()
+    user.identity_provider = provider
+    user.verified_birth_date = birth
+    user.verified_address = address if isinstance(address, dict) else None
+    user.save(
+        update_fields=[
+            "identity_verified_at",
+            "identity_provider",
+            "verified_birth_date",
+            "verified_address",
+        ]
+    )

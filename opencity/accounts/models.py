@@ -63,6 +63,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     # this person; cities that require identified signers check it.
     identity_verified_at = models.DateTimeField(_("identity verified"), null=True, blank=True)
     identity_provider = models.CharField(_("identity provider"), max_length=64, blank=True)
+    # What that provider vouched for at the last login (OIDC claims `birthdate`, `address`):
+    # programmes that require a verified age or residency read these, never the profile.
+    verified_birth_date = models.DateField(_("date of birth (verified)"), null=True, blank=True)
+    verified_address = models.JSONField(_("address (verified)"), null=True, blank=True)
     is_staff = models.BooleanField(_("staff status"), default=False)
     is_active = models.BooleanField(_("active"), default=True)
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)

@@ -213,6 +213,7 @@ def test_city_admin_creates_a_programme_with_categories(client, city_admin_a, ci
         "max_votes": 5,
         "min_voter_age": 16,
         "residents_only": "on",
+        "winner_rule": "category_greedy",
         **dates,
         "categories-TOTAL_FORMS": "2",
         "categories-INITIAL_FORMS": "0",

@@ -1,5 +1,6 @@
 """End to end in headless Chromium: a citizen submits → the clerk accepts in admin → three
-citizens vote → tally → the results page shows the winners; axe checks on the main pages."""
+citizens pick, review and confirm their ballots at 360 px → tally → the results page shows
+the winners; axe checks on the main pages."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 
-from initiatives.models import Initiative, Programme, ResultSnapshot, Vote
+from initiatives.models import Ballot, Initiative, Programme, ResultSnapshot, Vote
 from initiatives.services import results_publish
 from initiatives.tasks import tally_due
 from opencity.cities.models import StaffRole
@@ -73,18 +74,31 @@ def test_submit_accept_vote_tally_and_see_the_winners(browser):
     assert initiative.status == Initiative.Status.ACCEPTED
 
     move_to(programme, "voting")
-    for voter in voters:
+    # Every voter picks, reviews and confirms on a 360 px phone; the last one backs both.
+    browser.set_window_size(360, 740)
+    for n, voter in enumerate(voters):
         sign_in(browser, voter)
         browser.get(browser.base_url + initiative.get_absolute_url())
-        browser.find_element(By.CSS_SELECTOR, "form[action$='/vote/'] button").click()
-        wait_for(browser, EC.presence_of_element_located((By.CSS_SELECTOR, ".message-success")))
-    # the last voter also backs the rival from the ballot page, which shows what is left
-    browser.get(f"{browser.base_url}/initiatives/{programme.slug}/ballot/")
+        browser.find_element(By.CSS_SELECTOR, "a[href*='/ballot/?project=']").click()
+        wait_for(browser, EC.presence_of_element_located((By.ID, f"project-{initiative.pk}")))
+        assert browser.find_element(By.ID, f"project-{initiative.pk}").is_selected()
+        if n == len(voters) - 1:
+            assert "остаточний" in browser.find_element(By.TAG_NAME, "main").text
+            assert_accessible(browser)
+            browser.find_element(By.CSS_SELECTOR, f"label[for=project-{rival.pk}]").click()
+        browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+        wait_for(browser, EC.presence_of_element_located((By.ID, "budget-share")))
+        if n == len(voters) - 1:
+            assert "150" in browser.find_element(By.ID, "budget-share").text
+            assert_accessible(browser)
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= 360
+        browser.find_element(By.XPATH, "//button[contains(., 'Підтвердити')]").click()
+        wait_for(browser, EC.presence_of_element_located((By.ID, "receipt-code")))
+        code = browser.find_element(By.ID, "receipt-code").text
+        assert code == Ballot.objects.get(voter=voter).code
     assert_accessible(browser)
-    assert "остаточні" in browser.find_element(By.TAG_NAME, "main").text
-    browser.find_element(By.CSS_SELECTOR, f"form[action$='/{rival.pk}/vote/'] button").click()
-    wait_for(browser, EC.presence_of_element_located((By.CSS_SELECTOR, ".message-success")))
     assert Vote.objects.count() == 4
+    browser.set_window_size(1280, 900)
 
     move_to(programme, "results")
     assert tally_due() == 1

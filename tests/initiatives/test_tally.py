@@ -297,8 +297,9 @@ def test_results_csv_and_json_list_votes_amounts_and_winners(published, client):
     programme, p = published
     csv_text = client.get(f"/initiatives/{programme.slug}/results.csv").content.decode("utf-8-sig")
     lines = csv_text.strip().splitlines()
-    assert lines[0] == "category,rank,initiative_id,title,votes,amount,funded"
-    assert f"Малі,1,{p['a'].pk},{p['a'].title},3,700.00,True" in lines
+    assert lines[0] == "category,rank,initiative_id,title,votes,amount,funded,outcome,explanation"
+    row = f"Малі,1,{p['a'].pk},{p['a'].title},3,700.00,True,won,"
+    assert any(line.startswith(row) and "Переміг" in line for line in lines)
     data = client.get(f"/initiatives/{programme.slug}/results.json").json()
     assert data["total_votes"] == 10 and data["funded_amount"] == "6000.00"
     funded = {r["initiative_id"] for r in data["rows"] if r["funded"]}

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 from django.db import IntegrityError, connection, transaction
-from django.urls import reverse
 
 from initiatives.models import Ballot, Initiative, Vote
 from initiatives.services import vote_cast, vote_check_voter
@@ -380,98 +379,3 @@ def test_concurrent_votes_in_one_category_keep_one_per_category(city_a, vote_pat
     initiatives = [make_initiative(programme, category) for _ in range(20)]
     _run_in_threads(lambda i: cast(voter, initiatives[i]).pk, 20)
     assert Vote.objects.filter(voter=voter).count() == 1
-
-
-# --- the vote view ----------------------------------------------------------------------------
-def _vote_url(initiative):
-    return reverse("initiatives:vote", args=[initiative.programme.slug, initiative.pk])
-
-
-def test_signed_in_resident_votes_through_the_page(client, programme, voter):
-    initiative = make_initiative(programme)
-    client.force_login(voter)
-    response = client.post(_vote_url(initiative), {"notify": "on"}, follow=True)
-    assert response.status_code == 200
-    assert Vote.objects.filter(voter=voter, initiative=initiative).exists()
-    assert Ballot.objects.get(voter=voter).notify is True
-    assert "зараховано" in response.content.decode()
-
-
-def test_refused_vote_through_the_page_explains_why(client, programme, city_b):
-    outsider = make_voter(city_b)
-    initiative = make_initiative(programme)
-    client.force_login(outsider)
-    response = client.post(_vote_url(initiative), follow=True)
-    assert not Vote.objects.exists()
-    assert "Лише мешканці" in response.content.decode()
-
-
-def test_anonymous_visitor_is_sent_to_sign_in_and_no_vote_is_recorded(client, programme):
-    initiative = make_initiative(programme)
-    response = client.post(_vote_url(initiative))
-    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
-    assert not Vote.objects.exists()
-
-
-def test_vote_by_get_is_not_allowed(client, programme, voter):
-    client.force_login(voter)
-    assert client.get(_vote_url(make_initiative(programme))).status_code == 405
-
-
-def test_too_many_vote_attempts_get_429(client, programme, voter, settings):
-    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "vote": (2, 60)}
-    client.force_login(voter)
-    initiatives = [make_initiative(programme) for _ in range(3)]
-    assert client.post(_vote_url(initiatives[0])).status_code == 302
-    assert client.post(_vote_url(initiatives[1])).status_code == 302
-    response = client.post(_vote_url(initiatives[2]))
-    assert response.status_code == 429
-    assert Vote.objects.filter(voter=voter).count() == 2
-
-
-def test_vote_redirect_never_leaves_the_site(client, programme, voter):
-    client.force_login(voter)
-    initiative = make_initiative(programme)
-    response = client.post(_vote_url(initiative), {"next": "https://evil.example/"})
-    assert response["Location"] == initiative.get_absolute_url()
-
-
-def test_vote_through_another_programmes_address_is_not_found(client, programme, voter, city_a):
-    other = make_programme(city_a, stage="voting")
-    initiative = make_initiative(programme)
-    client.force_login(voter)
-    response = client.post(reverse("initiatives:vote", args=[other.slug, initiative.pk]))
-    assert response.status_code == 404 and not Vote.objects.exists()
-
-
-def test_a_vote_request_costs_two_queries(client, programme, voter):
-    """The surge path: the user, and one statement that reads the initiative and its rules
-    and records the vote. Any lazy load would add a query."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    initiative = make_initiative(programme)
-    client.force_login(voter)
-    with CaptureQueriesContext(connection) as queries:
-        response = client.post(_vote_url(initiative))
-    assert response.status_code == 302
-    assert Vote.objects.filter(voter=voter, initiative=initiative).exists()
-    sql = [q["sql"] for q in queries.captured_queries]
-    assert len(sql) == 2, sql
-    assert "initiatives_vote" in sql[-1] and "initiatives_ballot" in sql[-1]
-
-
-def test_a_refused_vote_explains_itself_without_extra_queries(client, programme, voter):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    initiative = make_initiative(programme)
-    cast(voter, initiative)
-    client.force_login(voter)
-    with CaptureQueriesContext(connection) as queries:
-        response = client.post(_vote_url(initiative), follow=False)
-    assert response.status_code == 302
-    assert len(queries.captured_queries) == 2
-    assert Vote.objects.filter(voter=voter, initiative=initiative).count() == 1
-    page = client.get(response["Location"]).content.decode()
-    assert "Ви вже проголосували за цей проєкт" in page

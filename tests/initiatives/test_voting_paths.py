@@ -10,7 +10,6 @@ from datetime import datetime, time, timedelta
 
 import pytest
 import time_machine
-from django.contrib.messages import get_messages
 from django.db import connections
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -91,25 +90,27 @@ def test_a_vote_outside_the_voting_days_is_refused(path, programme, city_a, mome
     assert not Vote.objects.exists() and not Ballot.objects.exists()
 
 
-def test_the_vote_page_names_the_project_voted_for(client, programme, city_a):
+def test_the_confirmed_ballot_names_the_project_voted_for(client, programme, city_a):
     initiative = make_initiative(programme, title="Сквер біля школи №5")
     voter = make_voter(city_a)
     client.force_login(voter)
-    url = reverse("initiatives:vote", args=[programme.slug, initiative.pk])
-    response = client.post(url, {"notify": "on"})
+    url = reverse("initiatives:ballot_confirm", args=[programme.slug])
+    response = client.post(url, {"project": [initiative.pk], "notify": "on"})
     assert response.status_code == 302
-    assert [str(m) for m in get_messages(response.wsgi_request)] == [
-        "Ваш голос за «Сквер біля школи №5» зараховано."
-    ]
+    assert response["Location"] == reverse("initiatives:receipt", args=[programme.slug])
+    receipt = client.get(response["Location"]).content.decode()
+    assert "Сквер біля школи №5" in receipt
     assert Ballot.objects.get(voter=voter).notify is True
 
 
-def test_the_vote_page_answers_404_for_a_project_of_another_programme(client, programme, city_a):
+def test_confirming_a_project_of_another_programme_stores_nothing(client, programme, city_a):
     other = make_programme(city_a, stage="voting")
     initiative = make_initiative(other)
     client.force_login(make_voter(city_a))
-    url = reverse("initiatives:vote", args=[programme.slug, initiative.pk])
-    assert client.post(url).status_code == 404
+    url = reverse("initiatives:ballot_confirm", args=[programme.slug])
+    response = client.post(url, {"project": [initiative.pk]})
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("initiatives:ballot", args=[programme.slug]))
     assert not Vote.objects.exists()
 
 

@@ -8,12 +8,13 @@ import base64
 import pytest
 from django.urls import reverse
 
+from initiatives.services import ballot_confirm
 from opencity.ledger import keys, services
 from opencity.ledger.models import Entry
 from opencity.ledger.verify import leaf_hash, verify_inclusion
 from petitions import services as petition_services
 from tests.factories import make_user
-from tests.initiatives.factories import cast, make_initiative, make_programme, make_voter
+from tests.initiatives.factories import make_initiative, make_programme, make_voter
 from tests.petitions.factories import make_petition
 
 pytestmark = pytest.mark.django_db
@@ -112,12 +113,13 @@ def test_the_voter_sees_a_receipt_for_each_vote(client, city_a):
     programme = make_programme(city_a)
     initiative = make_initiative(programme)
     voter = make_voter(city_a)
-    cast(voter, initiative)
+    # The ballot is confirmed as the voter confirms it on the review page.
+    ballot_confirm(voter=voter, programme=programme, initiative_ids=[initiative.pk])
     services.sequence_all()
     entry = Entry.objects.get(act="budget.vote", person_id=voter.pk)
     client.force_login(voter)
-    ballot = client.get(reverse("initiatives:ballot", args=[programme.slug])).content.decode()
-    assert reverse("ledger:check", args=[entry.receipt_code]) in ballot
+    receipt = client.get(reverse("initiatives:receipt", args=[programme.slug])).content.decode()
+    assert reverse("ledger:check", args=[entry.receipt_code]) in receipt
     detail = client.get(
         reverse("initiatives:detail", args=[programme.slug, initiative.pk])
     ).content.decode()

@@ -1,0 +1,243 @@
+"""Review, confirm, receipt: the whole ballot stored at once, a receipt shown and e-mailed,
+replacement until close when the programme allows it, under concurrency; counts hidden."""
+
+from __future__ import annotations
+
+import pytest
+from django.db.models import Count
+from django.urls import reverse
+
+from initiatives.models import Ballot, Programme, Vote
+from initiatives.services import ballot_confirm, results_publish, tally_programme
+from opencity.core.models import OutboundEmail
+from tests.initiatives.factories import make_category, make_initiative, make_programme, make_voter
+from tests.initiatives.test_voting import _run_in_threads, refused_code
+
+pytestmark = pytest.mark.django_db
+
+
+def confirm(voter, programme, initiatives, notify=False):
+    return ballot_confirm(
+        voter=voter, programme=programme, initiative_ids=[i.pk for i in initiatives], notify=notify
+    )
+
+
+@pytest.fixture
+def programme(city_a):
+    programme = make_programme(city_a, stage="voting", max_votes=2)
+    make_category(programme, name="Малі", budget="1000000", max_cost="500000")
+    return programme
+
+
+@pytest.fixture
+def voter(city_a):
+    return make_voter(city_a)
+
+
+def test_confirmed_ballot_is_stored_whole_with_a_receipt_e_mailed(programme, voter):
+    first, second = make_initiative(programme, title="Сквер"), make_initiative(programme)
+    receipt = confirm(voter, programme, [first, second], notify=True)
+    ballot = Ballot.objects.get(voter=voter, programme=programme)
+    assert ballot.pk == receipt.ballot_id and ballot.code == receipt.code
+    assert len(receipt.code) == 9 and receipt.code[4] == "-"
+    assert ballot.confirmed_at == receipt.confirmed_at and ballot.notify
+    assert sorted(ballot.votes.values_list("initiative_id", flat=True)) == [first.pk, second.pk]
+    email = OutboundEmail.objects.get(to=voter.email)
+    assert receipt.code in email.body_text and "Сквер" in email.body_text
+    assert str(receipt.ballot_id) in email.body_text
+
+
+def test_confirmed_ballot_is_final_by_default(programme, voter):
+    first, second = make_initiative(programme), make_initiative(programme)
+    confirm(voter, programme, [first])
+    assert refused_code(confirm, voter=voter, programme=programme, initiatives=[second]) == (
+        "voted"
+    )
+    assert list(Vote.objects.filter(voter=voter).values_list("initiative_id", flat=True)) == [
+        first.pk
+    ]
+
+
+def test_ballot_over_the_limit_or_twice_in_a_category_stores_nothing(city_a, voter):
+    programme = make_programme(city_a, stage="voting", max_votes=2, one_per_category=True)
+    small = make_category(programme)
+    large = make_category(programme)
+    picks = [make_initiative(programme, small), make_initiative(programme, large)]
+    extra = make_initiative(programme, small)
+    assert refused_code(confirm, voter=voter, programme=programme, initiatives=[*picks, extra]) == (
+        "limit"
+    )
+    assert refused_code(
+        confirm, voter=voter, programme=programme, initiatives=[picks[0], extra]
+    ) == ("category")
+    assert refused_code(confirm, voter=voter, programme=programme, initiatives=[]) == "empty"
+    own = make_initiative(programme, large, author=voter)
+    assert refused_code(confirm, voter=voter, programme=programme, initiatives=[own]) == "own"
+    assert not Vote.objects.exists() and not Ballot.objects.exists()
+    assert not OutboundEmail.objects.exists()
+
+
+def test_ineligible_voter_is_refused_with_the_reason(programme, city_b):
+    initiative = make_initiative(programme)
+    outsider = make_voter(city_b)
+    assert refused_code(confirm, voter=outsider, programme=programme, initiatives=[initiative]) == (
+        "resident"
+    )
+    young = make_voter(programme.city, age=12)
+    assert (
+        refused_code(confirm, voter=young, programme=programme, initiatives=[initiative]) == "age"
+    )
+    assert not Ballot.objects.exists()
+
+
+def test_a_changeable_ballot_is_replaced_whole(city_a, voter):
+    programme = make_programme(city_a, stage="voting", max_votes=2, votes_changeable=True)
+    a, b, c = (make_initiative(programme) for _ in range(3))
+    old = confirm(voter, programme, [a, b])
+    new = confirm(voter, programme, [c])
+    assert new.replaced and new.ballot_id == old.ballot_id and new.code != old.code
+    assert list(Vote.objects.filter(voter=voter).values_list("initiative_id", flat=True)) == [c.pk]
+    assert Ballot.objects.filter(voter=voter).count() == 1
+    assert OutboundEmail.objects.filter(to=voter.email).count() == 2
+    # A refused replacement keeps the old ballot.
+    assert refused_code(confirm, voter=voter, programme=programme, initiatives=[a, b, c]) == "limit"
+    assert list(Vote.objects.filter(voter=voter).values_list("initiative_id", flat=True)) == [c.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_confirmations_at_once_record_one_final_ballot(city_a):
+    programme = make_programme(city_a, stage="voting", max_votes=2)
+    make_category(programme)
+    voter = make_voter(city_a)
+    picks = [make_initiative(programme) for _ in range(4)]
+    results = _run_in_threads(lambda i: confirm(voter, programme, picks[i % 2 * 2 :][:2]), 8)
+    assert sorted(r for r in results if isinstance(r, str)) == ["voted"] * 7
+    assert Ballot.objects.filter(voter=voter).count() == 1
+    assert Vote.objects.filter(voter=voter).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_replacements_end_as_one_ballot_within_the_limit(city_a):
+    programme = make_programme(city_a, stage="voting", max_votes=3, votes_changeable=True)
+    make_category(programme)
+    voter = make_voter(city_a)
+    picks = [make_initiative(programme) for _ in range(9)]
+    results = _run_in_threads(lambda i: confirm(voter, programme, picks[i % 3 * 3 :][:3]), 9)
+    assert not [r for r in results if isinstance(r, str)], results
+    ballot = Ballot.objects.get(voter=voter)
+    votes = list(Vote.objects.filter(voter=voter).values_list("initiative_id", flat=True))
+    assert len(votes) == 3 and sorted(votes) in (
+        [p.pk for p in picks[k : k + 3]] for k in (0, 3, 6)
+    )
+    assert ballot.votes.aggregate(n=Count("id"))["n"] == 3
+
+
+# --- the pages ----------------------------------------------------------------------------------
+def test_voter_picks_reviews_against_the_budget_confirms_and_sees_the_receipt(
+    client, programme, voter
+):
+    first = make_initiative(programme, title="Сквер", cost="100000")
+    second = make_initiative(programme, title="Лавки", cost="50000")
+    client.force_login(voter)
+    ballot_url = reverse("initiatives:ballot", args=[programme.slug])
+    assert 'name="project"' in client.get(ballot_url).content.decode()
+    review = client.post(
+        reverse("initiatives:ballot_review", args=[programme.slug]),
+        {"project": [first.pk, second.pk], "notify": "on"},
+    )
+    html = review.content.decode().replace("\xa0", " ")
+    assert review.status_code == 200 and "150 000,00" in html and "10 000 000,00" in html
+    assert not Ballot.objects.exists(), "the review stores nothing"
+    response = client.post(
+        reverse("initiatives:ballot_confirm", args=[programme.slug]),
+        {"project": [first.pk, second.pk], "notify": "on"},
+        follow=True,
+    )
+    ballot = Ballot.objects.get(voter=voter)
+    page = response.content.decode()
+    assert ballot.code in page and "Сквер" in page and "Лавки" in page
+    assert response.request["PATH_INFO"] == reverse("initiatives:receipt", args=[programme.slug])
+
+
+def test_refused_review_keeps_the_choice_and_says_why(client, programme, voter):
+    picks = [make_initiative(programme) for _ in range(3)]
+    client.force_login(voter)
+    response = client.post(
+        reverse("initiatives:ballot_review", args=[programme.slug]),
+        {"project": [p.pk for p in picks]},
+    )
+    html = response.content.decode()
+    assert response.status_code == 400 and "щонайбільше 2" in html
+    assert html.count("checked") == 3
+
+
+def test_refused_confirmation_returns_to_the_ballot_with_the_choice_kept(client, programme, voter):
+    picks = [make_initiative(programme) for _ in range(3)]
+    client.force_login(voter)
+    response = client.post(
+        reverse("initiatives:ballot_confirm", args=[programme.slug]),
+        {"project": [p.pk for p in picks]},
+        follow=True,
+    )
+    html = response.content.decode()
+    assert "щонайбільше 2" in html and html.count("checked") == 3
+    assert not Ballot.objects.exists()
+
+
+def test_confirm_by_anonymous_or_get_records_nothing(client, programme):
+    url = reverse("initiatives:ballot_confirm", args=[programme.slug])
+    initiative = make_initiative(programme)
+    response = client.post(url, {"project": [initiative.pk]})
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    client.force_login(make_voter(programme.city))
+    assert client.get(url).status_code == 405
+    assert not Vote.objects.exists()
+
+
+def test_too_many_confirmations_get_429(client, programme, voter, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "vote": (1, 60)}
+    initiative = make_initiative(programme)
+    client.force_login(voter)
+    url = reverse("initiatives:ballot_confirm", args=[programme.slug])
+    assert client.post(url, {"project": [initiative.pk]}).status_code == 302
+    assert client.post(url, {"project": [initiative.pk]}).status_code == 429
+
+
+def test_receipt_is_only_the_voters_own(client, programme, voter):
+    confirm(voter, programme, [make_initiative(programme)])
+    client.force_login(make_voter(programme.city))
+    assert client.get(reverse("initiatives:receipt", args=[programme.slug])).status_code == 404
+
+
+# --- counts hidden until the results ------------------------------------------------------------
+def _count_visible_everywhere(client, programme, initiative) -> list[bool]:
+    detail = client.get(initiative.get_absolute_url())
+    listing = client.get("/initiatives/", {"programme": programme.pk, "sort": "votes"})
+    return [
+        detail.context["show_votes"],
+        '<span class="stat">1</span>' in detail.content.decode(),
+        "1 голос" in listing.content.decode(),
+        any(i.vote_total is not None for i in listing.context["page"]),
+    ]
+
+
+def test_counts_stay_hidden_until_the_results_are_published(client, programme, voter, moderator_a):
+    initiative = make_initiative(programme)
+    confirm(voter, programme, [initiative])
+    assert _count_visible_everywhere(client, programme, initiative) == [False] * 4
+    client.force_login(voter)
+    assert _count_visible_everywhere(client, programme, initiative) == [False] * 4
+    assert client.get(reverse("initiatives:results", args=[programme.slug])).status_code == 404
+    assert client.get(reverse("initiatives:results_csv", args=[programme.slug])).status_code == 404
+    assert client.get(reverse("initiatives:results_json", args=[programme.slug])).status_code == 404
+    snapshot = tally_programme(programme_id=programme.pk, force=True)
+    results_publish(snapshot=snapshot, actor=moderator_a)
+    assert all(_count_visible_everywhere(client, programme, initiative))
+
+
+def test_a_programme_may_show_live_counts(client, city_a, voter):
+    programme = make_programme(city_a, stage="voting", live_counts=True)
+    initiative = make_initiative(programme)
+    confirm(voter, programme, [initiative])
+    assert all(_count_visible_everywhere(client, programme, initiative))
+    assert Programme.objects.get(pk=programme.pk).frozen_rules.live_counts
