@@ -429,6 +429,12 @@ def _cache_usable() -> bool:
     return time.monotonic() >= _down_until
 
 
+def reset_health() -> None:
+    """Forget a past cache failure (tests, and after an operator restarted Redis)."""
+    global _down_until
+    _down_until = 0.0
+
+
 def _cache_failed(exc: Exception) -> None:
     global _down_until
     with _down_lock:

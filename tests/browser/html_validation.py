@@ -8,6 +8,7 @@ its start-up costs ~15 s, a page then ~50 ms). Any error fails the test.
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 import socket
@@ -103,7 +104,10 @@ def html_of_visited_pages_is_valid(_html_checker, monkeypatch):
         content_type = response.get("Content-Type", "")
         is_page = content_type.startswith("text/html") and not 300 <= response.status_code < 400
         if is_page and not response.streaming and response.content:
-            served.append((f"{request.method} {request.get_full_path()}", response.content))
+            body = response.content
+            if response.get("Content-Encoding") == "gzip":  # cached pages are stored gzipped
+                body = gzip.decompress(body)
+            served.append((f"{request.method} {request.get_full_path()}", body))
         return response
 
     monkeypatch.setattr(BaseHandler, "get_response", recording_get_response)
