@@ -114,9 +114,19 @@ def sign_in(browser, user, password: str | None = None, next_path: str = "") -> 
     if next_path:
         wait_for(browser, EC.url_contains(next_path))
         return
+    # On a phone the account links sit in the folded menu: read the text, not what is shown.
     wait_for(
         browser,
-        EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".account-nav"), user.get_short_name()),
+        lambda driver: (
+            user.get_short_name()
+            in (
+                driver.execute_script(
+                    "const nav = document.querySelector('.account-nav');"
+                    "return nav ? nav.textContent : '';"
+                )
+                or ""
+            )
+        ),
     )
 
 
