@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "opencity.core",
     "opencity.accounts",
     "opencity.cities",
+    "opencity.notifications",
     "members",
     "petitions",
     "initiatives",
@@ -204,6 +205,7 @@ CELERY_BEAT_SCHEDULE = {
 }
 for _app in ("members", "petitions", "initiatives", "academy", "problems"):
     CELERY_BEAT_SCHEDULE.update(import_module(f"{_app}.schedule").BEAT_SCHEDULE)
+CELERY_BEAT_SCHEDULE.update(import_module("opencity.notifications.schedule").BEAT_SCHEDULE)
 
 # --- Accounts and allauth --------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

@@ -90,7 +90,7 @@ def signatories_page(petition: Petition, number: str | int | None) -> Page:
     rows = (
         Signature.objects.filter(petition_id=petition.pk)
         .order_by("created_at", "id")
-        .values_list("user__full_name", "created_at")
+        .values_list("public_name", "created_at")
     )
     paginator = Paginator(rows, conf.SIGNATORIES_PER_PAGE)
     paginator.__dict__["count"] = petition.signature_count  # cached_property

@@ -89,6 +89,7 @@ def queue_email(
     context: dict,
     language: str | None = None,
     city: models.Model | int | None = None,
+    headers: dict[str, str] | None = None,
 ) -> OutboundEmail | None:
     """Record an e-mail in the outbox and deliver it after commit, exactly once per key.
 
@@ -98,7 +99,14 @@ def queue_email(
     language = language or settings.LANGUAGE_CODE
     subject, text, html = render_email(template, context, language)
     return queue_rendered_email(
-        key=key, to=to, subject=subject, text=text, html=html, language=language, city=city
+        key=key,
+        to=to,
+        subject=subject,
+        text=text,
+        html=html,
+        language=language,
+        city=city,
+        headers=headers,
     )
 
 
@@ -111,6 +119,7 @@ def queue_rendered_email(
     html: str = "",
     language: str | None = None,
     city=None,
+    headers: dict[str, str] | None = None,
 ) -> OutboundEmail | None:
     """queue_email for a message rendered elsewhere (allauth's templates): same outbox row,
     same once-per-key guarantee, same delivery after commit."""
@@ -124,6 +133,7 @@ def queue_rendered_email(
                 body_text=text,
                 body_html=html,
                 city=city,
+                headers=headers or {},
             )
     except IntegrityError:
         return None
@@ -155,7 +165,11 @@ def deliver_email(email_id: int) -> bool:
         return False
     email = OutboundEmail.objects.get(pk=email_id)
     message = EmailMultiAlternatives(
-        subject=email.subject, body=email.body_text, to=[email.to], from_email=None
+        subject=email.subject,
+        body=email.body_text,
+        to=[email.to],
+        from_email=None,
+        headers=email.headers or None,
     )
     if email.body_html:
         message.attach_alternative(email.body_html, "text/html")
