@@ -257,7 +257,7 @@ def _mail_event(event: Event, user: User) -> None:
             "settings_url": settings.SITE_URL + reverse("notifications:settings"),
         },
         language=user.preferred_language,
-        city=event.city_id,
+        city=event.city,
         headers=unsubscribe_headers(user, event.kind),
     )
 
@@ -308,7 +308,7 @@ def send_digests(now: datetime | None = None) -> int:
 def _send_digest(user: User, pace: str, period: str, now: datetime) -> bool:
     with transaction.atomic():
         deliveries = list(
-            Delivery.objects.select_for_update(skip_locked=True)
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(user=user, pace=pace, status=Delivery.Status.WAITING)
             .select_related("event", "event__city")
             .order_by("event__created_at", "pk")
