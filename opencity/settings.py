@@ -398,6 +398,9 @@ RATE_LIMITS = {
     "problem_photo": (env_int("RATE_LIMIT_PROBLEM_PHOTOS_PER_HOUR", 30, min_value=1), 3600),
     "problem_support": (env_int("RATE_LIMIT_SIGN_PER_MINUTE", 20, min_value=1), 60),
     "open311_post": (env_int("RATE_LIMIT_OPEN311_PER_MINUTE", 60, min_value=1), 60),
+    # Following and unfollowing; asking for a copy of one's data.
+    "follow": (env_int("RATE_LIMIT_FOLLOW_PER_MINUTE", 30, min_value=1), 60),
+    "data_export": (env_int("RATE_LIMIT_DATA_EXPORT_PER_DAY", 5, min_value=1), 86400),
 }
 # The same actions from one client address (people behind one NAT): this many times the above.
 RATE_LIMIT_ADDRESS_FACTOR = env_int("RATE_LIMIT_ADDRESS_FACTOR", 10, min_value=1)
