@@ -61,6 +61,10 @@ def register() -> None:
             "petitions",
             _("The council answers petitions I follow"),
             _("The council answered the petition: %(decision)s."),
+            describe=lambda data: (
+                _("The council answered the petition: %(decision)s.")
+                % {"decision": Petition.Decision(data["decision"]).label}
+            ),
         )
     )
     registry.register_followable(

@@ -206,7 +206,8 @@ def petition_respond(*, petition: Petition, actor: User, decision: str, text: st
             petition,
             key=f"petition:{petition.pk}:answered",
             city=petition.city_id,
-            data={"decision": petition.get_response_decision_display()},
+            data={"decision": decision},
+            told=[petition.author_id],
         )
     return petition
 
@@ -238,7 +239,7 @@ RETURNING id
 # On PostgreSQL the same statement makes the signer follow the petition (unless they turned
 # auto-follow off), so signing stays one round trip; SQLite follows in a second statement.
 _SIGN_AND_FOLLOW_SQL = (
-    "WITH signed AS ("
+    "WITH signed AS ("  # noqa: S608 - constant text, parameters bound
     + _SIGN_SQL.replace("RETURNING id", "RETURNING id, user_id, petition_id, created_at")
     + """), followed AS (
 INSERT INTO notifications_follow (user_id, content_type_id, object_id, created_at)
@@ -470,6 +471,7 @@ def close_expired(now: datetime | None = None) -> int:
                 key=f"petition:{petition_id}:closed",
                 city=petition.city_id,
                 data={"count": petition.signature_count},
+                told=[petition.author_id],
             )
             closed += 1
     return closed

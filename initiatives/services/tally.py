@@ -15,6 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from initiatives import notices
 from initiatives.models import Ballot, Initiative, Programme, ResultRow, ResultSnapshot, Vote
 from initiatives.services._common import REVIEW_ROLES, notify_author
 from opencity.accounts.models import User
@@ -291,6 +292,7 @@ def results_publish(*, snapshot: ResultSnapshot, actor: User) -> ResultSnapshot:
             data={"winners": sorted(winners)},
         )
         enqueue_on_commit("initiatives.tasks.notify_voters_of_results", snapshot.pk)
+        notices.results_published(programme, snapshot)
     return snapshot
 
 

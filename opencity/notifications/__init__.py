@@ -10,16 +10,33 @@ from __future__ import annotations
 from typing import Any
 
 
-def emit(kind: str, obj: Any, *, key: str, city: Any = None, data: dict | None = None) -> Any:
+def emit(
+    kind: str,
+    obj: Any,
+    *,
+    key: str,
+    city: Any = None,
+    data: dict | None = None,
+    told: list[int] | None = None,
+) -> Any:
     from opencity.notifications.services import emit as _emit
 
-    return _emit(kind, obj, key=key, city=city, data=data)
+    return _emit(kind, obj, key=key, city=city, data=data, told=told)
 
 
 def follow(user: Any, obj: Any) -> bool:
     from opencity.notifications.services import follow as _follow
 
     return _follow(user, obj)
+
+
+def auto_follow_later(user: Any, obj: Any) -> None:
+    """auto_follow after commit, by a task: for paths that must stay one statement (voting).
+    Losing it to a broker outage loses a convenience, never a vote."""
+    from opencity.queue import enqueue_on_commit
+
+    label = f"{obj._meta.app_label}.{obj._meta.model_name}"
+    enqueue_on_commit("opencity.notifications.tasks.auto_follow", user.pk, label, obj.pk)
 
 
 def auto_follow(user: Any, obj: Any) -> bool:

@@ -84,6 +84,8 @@ class Event(models.Model):
     title = models.CharField(max_length=300)
     url = models.CharField(max_length=500, blank=True)
     data = models.JSONField(default=dict, blank=True)
+    # People the service already mailed about this event itself (the author): no second mail.
+    told = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     fanned_out_at = models.DateTimeField(null=True, blank=True)
 

@@ -7,7 +7,8 @@ The core never imports a service: a service registers, from its ``AppConfig.read
     ``opencity.notifications.emit`` is called with; ``app`` groups kinds on the settings page
     and in digests; ``label`` names the kind on the settings page; ``sentence`` (a lazy
     translation with ``%(name)s`` placeholders filled from the event's data) says what
-    happened, in each recipient's language.
+    happened, in each recipient's language (or ``describe(data) -> str`` when the data
+    needs more than formatting, such as a status code shown by its label).
 
 ``register_followable(Followable(model, app, visible, city_id))``
     A model people can follow. ``model`` is "app_label.model_name"; ``visible(user) ->
@@ -40,6 +41,9 @@ class Kind:
     label: Any  # a lazy translation
     sentence: Any  # a lazy translation, formatted with the event's data
     default_pace: str = "immediate"
+    # When the data needs more than formatting (a status code to its label): data -> text,
+    # called in the recipient's language.
+    describe: Callable[[dict], str] | None = None
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core import signing
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.urls import reverse
 from django.utils import timezone, translation
 
@@ -51,8 +51,34 @@ def _ct(obj: models.Model) -> ContentType:
 
 def follow(user: User, obj: models.Model) -> bool:
     """Follow `obj`; True if it is new. Idempotent (unique constraint)."""
-    _, created = Follow.objects.get_or_create(user=user, content_type=_ct(obj), object_id=obj.pk)
-    return created
+    return _insert_follow(user, obj, unless_opted_out=False)
+
+
+# One statement, no savepoint: cheap enough for the voting and signing paths.
+_FOLLOW_SQL = """
+INSERT INTO notifications_follow (user_id, content_type_id, object_id, created_at)
+SELECT %(user)s, %(ct)s, %(object)s, %(now)s
+WHERE NOT %(check)s OR NOT EXISTS (
+    SELECT 1 FROM notifications_notificationsettings n
+    WHERE n.user_id = %(user)s AND NOT n.auto_follow)
+ON CONFLICT (user_id, content_type_id, object_id) DO NOTHING
+RETURNING id
+"""
+
+
+def _insert_follow(user: User, obj: models.Model, *, unless_opted_out: bool) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _FOLLOW_SQL,
+            {
+                "user": user.pk,
+                "ct": _ct(obj).pk,
+                "object": obj.pk,
+                "now": connection.ops.adapt_datetimefield_value(timezone.now()),
+                "check": unless_opted_out,
+            },
+        )
+        return cursor.fetchone() is not None
 
 
 def unfollow(user: User, obj: models.Model) -> bool:
@@ -75,10 +101,17 @@ def auto_follows(user: User) -> bool:
 
 def auto_follow(user: User, obj: models.Model) -> bool:
     """Follow what a person signs, votes for, files or registers for, unless they turned it
-    off. Safe inside the caller's transaction (get_or_create uses a savepoint)."""
-    if not auto_follows(user):
+    off. One statement; safe inside the caller's transaction."""
+    return _insert_follow(user, obj, unless_opted_out=True)
+
+
+def auto_follow_by_ids(user_id: int, model: str, object_id: int) -> bool:
+    app_label, model_name = model.split(".")
+    model_class = apps.get_model(app_label, model_name)
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
         return False
-    return follow(user, obj)
+    return auto_follow(user, model_class(pk=object_id))
 
 
 def set_auto_follow(user: User, value: bool) -> None:
@@ -152,10 +185,17 @@ def unsubscribe(user: User, kind: str) -> list[str]:
 
 
 def emit(
-    kind: str, obj: models.Model, *, key: str, city: Any = None, data: dict | None = None
+    kind: str,
+    obj: models.Model,
+    *,
+    key: str,
+    city: Any = None,
+    data: dict | None = None,
+    told: list[int] | None = None,
 ) -> Event | None:
     """Record that `kind` happened to `obj`, once per `key`; followers hear about it after the
-    caller's transaction commits. Returns None when the key was already recorded."""
+    caller's transaction commits. `told`: people the service already mailed about this (the
+    author), who get no second mail. Returns None when the key was already recorded."""
     spec = registry.kind(kind)
     if spec is None:
         raise ValueError(f"notification kind {kind!r} is not registered")
@@ -172,6 +212,7 @@ def emit(
                 title=str(obj)[:300],
                 url=url,
                 data=data or {},
+                told=[int(pk) for pk in told or [] if pk],
             )
     except IntegrityError:
         return None
@@ -183,6 +224,8 @@ def _sentence(event: Event) -> str:
     spec = registry.kind(event.kind)
     if spec is None:
         return event.title
+    if spec.describe is not None:
+        return str(spec.describe(event.data))
     try:
         return str(spec.sentence) % event.data
     except (KeyError, TypeError, ValueError):
@@ -211,6 +254,7 @@ def fan_out(event_id: int) -> int:
             is_active=True,
         )
         .exclude(notification_deliveries__event=event)
+        .exclude(pk__in=event.told)
         .order_by("pk")
     )
     sent = 0

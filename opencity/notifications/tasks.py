@@ -21,6 +21,11 @@ def sweep_events() -> int:
 
 
 @shared_task
+def auto_follow(user_id: int, model: str, object_id: int) -> bool:
+    return services.auto_follow_by_ids(user_id, model, object_id)
+
+
+@shared_task
 def send_digests() -> int:
     return services.send_digests()
 

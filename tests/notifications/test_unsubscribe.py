@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from opencity.core.models import OutboundEmail
-from opencity.notifications import services
+from opencity.notifications import registry, services
 from opencity.notifications.models import Follow, Pace, Preference
 from petitions import services as petitions
 from petitions.models import Petition
@@ -106,14 +106,13 @@ def test_settings_page_shows_and_changes_paces_and_auto_follow(client, citizen, 
     client.force_login(citizen)
     page = client.get(reverse("notifications:settings"))
     assert page.status_code == 200 and petition.title in page.content.decode()
-    response = client.post(
-        reverse("notifications:settings"),
-        {
-            "pace_petitions__milestone": "weekly",
-            "pace_petitions__closed": "none",
-            "pace_petitions__answered": "daily",
-        },
+    form = {"pace_" + kind.key.replace(".", "__"): "immediate" for kind in registry.kinds()}
+    form.update(
+        pace_petitions__milestone="weekly",
+        pace_petitions__closed="none",
+        pace_petitions__answered="daily",
     )
+    response = client.post(reverse("notifications:settings"), form)
     assert response.status_code == 302
     paces = services.paces_for(citizen)
     assert paces["petitions.milestone"] == "weekly" and paces["petitions.closed"] == "none"
