@@ -13,7 +13,8 @@ The core never imports a service: a service registers, from its ``AppConfig.read
 ``register_followable(Followable(model, app, visible, city_id))``
     A model people can follow. ``model`` is "app_label.model_name"; ``visible(user) ->
     QuerySet`` the objects that person may see (following anything else answers 404);
-    ``city_id(obj)`` the city an object belongs to (digests group by it).
+    ``city_id(obj)`` the city an object belongs to (digests group by it); ``sync(user, obj,
+    following)`` (optional) mirrors follows into a service's own follower list.
 
 ``register_data(DataContribution(app, export, erase))``
     ``export(user) -> dict`` everything the service holds about the person (JSON-ready, and
@@ -52,6 +53,9 @@ class Followable:
     app: str
     visible: Callable[[Any], Any]
     city_id: Callable[[Any], int | None]
+    # For a service that keeps its own followers (problems/): told of every follow and
+    # unfollow made here, as (user, obj, following).
+    sync: Callable[[Any, Any, bool], None] | None = None
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,14 @@ def _ct(obj: models.Model) -> ContentType:
 
 def follow(user: User, obj: models.Model) -> bool:
     """Follow `obj`; True if it is new. Idempotent (unique constraint)."""
+    _sync(user, obj, True)
     return _insert_follow(user, obj, unless_opted_out=False)
+
+
+def _sync(user: User, obj: models.Model, following: bool) -> None:
+    spec = registry.followable(f"{obj._meta.app_label}.{obj._meta.model_name}")
+    if spec is not None and spec.sync is not None:
+        spec.sync(user, obj, following)
 
 
 # One statement, no savepoint: cheap enough for the voting and signing paths.
@@ -82,6 +89,7 @@ def _insert_follow(user: User, obj: models.Model, *, unless_opted_out: bool) -> 
 
 
 def unfollow(user: User, obj: models.Model) -> bool:
+    _sync(user, obj, False)
     deleted, _ = Follow.objects.filter(user=user, content_type=_ct(obj), object_id=obj.pk).delete()
     return bool(deleted)
 
