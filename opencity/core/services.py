@@ -144,7 +144,19 @@ def queue_rendered_email(
 def notify_user(
     *, user: User, key: str, template: str, context: dict, city: models.Model | int | None = None
 ) -> OutboundEmail | None:
-    """queue_email to a user, in their preferred language, keyed per user."""
+    """queue_email to a user, in their preferred language, keyed per user.
+
+    Notices to citizens carry a one-click unsubscribe link (RFC 8058) for their template and
+    are not sent to someone who used it; notices to staff (templates naming "staff") are part
+    of the job and carry none."""
+    from opencity.notifications import services as notifications
+
+    headers = None
+    if "staff" not in template:
+        kind = notifications.MAIL_KIND_PREFIX + template
+        if notifications.stopped(user, kind):
+            return None
+        headers = notifications.unsubscribe_headers(user, kind)
     return queue_email(
         key=f"{key}:u{user.pk}",
         to=user.email,
@@ -152,6 +164,7 @@ def notify_user(
         context={"recipient": user, **context},
         language=user.preferred_language,
         city=city,
+        headers=headers,
     )
 
 

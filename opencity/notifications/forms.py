@@ -5,6 +5,11 @@ from opencity.notifications import registry
 from opencity.notifications.models import Pace
 
 
+def mail_kind_label(kind: str) -> str:
+    name = kind.split(":", 1)[1].rsplit("/", 1)[-1].replace("_", " ")
+    return _("Notices “%(name)s”") % {"name": name}
+
+
 class SettingsForm(forms.Form):
     """Auto-follow and one pace field per registered kind, named `pace_<kind>`."""
 
@@ -12,9 +17,18 @@ class SettingsForm(forms.Form):
         label=_("Follow what I sign, vote for, file or register for"), required=False
     )
 
-    def __init__(self, *args, paces: dict[str, str], auto_follow: bool, **kwargs) -> None:
+    def __init__(
+        self, *args, paces: dict[str, str], auto_follow: bool, stopped: list[str], **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["auto_follow"].initial = auto_follow
+        if stopped:
+            self.fields["resume"] = forms.MultipleChoiceField(
+                label=_("E-mails you stopped: tick to receive them again"),
+                choices=[(kind, mail_kind_label(kind)) for kind in stopped],
+                widget=forms.CheckboxSelectMultiple,
+                required=False,
+            )
         self.kind_fields: list[tuple[str, str]] = []
         for kind in registry.kinds():
             name = "pace_" + kind.key.replace(".", "__")

@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 DIGEST_HOUR = 8  # Kyiv local time
 DIGEST_WEEKDAY = 0  # Monday
 UNSUBSCRIBE_SALT = "opencity.notifications.unsubscribe"
+MAIL_KIND_PREFIX = "mail:"  # a service's own notice, named by its template
 DIGEST_KINDS = {"digest:daily": Pace.DAILY, "digest:weekly": Pace.WEEKLY}
 
 
@@ -135,6 +136,22 @@ def paces_for(user: User) -> dict[str, str]:
     return {k.key: chosen.get(k.key, k.default_pace) for k in registry.kinds()}
 
 
+def stopped(user: User, kind: str) -> bool:
+    return Preference.objects.filter(user=user, kind=kind, pace=Pace.NONE).exists()
+
+
+def stopped_mail_kinds(user: User) -> list[str]:
+    return list(
+        Preference.objects.filter(
+            user=user, kind__startswith=MAIL_KIND_PREFIX, pace=Pace.NONE
+        ).values_list("kind", flat=True)
+    )
+
+
+def resume(user: User, kinds: list[str]) -> None:
+    Preference.objects.filter(user=user, kind__in=kinds, kind__startswith=MAIL_KIND_PREFIX).delete()
+
+
 def set_pace(user: User, kind: str, pace: str) -> None:
     if pace not in Pace.values or registry.kind(kind) is None:
         raise ValueError(f"unknown kind or pace: {kind!r} {pace!r}")
@@ -165,7 +182,8 @@ def read_unsubscribe_token(token: str) -> tuple[User, str]:
     """The person and kind a token names; signing.BadSignature for a forged or damaged one."""
     payload = signing.loads(token, salt=UNSUBSCRIBE_SALT)
     kind = payload.get("k", "")
-    if registry.kind(kind) is None and kind not in DIGEST_KINDS:
+    known = registry.kind(kind) or kind in DIGEST_KINDS or kind.startswith(MAIL_KIND_PREFIX)
+    if not known:
         raise signing.BadSignature("unknown kind")
     user = User.objects.filter(pk=payload.get("u"), is_active=True).first()
     if user is None:
@@ -175,6 +193,9 @@ def read_unsubscribe_token(token: str) -> tuple[User, str]:
 
 def unsubscribe(user: User, kind: str) -> list[str]:
     """Stop one kind of mail (or every kind a digest carries). Returns the kinds stopped."""
+    if kind.startswith(MAIL_KIND_PREFIX):
+        Preference.objects.update_or_create(user=user, kind=kind, defaults={"pace": Pace.NONE})
+        return [kind]
     if kind in DIGEST_KINDS:
         pace = DIGEST_KINDS[kind]
         stopped = [k for k, p in paces_for(user).items() if p == pace]

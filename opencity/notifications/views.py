@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from opencity import ratelimit
 from opencity.notifications import data, registry, services
-from opencity.notifications.forms import DeleteAccountForm, SettingsForm
+from opencity.notifications.forms import DeleteAccountForm, SettingsForm, mail_kind_label
 from opencity.notifications.models import Follow
 
 
@@ -28,12 +28,14 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         request.POST or None,
         paces=services.paces_for(user),
         auto_follow=services.auto_follows(user),
+        stopped=services.stopped_mail_kinds(user),
     )
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             services.set_auto_follow(user, form.cleaned_data["auto_follow"])
             for kind, pace in form.paces().items():
                 services.set_pace(user, kind, pace)
+            services.resume(user, form.cleaned_data.get("resume") or [])
         messages.success(request, _("Your notification settings are saved."))
         return redirect("notifications:settings")
     follows = Follow.objects.filter(user=user).select_related("content_type").order_by("-pk")
@@ -81,7 +83,12 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     except signing.BadSignature:
         return render(request, "notifications/unsubscribe_invalid.html", status=400)
     spec = registry.kind(kind)
-    label = spec.label if spec else _("digest e-mails")
+    if spec is not None:
+        label = spec.label
+    elif kind.startswith(services.MAIL_KIND_PREFIX):
+        label = mail_kind_label(kind)
+    else:
+        label = _("digest e-mails")
     if request.method == "POST":
         services.unsubscribe(user, kind)
         return render(request, "notifications/unsubscribed.html", {"label": label})
