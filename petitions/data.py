@@ -44,7 +44,10 @@ def register() -> None:
             "petitions.milestone",
             "petitions",
             _("Petitions I follow gather signatures (25, 50, 75, 100 %)"),
-            _("The petition has gathered %(percent)s %% of the %(threshold)s signatures needed."),
+            _(
+                "The petition has gathered %(percent)s %% of the signatures it needs "
+                "(threshold: %(threshold)s)."
+            ),
         )
     )
     registry.register_kind(
@@ -52,7 +55,7 @@ def register() -> None:
             "petitions.closed",
             "petitions",
             _("Petitions I follow close without reaching the threshold"),
-            _("The petition closed with %(count)s signatures, below its threshold."),
+            _("The petition closed below its threshold (signatures: %(count)s)."),
         )
     )
     registry.register_kind(
