@@ -41,7 +41,10 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     follows = Follow.objects.filter(user=user).select_related("content_type").order_by("-pk")
     followed = []
     for item in follows[:200]:
-        obj = item.content_type.get_object_for_this_type(pk=item.object_id)
+        model = item.content_type.model_class()
+        obj = model._default_manager.filter(pk=item.object_id).first() if model else None
+        if obj is None:  # the object is gone (a withdrawn draft): nothing to show
+            continue
         followed.append({"follow": item, "object": obj, "model": _model_label(item.content_type)})
     return render(request, "notifications/settings.html", {"form": form, "followed": followed})
 
