@@ -7,8 +7,10 @@ class AcademyConfig(AppConfig):
     verbose_name = _("E-City Academy")
 
     def ready(self) -> None:
-        from academy import selectors
+        from academy import notices, selectors
         from opencity import reports
+
+        notices.register()
 
         # Looked up at call time, so that tests may replace the selector.
         def per_city(date_from, date_to):

@@ -22,9 +22,10 @@ from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from academy import conf
+from academy import conf, notices
 from academy.models import Certificate, Expert, Feedback, Registration, Session
 from members.selectors import member_cities
+from opencity import notifications
 from opencity.accounts.models import User
 from opencity.cities.models import City, StaffRole
 from opencity.core import Refused
@@ -136,6 +137,7 @@ def register(
             city=City(pk=city_id) if city_id else None,
             to_state=status,
         )
+        notifications.auto_follow(user, session)
     return registration
 
 
@@ -287,6 +289,7 @@ def session_cancel(*, session_id: int, actor: User | None, reason: str = "") -> 
                     city=registration.city,
                 )
             )
+        notices.session_cancelled(session, told=[r.user_id for r in people])
     return notified
 
 

@@ -7,8 +7,10 @@ class InitiativesConfig(AppConfig):
     verbose_name = _("Civic initiatives")
 
     def ready(self) -> None:
-        from initiatives import selectors
+        from initiatives import notices, selectors
         from opencity import reports
+
+        notices.register()
 
         reports.register_activity(
             reports.ActivitySource(

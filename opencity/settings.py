@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "opencity.opendata",
     "opencity.accounts",
     "opencity.cities",
+    "opencity.notifications",
     "members",
     "petitions",
     "initiatives",
@@ -252,6 +253,7 @@ CELERY_BEAT_SCHEDULE = {
 }
 for _app in ("opencity.ledger", "members", "petitions", "initiatives", "academy", "problems"):
     CELERY_BEAT_SCHEDULE.update(import_module(f"{_app}.schedule").BEAT_SCHEDULE)
+CELERY_BEAT_SCHEDULE.update(import_module("opencity.notifications.schedule").BEAT_SCHEDULE)
 
 # --- Public ledger (opencity/ledger) ---------------------------------------------------------
 # Ed25519 seed, base64 of 32 bytes: `python -c "import os,base64;print(base64.b64encode(
@@ -481,6 +483,9 @@ RATE_LIMITS = {
     "api": (env_int("RATE_LIMIT_API_PER_MINUTE", 600, min_value=1), 60),
     # Council surveys: saves of one council's form.
     "survey": (env_int("RATE_LIMIT_SURVEY_SAVE_PER_MINUTE", 30, min_value=1), 60),
+    # Following and unfollowing; asking for a copy of one's data.
+    "follow": (env_int("RATE_LIMIT_FOLLOW_PER_MINUTE", 30, min_value=1), 60),
+    "data_export": (env_int("RATE_LIMIT_DATA_EXPORT_PER_DAY", 5, min_value=1), 86400),
 }
 # The same actions from one client address (people behind one NAT): this many times the above.
 RATE_LIMIT_ADDRESS_FACTOR = env_int("RATE_LIMIT_ADDRESS_FACTOR", 10, min_value=1)

@@ -8,7 +8,9 @@ class PetitionsConfig(AppConfig):
 
     def ready(self) -> None:
         from opencity import reports
-        from petitions import selectors
+        from petitions import data, selectors
+
+        data.register()
 
         reports.register_activity(
             reports.ActivitySource(

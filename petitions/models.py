@@ -244,6 +244,9 @@ class Signature(models.Model):
     )
     created_at = models.DateTimeField(_("signed"), auto_now_add=True)
     notify_on_answer = models.BooleanField(_("e-mail me the response"), default=True)
+    # The name shown on the public list, as it was at signing: later profile edits and the
+    # deletion of the account do not rewrite it. Empty when removed at the person's request.
+    public_name = models.CharField(_("public name"), max_length=150, blank=True)
 
     class Meta:
         verbose_name = _("signature")

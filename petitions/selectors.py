@@ -124,7 +124,7 @@ def signatories_page(petition: Petition, cursor: str | None = None) -> Signatory
             )
         )
     found = list(
-        rows.order_by("-created_at", "-id").values_list("user__full_name", "created_at", "id")[
+        rows.order_by("-created_at", "-id").values_list("public_name", "created_at", "id")[
             : conf.SIGNATORIES_PER_PAGE + 1
         ]
     )

@@ -20,6 +20,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from opencity import notifications
 from opencity.accounts.models import User
 from opencity.accounts.selectors import has_verified_email
 from opencity.cities import access
@@ -110,6 +111,7 @@ def petition_file(*, author: User, city: City, title: str, text: str) -> Petitio
     """Create and submit in one step (the file form's final button). Atomic."""
     with transaction.atomic():
         petition = petition_create_draft(author=author, city=city, title=title, text=text)
+        notifications.auto_follow(author, petition)
         return petition_submit(petition=petition, actor=author)
 
 
@@ -208,6 +210,14 @@ def petition_respond(*, petition: Petition, actor: User, decision: str, text: st
         )
         _notify_author(petition, "answered")
         enqueue_on_commit("petitions.tasks.notify_signers_answered", petition.pk)
+        notifications.emit(
+            "petitions.answered",
+            petition,
+            key=f"petition:{petition.pk}:answered",
+            city=petition.city_id,
+            data={"decision": decision},
+            told=[petition.author_id],
+        )
     return petition
 
 
@@ -219,8 +229,9 @@ def petition_respond(*, petition: Petition, actor: User, decision: str, text: st
 # and the person has not signed yet (the unique constraint, without a savepoint or exception).
 # It reads the petition row but neither locks nor updates it. PostgreSQL and SQLite both run it.
 _SIGN_SQL = """
-INSERT INTO petitions_signature (petition_id, user_id, created_at, notify_on_answer)
-SELECT p.id, %(user)s, %(now)s, %(notify)s
+INSERT INTO petitions_signature (petition_id, user_id, created_at, notify_on_answer, public_name)
+SELECT p.id, %(user)s, %(now)s, %(notify)s,
+       (SELECT u.full_name FROM accounts_user u WHERE u.id = %(user)s)
 FROM petitions_petition p
 WHERE p.id = %(petition)s
   AND p.status IN ('collecting', 'reached')
@@ -233,6 +244,24 @@ WHERE p.id = %(petition)s
 ON CONFLICT (petition_id, user_id) DO NOTHING
 RETURNING id
 """
+
+# On PostgreSQL the same statement makes the signer follow the petition (unless they turned
+# auto-follow off), so signing stays one round trip; SQLite follows in a second statement.
+_SIGN_AND_FOLLOW_SQL = (
+    "WITH signed AS ("  # noqa: S608 - constant text, parameters bound
+    + _SIGN_SQL.replace("RETURNING id", "RETURNING id, user_id, petition_id, created_at")
+    + """), followed AS (
+INSERT INTO notifications_follow (user_id, content_type_id, object_id, created_at)
+SELECT s.user_id, ct.id, s.petition_id, s.created_at
+FROM signed s JOIN django_content_type ct ON ct.app_label = 'petitions' AND ct.model = 'petition'
+WHERE NOT EXISTS (
+        SELECT 1 FROM notifications_notificationsettings n
+        WHERE n.user_id = s.user_id AND NOT n.auto_follow)
+ON CONFLICT (user_id, content_type_id, object_id) DO NOTHING
+)
+SELECT id FROM signed
+"""
+)
 
 
 def petition_sign(
@@ -248,9 +277,10 @@ def petition_sign(
     """
     petition_id = petition if isinstance(petition, int) else petition.pk
     signed_at = timezone.now()
+    postgresql = connection.vendor == "postgresql"
     with connection.cursor() as cursor:
         cursor.execute(
-            _SIGN_SQL,
+            _SIGN_AND_FOLLOW_SQL if postgresql else _SIGN_SQL,
             {
                 "petition": petition_id,
                 "user": user.pk,
@@ -261,6 +291,8 @@ def petition_sign(
         row = cursor.fetchone()
     if row is None:
         raise _why_not_signed(petition_id, user)
+    if not postgresql:
+        notifications.auto_follow(user, Petition(pk=petition_id))
     request_tally_on_commit(petition_id)
     return Signature(
         pk=row[0],
@@ -268,6 +300,7 @@ def petition_sign(
         user_id=user.pk,
         created_at=signed_at,
         notify_on_answer=notify_on_answer,
+        public_name=user.full_name,
     )
 
 
@@ -335,6 +368,7 @@ def petition_tally(*, petition_id: int) -> int | None:
         Q(counted_at__isnull=True) | Q(counted_at__lt=started) | Q(signature_count__lt=count)
     ).update(signature_count=count, counted_at=started)
     state = Petition.objects.filter(pk=petition_id).values("status", "threshold").first() or {}
+    emit_milestones(petition_id=petition_id, count=count, threshold=state.get("threshold"))
     if (
         state.get("status") == Status.COLLECTING
         and state["threshold"]
@@ -342,6 +376,29 @@ def petition_tally(*, petition_id: int) -> int | None:
     ):
         petition_mark_reached(petition_id=petition_id)
     return count
+
+
+MILESTONES = (25, 50, 75, 100)
+
+
+def emit_milestones(*, petition_id: int, count: int, threshold: int | None) -> int:
+    """Tell followers when the count passes 25/50/75/100 % of the threshold: each milestone
+    is one event, keyed by petition and percent, so however many tallies run at once (and
+    whatever order they finish in) each follower hears of it once."""
+    if not threshold or count * 100 < MILESTONES[0] * threshold:
+        return 0
+    petition = Petition.objects.select_related("city").get(pk=petition_id)
+    emitted = 0
+    for percent in MILESTONES:
+        if count * 100 >= percent * threshold and notifications.emit(
+            "petitions.milestone",
+            petition,
+            key=f"petition:{petition_id}:milestone:{percent}",
+            city=petition.city_id,
+            data={"percent": percent, "threshold": threshold},
+        ):
+            emitted += 1
+    return emitted
 
 
 def petition_mark_reached(*, petition_id: int) -> bool:
@@ -419,6 +476,14 @@ def close_expired(now: datetime | None = None) -> int:
                 reason=str(petition.signature_count),
             )
             _notify_author(petition, "closed")
+            notifications.emit(
+                "petitions.closed",
+                petition,
+                key=f"petition:{petition_id}:closed",
+                city=petition.city_id,
+                data={"count": petition.signature_count},
+                told=[petition.author_id],
+            )
             closed += 1
     return closed
 

@@ -8,7 +8,9 @@ class ProblemsConfig(AppConfig):
 
     def ready(self) -> None:
         from opencity import reports
-        from problems import selectors
+        from problems import notices, selectors
+
+        notices.register()
 
         reports.register_activity(
             reports.ActivitySource(

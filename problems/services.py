@@ -28,7 +28,7 @@ from opencity.core.services import audit, notify_user, queue_email
 from opencity.core.transitions import transition
 from opencity.queue import enqueue_on_commit
 from opencity.workdays import add_working_days
-from problems import conf, photos
+from problems import conf, notices, photos
 from problems.models import Category, Follow, Photo, Report, Support
 
 logger = logging.getLogger(__name__)
@@ -338,6 +338,7 @@ def _notify_followers(report: Report, change_id: int) -> None:
             context={"report": report},
             city=report.city,
         )
+    notices.status_changed(report, change_id, told=[f.user_id for f in followers])
 
 
 def report_hide_text(*, report: Report, actor, reason: str, hidden: bool = True) -> Report:

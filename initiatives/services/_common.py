@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from initiatives import notices
 from initiatives.models import Initiative, Programme
 from opencity.cities.models import StaffRole
 from opencity.cities.selectors import city_staff
@@ -26,6 +27,7 @@ def notify_author(initiative: Initiative, event: str, template: str, **context: 
         context={"initiative": initiative, "programme": initiative.programme, **context},
         city=initiative.programme.city,
     )
+    notices.project_status(initiative, event)  # followers of the project (issue 16)
 
 
 def notify_staff(programme: Programme, key: str, template: str, **context: Any) -> None:

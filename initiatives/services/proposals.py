@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from initiatives.models import Category, CostLine, District, Initiative, Programme, Stage
 from initiatives.services._common import notify_author, notify_staff
+from opencity import notifications
 from opencity.accounts.models import User
 from opencity.accounts.selectors import has_verified_email
 from opencity.core import Refused
@@ -115,6 +116,7 @@ def initiative_submit(
             to_state=Status.SUBMITTED,
         )
         notify_author(initiative, "received", "initiatives/received")
+        notifications.auto_follow(author, initiative)
         notify_staff(
             programme,
             f"initiatives:new:i{initiative.pk}",

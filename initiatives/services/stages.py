@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from initiatives import notices
 from initiatives.models import STAGE_END_FIELDS, Programme, Stage
 from initiatives.services._common import REVIEW_ROLES, notify_staff
 from initiatives.services.rules import programme_freeze_rules
@@ -92,4 +93,5 @@ def programme_announce_stage(*, programme_id: int, today: date | None = None) ->
             "initiatives/staff_stage_changed",
             stage=Stage(stage).label,
         )
+        notices.programme_stage(programme, stage)
     return True

@@ -17,6 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from initiatives import notices
 from initiatives.explanations import EXPLANATIONS
 from initiatives.models import (
     Ballot,
@@ -402,6 +403,7 @@ def results_publish(*, snapshot: ResultSnapshot, actor: User) -> ResultSnapshot:
             data={"winners": sorted(winners)},
         )
         enqueue_on_commit("initiatives.tasks.notify_voters_of_results", snapshot.pk)
+        notices.results_published(programme, snapshot)
     return snapshot
 
 

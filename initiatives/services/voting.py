@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from initiatives.models import Ballot, Initiative, Programme, Stage, Vote
 from initiatives.services import vote_statements as statements
 from initiatives.services._common import age_on
+from opencity import notifications
 from opencity.accounts.models import User
 from opencity.accounts.selectors import has_verified_email
 from opencity.core import Refused
@@ -170,6 +171,7 @@ def _vote(
         created_at=now,
     )
     vote._state.adding = False
+    notifications.auto_follow_later(voter, initiative)  # after commit, by a task (issue 16)
     return vote
 
 

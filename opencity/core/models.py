@@ -64,6 +64,8 @@ class OutboundEmail(models.Model):
     subject = models.CharField(_("subject"), max_length=300)
     body_text = models.TextField()
     body_html = models.TextField(blank=True)
+    # Extra mail headers (List-Unsubscribe, List-Unsubscribe-Post: RFC 8058).
+    headers = models.JSONField(default=dict, blank=True)
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
     )

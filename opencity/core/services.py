@@ -88,6 +88,7 @@ def queue_email(
     context: dict,
     language: str | None = None,
     city: models.Model | int | None = None,
+    headers: dict[str, str] | None = None,
 ) -> OutboundEmail | None:
     """Record an e-mail in the outbox and deliver it after commit, exactly once per key.
 
@@ -97,7 +98,14 @@ def queue_email(
     language = language or settings.LANGUAGE_CODE
     subject, text, html = render_email(template, context, language)
     return queue_rendered_email(
-        key=key, to=to, subject=subject, text=text, html=html, language=language, city=city
+        key=key,
+        to=to,
+        subject=subject,
+        text=text,
+        html=html,
+        language=language,
+        city=city,
+        headers=headers,
     )
 
 
@@ -110,6 +118,7 @@ def queue_rendered_email(
     html: str = "",
     language: str | None = None,
     city=None,
+    headers: dict[str, str] | None = None,
 ) -> OutboundEmail | None:
     """queue_email for a message rendered elsewhere (allauth's templates): same outbox row,
     same once-per-key guarantee, same delivery after commit."""
@@ -123,6 +132,7 @@ def queue_rendered_email(
                 body_text=text,
                 body_html=html,
                 city=city,
+                headers=headers or {},
             )
     except IntegrityError:
         return None
@@ -133,7 +143,19 @@ def queue_rendered_email(
 def notify_user(
     *, user: User, key: str, template: str, context: dict, city: models.Model | int | None = None
 ) -> OutboundEmail | None:
-    """queue_email to a user, in their preferred language, keyed per user."""
+    """queue_email to a user, in their preferred language, keyed per user.
+
+    Notices to citizens carry a one-click unsubscribe link (RFC 8058) for their template and
+    are not sent to someone who used it; notices to staff (templates naming "staff") are part
+    of the job and carry none."""
+    from opencity.notifications import services as notifications
+
+    headers = None
+    if "staff" not in template:
+        kind = notifications.MAIL_KIND_PREFIX + template
+        if notifications.stopped(user, kind):
+            return None
+        headers = notifications.unsubscribe_headers(user, kind)
     return queue_email(
         key=f"{key}:u{user.pk}",
         to=user.email,
@@ -141,6 +163,7 @@ def notify_user(
         context={"recipient": user, **context},
         language=user.preferred_language,
         city=city,
+        headers=headers,
     )
 
 
@@ -195,7 +218,11 @@ def deliver_email(email_id: int) -> bool:
         return False
     email = OutboundEmail.objects.get(pk=email_id)
     message = EmailMultiAlternatives(
-        subject=email.subject, body=email.body_text, to=[email.to], from_email=None
+        subject=email.subject,
+        body=email.body_text,
+        to=[email.to],
+        from_email=None,
+        headers=email.headers or None,
     )
     if email.body_html:
         message.attach_alternative(email.body_html, "text/html")

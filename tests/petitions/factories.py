@@ -61,5 +61,7 @@ def make_petition(city, author=None, status: str = Status.COLLECTING, **fields) 
 
 def sign_many(petition: Petition, count: int) -> list:
     users = [make_user() for _ in range(count)]
-    Signature.objects.bulk_create([Signature(petition=petition, user=u) for u in users])
+    Signature.objects.bulk_create(
+        [Signature(petition=petition, user=u, public_name=u.full_name) for u in users]
+    )
     return users

@@ -105,7 +105,7 @@ def test_signing_never_writes_the_petition_row(city_a, citizen, django_assert_nu
     with django_assert_num_queries(1) as captured:  # INSERT … ON CONFLICT DO NOTHING
         services.petition_sign(petition=petition, user=citizen)
     sql = " ".join(q["sql"] for q in captured.captured_queries).upper()
-    assert sql.strip().startswith("INSERT INTO PETITIONS_SIGNATURE")
+    assert sql.strip().startswith("WITH SIGNED AS (\nINSERT INTO PETITIONS_SIGNATURE")
     assert 'PETITIONS_PETITION" SET' not in sql and "FOR UPDATE" not in sql
 
 

@@ -136,14 +136,16 @@ def test_detail_queries_do_not_grow_with_signatures(
     sign_many(petition, 3)
     client.force_login(citizen)
     cache.clear()
-    with django_assert_max_num_queries(8):
+    # 10: the Follow button asks once whether the signed-in person follows the petition,
+    # and the page's personal part looks up the person's own signature once.
+    with django_assert_max_num_queries(10):
         client.get(petition.get_absolute_url())
     sign_many(petition, 60)
     Petition.objects.filter(pk=petition.pk).update(signature_count=63)
     cache.clear()
-    with django_assert_max_num_queries(8) as captured:
+    with django_assert_max_num_queries(10) as captured:
         client.get(petition.get_absolute_url(), {"page": 2})
-    assert len(captured.captured_queries) <= 8
+    assert len(captured.captured_queries) <= 9
 
 
 def test_anonymous_detail_reload_is_one_query_when_cached(

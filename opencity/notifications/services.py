@@ -1,0 +1,428 @@
+"""Follows, events and their delivery: immediately, in a daily or weekly digest, or never.
+
+Guarantees: an event with a given key is recorded once (unique key), each event reaches each
+person at most once (unique event+person delivery), every mail carries a one-click
+unsubscribe link (RFC 8058) for its kind, and digests go out once per person and period at
+DIGEST_HOUR Kyiv time whatever the UTC offset.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.core import signing
+from django.db import IntegrityError, connection, models, transaction
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from opencity.accounts.models import User
+from opencity.core.services import queue_email
+from opencity.notifications import registry
+from opencity.notifications.models import (
+    Delivery,
+    Event,
+    Follow,
+    NotificationSettings,
+    Pace,
+    Preference,
+)
+from opencity.queue import enqueue_on_commit
+
+logger = logging.getLogger(__name__)
+
+DIGEST_HOUR = 8  # Kyiv local time
+DIGEST_WEEKDAY = 0  # Monday
+UNSUBSCRIBE_SALT = "opencity.notifications.unsubscribe"
+MAIL_KIND_PREFIX = "mail:"  # a service's own notice, named by its template
+DIGEST_KINDS = {"digest:daily": Pace.DAILY, "digest:weekly": Pace.WEEKLY}
+
+
+# --- follows ------------------------------------------------------------------------------
+
+
+def _ct(obj: models.Model) -> ContentType:
+    return ContentType.objects.get_for_model(obj, for_concrete_model=False)
+
+
+def follow(user: User, obj: models.Model) -> bool:
+    """Follow `obj`; True if it is new. Idempotent (unique constraint)."""
+    _sync(user, obj, True)
+    return _insert_follow(user, obj, unless_opted_out=False)
+
+
+def _sync(user: User, obj: models.Model, following: bool) -> None:
+    spec = registry.followable(f"{obj._meta.app_label}.{obj._meta.model_name}")
+    if spec is not None and spec.sync is not None:
+        spec.sync(user, obj, following)
+
+
+# One statement, no savepoint: cheap enough for the voting and signing paths.
+_FOLLOW_SQL = """
+INSERT INTO notifications_follow (user_id, content_type_id, object_id, created_at)
+SELECT %(user)s, %(ct)s, %(object)s, %(now)s
+WHERE NOT %(check)s OR NOT EXISTS (
+    SELECT 1 FROM notifications_notificationsettings n
+    WHERE n.user_id = %(user)s AND NOT n.auto_follow)
+ON CONFLICT (user_id, content_type_id, object_id) DO NOTHING
+RETURNING id
+"""
+
+
+def _insert_follow(user: User, obj: models.Model, *, unless_opted_out: bool) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _FOLLOW_SQL,
+            {
+                "user": user.pk,
+                "ct": _ct(obj).pk,
+                "object": obj.pk,
+                "now": connection.ops.adapt_datetimefield_value(timezone.now()),
+                "check": unless_opted_out,
+            },
+        )
+        return cursor.fetchone() is not None
+
+
+def unfollow(user: User, obj: models.Model) -> bool:
+    _sync(user, obj, False)
+    deleted, _ = Follow.objects.filter(user=user, content_type=_ct(obj), object_id=obj.pk).delete()
+    return bool(deleted)
+
+
+def is_following(user: User, obj: models.Model) -> bool:
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return Follow.objects.filter(user=user, content_type=_ct(obj), object_id=obj.pk).exists()
+
+
+def auto_follows(user: User) -> bool:
+    value = (
+        NotificationSettings.objects.filter(user=user).values_list("auto_follow", flat=True).first()
+    )
+    return True if value is None else value
+
+
+def auto_follow(user: User, obj: models.Model) -> bool:
+    """Follow what a person signs, votes for, files or registers for, unless they turned it
+    off. One statement; safe inside the caller's transaction."""
+    return _insert_follow(user, obj, unless_opted_out=True)
+
+
+def auto_follow_by_ids(user_id: int, model: str, object_id: int) -> bool:
+    app_label, model_name = model.split(".")
+    model_class = apps.get_model(app_label, model_name)
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return False
+    return auto_follow(user, model_class(pk=object_id))
+
+
+def set_auto_follow(user: User, value: bool) -> None:
+    NotificationSettings.objects.update_or_create(user=user, defaults={"auto_follow": value})
+
+
+# --- pace ---------------------------------------------------------------------------------
+
+
+def paces_for(user: User) -> dict[str, str]:
+    """Every registered kind's pace for this person (their choice or the kind's default)."""
+    chosen = dict(Preference.objects.filter(user=user).values_list("kind", "pace"))
+    return {k.key: chosen.get(k.key, k.default_pace) for k in registry.kinds()}
+
+
+def stopped(user: User, kind: str) -> bool:
+    return Preference.objects.filter(user=user, kind=kind, pace=Pace.NONE).exists()
+
+
+def stopped_mail_kinds(user: User) -> list[str]:
+    return list(
+        Preference.objects.filter(
+            user=user, kind__startswith=MAIL_KIND_PREFIX, pace=Pace.NONE
+        ).values_list("kind", flat=True)
+    )
+
+
+def resume(user: User, kinds: list[str]) -> None:
+    Preference.objects.filter(user=user, kind__in=kinds, kind__startswith=MAIL_KIND_PREFIX).delete()
+
+
+def set_pace(user: User, kind: str, pace: str) -> None:
+    if pace not in Pace.values or registry.kind(kind) is None:
+        raise ValueError(f"unknown kind or pace: {kind!r} {pace!r}")
+    Preference.objects.update_or_create(user=user, kind=kind, defaults={"pace": pace})
+
+
+# --- unsubscribe --------------------------------------------------------------------------
+
+
+def unsubscribe_token(user: User, kind: str) -> str:
+    return signing.dumps({"u": user.pk, "k": kind}, salt=UNSUBSCRIBE_SALT, compress=True)
+
+
+def unsubscribe_url(user: User, kind: str) -> str:
+    return settings.SITE_URL + reverse(
+        "notifications:unsubscribe", args=[unsubscribe_token(user, kind)]
+    )
+
+
+def unsubscribe_headers(user: User, kind: str) -> dict[str, str]:
+    return {
+        "List-Unsubscribe": f"<{unsubscribe_url(user, kind)}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+
+
+def read_unsubscribe_token(token: str) -> tuple[User, str]:
+    """The person and kind a token names; signing.BadSignature for a forged or damaged one."""
+    payload = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    kind = payload.get("k", "")
+    known = registry.kind(kind) or kind in DIGEST_KINDS or kind.startswith(MAIL_KIND_PREFIX)
+    if not known:
+        raise signing.BadSignature("unknown kind")
+    user = User.objects.filter(pk=payload.get("u"), is_active=True).first()
+    if user is None:
+        raise signing.BadSignature("unknown person")
+    return user, kind
+
+
+def unsubscribe(user: User, kind: str) -> list[str]:
+    """Stop one kind of mail (or every kind a digest carries). Returns the kinds stopped."""
+    if kind.startswith(MAIL_KIND_PREFIX):
+        Preference.objects.update_or_create(user=user, kind=kind, defaults={"pace": Pace.NONE})
+        return [kind]
+    if kind in DIGEST_KINDS:
+        pace = DIGEST_KINDS[kind]
+        stopped = [k for k, p in paces_for(user).items() if p == pace]
+    else:
+        stopped = [kind]
+    with transaction.atomic():
+        for key in stopped:
+            set_pace(user, key, Pace.NONE)
+        Delivery.objects.filter(
+            user=user, status=Delivery.Status.WAITING, event__kind__in=stopped
+        ).update(status=Delivery.Status.SKIPPED)
+    return stopped
+
+
+# --- events -------------------------------------------------------------------------------
+
+
+def emit(
+    kind: str,
+    obj: models.Model,
+    *,
+    key: str,
+    city: Any = None,
+    data: dict | None = None,
+    told: list[int] | None = None,
+) -> Event | None:
+    """Record that `kind` happened to `obj`, once per `key`; followers hear about it after the
+    caller's transaction commits. `told`: people the service already mailed about this (the
+    author), who get no second mail. Returns None when the key was already recorded."""
+    spec = registry.kind(kind)
+    if spec is None:
+        raise ValueError(f"notification kind {kind!r} is not registered")
+    url = obj.get_absolute_url() if hasattr(obj, "get_absolute_url") else ""
+    try:
+        with transaction.atomic():
+            event = Event.objects.create(
+                key=key[:200],
+                kind=kind,
+                app=spec.app,
+                content_type=_ct(obj),
+                object_id=obj.pk,
+                city_id=getattr(city, "pk", city),
+                title=str(obj)[:300],
+                url=url,
+                data=data or {},
+                told=[int(pk) for pk in told or [] if pk],
+            )
+    except IntegrityError:
+        return None
+    enqueue_on_commit("opencity.notifications.tasks.fan_out", event.pk)
+    return event
+
+
+def _sentence(event: Event) -> str:
+    spec = registry.kind(event.kind)
+    if spec is None:
+        return event.title
+    if spec.describe is not None:
+        return str(spec.describe(event.data))
+    try:
+        return str(spec.sentence) % event.data
+    except (KeyError, TypeError, ValueError):
+        return str(spec.sentence)
+
+
+def fan_out(event_id: int) -> int:
+    """Record one delivery per follower (at most once: unique constraint) and mail the ones
+    who want it now. Idempotent: a second run records and sends nothing new."""
+    event = Event.objects.select_related("city").filter(pk=event_id).first()
+    if event is None:
+        return 0
+    spec = registry.kind(event.kind)
+    default = spec.default_pace if spec else Pace.IMMEDIATE
+    chosen = dict(
+        Preference.objects.filter(
+            kind=event.kind,
+            user__follows__content_type=event.content_type_id,
+            user__follows__object_id=event.object_id,
+        ).values_list("user_id", "pace")
+    )
+    followers = (
+        User.objects.filter(
+            follows__content_type=event.content_type_id,
+            follows__object_id=event.object_id,
+            is_active=True,
+        )
+        .exclude(notification_deliveries__event=event)
+        .exclude(pk__in=event.told)
+        .order_by("pk")
+    )
+    sent = 0
+    for user in followers.iterator(chunk_size=500):
+        pace = chosen.get(user.pk, default)
+        status = {
+            Pace.IMMEDIATE: Delivery.Status.SENT,
+            Pace.NONE: Delivery.Status.SKIPPED,
+        }.get(pace, Delivery.Status.WAITING)
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    Delivery.objects.create(
+                        event=event,
+                        user=user,
+                        pace=pace,
+                        status=status,
+                        sent_at=timezone.now() if status == Delivery.Status.SENT else None,
+                    )
+            except IntegrityError:
+                continue  # a concurrent run got there first
+            if status == Delivery.Status.SENT:
+                _mail_event(event, user)
+                sent += 1
+    Event.objects.filter(pk=event_id, fanned_out_at__isnull=True).update(
+        fanned_out_at=timezone.now()
+    )
+    return sent
+
+
+def _mail_event(event: Event, user: User) -> None:
+    with translation.override(user.preferred_language):
+        sentence = _sentence(event)
+    queue_email(
+        key=f"notification:{event.pk}:u{user.pk}",
+        to=user.email,
+        template="notification",
+        context={
+            "recipient": user,
+            "event": event,
+            "sentence": sentence,
+            "url": settings.SITE_URL + event.url if event.url else settings.SITE_URL,
+            "unsubscribe_url": unsubscribe_url(user, event.kind),
+            "settings_url": settings.SITE_URL + reverse("notifications:settings"),
+        },
+        language=user.preferred_language,
+        city=event.city,
+        headers=unsubscribe_headers(user, event.kind),
+    )
+
+
+def events_not_fanned_out(now: datetime | None = None) -> list[int]:
+    now = now or timezone.now()
+    return list(
+        Event.objects.filter(
+            fanned_out_at__isnull=True, created_at__lt=now - timedelta(minutes=2)
+        ).values_list("pk", flat=True)[:500]
+    )
+
+
+# --- digests ------------------------------------------------------------------------------
+
+
+def digests_due(now: datetime) -> list[tuple[str, str]]:
+    """The digests whose time has come at `now`: (pace, period label). A digest is due from
+    DIGEST_HOUR Kyiv time on its day; the period label makes it once per period."""
+    local = timezone.localtime(now)  # TIME_ZONE is Europe/Kyiv
+    if local.hour < DIGEST_HOUR:
+        return []
+    due = [(Pace.DAILY, local.date().isoformat())]
+    if local.weekday() == DIGEST_WEEKDAY:
+        year, week, _ = local.isocalendar()
+        due.append((Pace.WEEKLY, f"{year}-W{week:02d}"))
+    return due
+
+
+def send_digests(now: datetime | None = None) -> int:
+    """Mail each person their waiting deliveries, grouped by city and service, once per
+    period: the outbox key names the period, and the deliveries are marked in the same
+    transaction as the mail is recorded. Run hourly by beat; idempotent."""
+    now = now or timezone.now()
+    sent = 0
+    for pace, period in digests_due(now):
+        user_ids = (
+            Delivery.objects.filter(pace=pace, status=Delivery.Status.WAITING)
+            .values_list("user_id", flat=True)
+            .distinct()
+        )
+        for user in User.objects.filter(pk__in=list(user_ids), is_active=True).order_by("pk"):
+            if _send_digest(user, pace, period, now):
+                sent += 1
+    return sent
+
+
+def _send_digest(user: User, pace: str, period: str, now: datetime) -> bool:
+    with transaction.atomic():
+        deliveries = list(
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(user=user, pace=pace, status=Delivery.Status.WAITING)
+            .select_related("event", "event__city")
+            .order_by("event__created_at", "pk")
+        )
+        if not deliveries:
+            return False
+        kind = f"digest:{pace}"
+        groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+        with translation.override(user.preferred_language):
+            labels = {}
+            for delivery in deliveries:
+                event = delivery.event
+                city = event.city.full_name if event.city else ""
+                if event.app not in labels:
+                    labels[event.app] = str(apps.get_app_config(event.app).verbose_name)
+                groups[(city, labels[event.app])].append(
+                    {
+                        "title": event.title,
+                        "sentence": _sentence(event),
+                        "url": settings.SITE_URL + event.url if event.url else "",
+                    }
+                )
+        email = queue_email(
+            key=f"digest:{pace}:{period}:u{user.pk}",
+            to=user.email,
+            template=f"digest_{pace}",
+            context={
+                "recipient": user,
+                "groups": [
+                    {"city": city, "service": service, "items": items}
+                    for (city, service), items in sorted(groups.items())
+                ],
+                "unsubscribe_url": unsubscribe_url(user, kind),
+                "settings_url": settings.SITE_URL + reverse("notifications:settings"),
+            },
+            language=user.preferred_language,
+            headers=unsubscribe_headers(user, kind),
+        )
+        if email is None:
+            return False  # this period's digest went out already; these wait for the next
+        Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
+            status=Delivery.Status.SENT, sent_at=now
+        )
+    return True

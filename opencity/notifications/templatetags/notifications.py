@@ -1,0 +1,19 @@
+from django import template
+
+from opencity.notifications import services
+
+register = template.Library()
+
+
+@register.inclusion_tag("notifications/_follow_button.html", takes_context=True)
+def follow_button(context: template.Context, obj) -> dict:
+    """A Follow / Unfollow button for a followable object (signed-in people only)."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    return {
+        "obj": obj,
+        "model": f"{obj._meta.app_label}.{obj._meta.model_name}",
+        "signed_in": bool(user and user.is_authenticated),
+        "following": services.is_following(user, obj) if user else False,
+        "next": request.get_full_path() if request else "",
+    }

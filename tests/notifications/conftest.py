@@ -1,0 +1,15 @@
+import pytest
+
+from opencity.cities.models import StaffRole
+from tests.factories import make_clerk
+
+
+@pytest.fixture
+def responder_a(db, city_a):
+    return make_clerk(city_a, StaffRole.Role.RESPONDER, full_name="Олег Відповідач")
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """Run what the code queues on commit (fan-out, e-mail delivery) when the block ends."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)

@@ -1,0 +1,104 @@
+"""Public budgets and problem reports tell their followers (issue 16)."""
+
+import pytest
+from django.urls import reverse
+
+from initiatives.models import Initiative
+from initiatives.services import initiative_accept, programme_announce_stage
+from opencity.core.models import OutboundEmail
+from opencity.notifications import services
+from opencity.notifications.models import Delivery
+from tests.factories import make_user
+from tests.initiatives.factories import make_category, make_initiative, make_programme
+
+pytestmark = pytest.mark.django_db
+
+
+def test_project_status_reaches_followers_once_and_not_twice_the_author(
+    committed, city_a, moderator_a
+):
+    programme = make_programme(city_a, stage="review")
+    make_category(programme)
+    project = make_initiative(programme, status=Initiative.Status.SUBMITTED)
+    follower = make_user(preferred_language="en")
+    services.follow(follower, project)
+    services.follow(project.author, project)
+    with committed():
+        initiative_accept(initiative=project, actor=moderator_a)
+    notice = OutboundEmail.objects.get(to=follower.email, key__startswith="notification:")
+    assert "accepted for voting" in notice.body_text
+    assert notice.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert not OutboundEmail.objects.filter(
+        to=project.author.email, key__startswith="notification:"
+    ).exists()
+    assert Delivery.objects.filter(user=follower).count() == 1
+
+
+def test_voting_opens_reaches_programme_followers_once(committed, city_a):
+    programme = make_programme(city_a, stage="voting")
+    follower = make_user()
+    services.follow(follower, programme)
+    with committed():
+        assert programme_announce_stage(programme_id=programme.pk)
+    with committed():
+        programme_announce_stage(programme_id=programme.pk)
+    assert (
+        OutboundEmail.objects.filter(to=follower.email, key__startswith="notification:").count()
+        == 1
+    )
+
+
+def test_problem_report_followed_here_mails_each_follower_once_with_unsubscribe(
+    committed, client, city_a, moderator_a
+):
+    from problems import services as problems
+    from problems.models import Follow as ProblemFollow
+    from tests.problems.factories import make_area, make_tree
+
+    make_area(city_a)
+    potholes = make_tree(city_a)[2]
+    reporter = make_user()
+    report = file_report_for(city_a, potholes, reporter)
+    follower = make_user()
+    client.force_login(follower)
+    client.post(reverse("notifications:follow", args=["problems.report", report.pk]))
+    assert ProblemFollow.objects.filter(report=report, user=follower).exists()  # mirrored
+    with committed():
+        problems.report_transition(report, to="accepted", actor=moderator_a)
+    for person in (reporter, follower):
+        mails = OutboundEmail.objects.filter(to=person.email, key__startswith="problems:status")
+        assert mails.count() == 1
+        assert mails.get().headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert not OutboundEmail.objects.filter(key__startswith="notification:").exists()
+    client.post(
+        reverse("notifications:follow", args=["problems.report", report.pk]), {"action": "unfollow"}
+    )
+    assert not ProblemFollow.objects.filter(report=report, user=follower).exists()
+
+
+def test_unsubscribe_from_a_service_notice_stops_that_notice(committed, client, city_a):
+    from tests.petitions.factories import make_petition
+
+    petition = make_petition(city_a, status="collecting", threshold=1)
+    with committed():
+        from petitions import services as petitions
+
+        petitions.petition_sign(petition=petition, user=make_user())
+        petitions.petition_tally(petition_id=petition.pk)
+    reached = OutboundEmail.objects.get(to=petition.author.email, key__contains=":reached:")
+    url = reached.headers["List-Unsubscribe"].strip("<>")
+    client.post(
+        url[url.index("/account/") :],
+        data="List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert services.stopped(petition.author, "mail:petition_reached")
+    client.force_login(petition.author)
+    page = client.get(reverse("notifications:settings")).content.decode()
+    assert "petition reached" in page
+
+
+def file_report_for(city, category, reporter):
+    from tests.problems.factories import file_report
+
+    return file_report(city, category, reporter)

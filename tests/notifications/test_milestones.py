@@ -1,0 +1,125 @@
+"""Petition milestones (25/50/75/100 %): one event each, one delivery per follower, even when
+many people sign and tally at once; the mail carries a one-click unsubscribe link."""
+
+import pytest
+from django.core import mail
+from django.db import IntegrityError, transaction
+
+from opencity.core.models import OutboundEmail
+from opencity.notifications import services
+from opencity.notifications.models import Delivery, Event, Follow, Pace
+from petitions import services as petitions
+from petitions.models import Petition
+from tests.factories import make_user
+from tests.petitions.factories import make_petition
+from tests.petitions.test_signing import run_threads
+
+Status = Petition.Status
+
+
+def milestone_mails(user):
+    return OutboundEmail.objects.filter(to=user.email, key__startswith="notification:")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_milestone_once_even_with_concurrent_signers(city_a):
+    petition = make_petition(city_a, status=Status.COLLECTING, threshold=8)
+    follower = make_user()
+    services.follow(follower, petition)
+    signers = [make_user() for _ in range(8)]
+
+    def sign_and_tally(i):
+        petitions.petition_sign(petition=petition, user=signers[i])
+        petitions.petition_tally(petition_id=petition.pk)
+
+    assert run_threads(sign_and_tally, 8) == []
+    petitions.petition_tally(petition_id=petition.pk)
+    keys = sorted(Event.objects.filter(kind="petitions.milestone").values_list("key", flat=True))
+    assert keys == [f"petition:{petition.pk}:milestone:{p}" for p in (100, 25, 50, 75)]
+    assert Delivery.objects.filter(user=follower).count() == 4
+    assert milestone_mails(follower).count() == 4
+    # Every signer follows by signing, and heard of each milestone reached after they
+    # followed at most once.
+    for signer in signers:
+        assert Follow.objects.filter(user=signer, object_id=petition.pk).count() == 1
+        per_event = Delivery.objects.filter(user=signer).values_list("event_id", flat=True)
+        assert len(per_event) == len(set(per_event)) <= 4
+
+
+@pytest.mark.django_db
+def test_milestone_mail_says_the_percent_and_carries_one_click_unsubscribe(committed, city_a):
+    petition = make_petition(city_a, status=Status.COLLECTING, threshold=4)
+    follower = make_user(preferred_language="en")
+    services.follow(follower, petition)
+    with committed():
+        petitions.petition_sign(petition=petition, user=make_user())
+        petitions.petition_tally(petition_id=petition.pk)
+    email = milestone_mails(follower).get()
+    assert "25 %" in email.body_text and petition.title in email.body_text
+    assert email.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert email.headers["List-Unsubscribe"].startswith("<http")
+    sent = [m for m in mail.outbox if m.to == [follower.email]]
+    assert sent and sent[0].extra_headers["List-Unsubscribe"] == email.headers["List-Unsubscribe"]
+
+
+@pytest.mark.django_db
+def test_milestone_not_mailed_to_who_chose_never(committed, city_a):
+    petition = make_petition(city_a, status=Status.COLLECTING, threshold=4)
+    follower = make_user()
+    services.follow(follower, petition)
+    services.set_pace(follower, "petitions.milestone", Pace.NONE)
+    with committed():
+        petitions.petition_sign(petition=petition, user=make_user())
+        petitions.petition_tally(petition_id=petition.pk)
+    assert not milestone_mails(follower).exists()
+    assert Delivery.objects.get(user=follower).status == Delivery.Status.SKIPPED
+
+
+@pytest.mark.django_db
+def test_milestone_delivery_twice_to_one_person_is_refused_by_the_database(committed, city_a):
+    petition = make_petition(city_a, status=Status.COLLECTING, threshold=4)
+    follower = make_user()
+    services.follow(follower, petition)
+    event = services.emit("petitions.milestone", petition, key="k", data={"percent": 25})
+    Delivery.objects.create(event=event, user=follower, pace="immediate", status="sent")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Delivery.objects.create(event=event, user=follower, pace="immediate", status="sent")
+
+
+@pytest.mark.django_db
+def test_milestone_fan_out_run_again_sends_nothing_new(committed, city_a):
+    petition = make_petition(city_a, status=Status.COLLECTING, threshold=4)
+    follower = make_user()
+    services.follow(follower, petition)
+    with committed():
+        petitions.petition_sign(petition=petition, user=make_user())
+        petitions.petition_tally(petition_id=petition.pk)
+    event = Event.objects.get(kind="petitions.milestone")
+    assert services.fan_out(event.pk) == 0
+    assert petitions.emit_milestones(petition_id=petition.pk, count=1, threshold=4) == 0
+    assert milestone_mails(follower).count() == 1
+
+
+@pytest.mark.django_db
+def test_milestone_reaches_a_signer_who_turned_auto_follow_off_never(committed, city_a):
+    petition = make_petition(city_a, status=Status.COLLECTING, threshold=2)
+    quiet = make_user()
+    services.set_auto_follow(quiet, False)
+    with committed():
+        petitions.petition_sign(petition=petition, user=quiet)
+        petitions.petition_tally(petition_id=petition.pk)
+    assert not Follow.objects.filter(user=quiet).exists()
+    assert not milestone_mails(quiet).exists()
+
+
+@pytest.mark.django_db
+def test_answer_and_closing_reach_followers(committed, city_a, responder_a):
+    answered = make_petition(city_a, status=Status.REACHED)
+    follower = make_user()
+    services.follow(follower, answered)
+    with committed():
+        petitions.petition_respond(
+            petition=answered, actor=responder_a, decision="supported", text="Так."
+        )
+    assert Event.objects.filter(kind="petitions.answered", object_id=answered.pk).exists()
+    assert Delivery.objects.filter(user=follower, event__kind="petitions.answered").count() == 1
