@@ -13,6 +13,9 @@ from pathlib import Path
 
 import psycopg
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _addresses as addresses  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = os.environ.get("BENCH_DB", "bench_initiatives")
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
@@ -29,6 +32,7 @@ ENV = {
     "LOG_LEVEL": "WARNING",
     "PYTHONWARNINGS": "ignore:No directory at:UserWarning",
     "DJANGO_SETTINGS_MODULE": "opencity.settings",
+    **addresses.ENV,
 }
 
 

@@ -14,6 +14,8 @@ import threading
 import time
 from pathlib import Path
 
+import _addresses as addresses
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 DB_NAME = "bench_petitions"
@@ -36,6 +38,7 @@ def configure_environment(tmp: Path) -> dict:
         "LOG_LEVEL": "WARNING",
         "PYTHONWARNINGS": "ignore:No directory at:UserWarning",
         "MEDIA_ROOT": str(tmp / "media"),
+        **addresses.ENV,
     }
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))

@@ -33,6 +33,9 @@ import threading
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _addresses as addresses  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "bench_academy"
 PG = "postgres://postgres@127.0.0.1:5432"
@@ -53,6 +56,7 @@ def configure_environment(tmp: Path) -> dict:
         "PYTHONWARNINGS": "ignore:No directory at:UserWarning",
         "MEDIA_ROOT": str(tmp / "media"),
         "PRIVATE_FILES_ROOT": str(tmp / "private"),
+        **addresses.ENV,
     }
     os.environ.update(env)
     return {**os.environ, **env}
@@ -201,12 +205,14 @@ def race(session_id: int, cookies: list[tuple[str, str]], clients: int) -> tuple
             with lock:
                 if not work:
                     break
+                person = len(work)
                 session_key, csrf = work.pop()
             headers = {
                 "Cookie": f"sessionid={session_key}; csrftoken={csrf}",
                 "X-CSRFToken": csrf,
                 "Content-Type": "application/x-www-form-urlencoded",
                 "Content-Length": "0",
+                "X-Forwarded-For": addresses.address(person),
             }
             started = time.perf_counter()
             try:

@@ -41,6 +41,7 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _addresses as addresses  # noqa: E402
 import _petitions_common as common  # noqa: E402
 
 PORT = 8101
@@ -145,6 +146,7 @@ class Surge:
                 "Cookie": f"sessionid={session_key}; csrftoken={csrf}",
                 "Content-Type": "application/x-www-form-urlencoded",
                 "Host": f"{common.HOST}:{PORT}",
+                "X-Forwarded-For": addresses.address(index),
             }
             if not self.keep_alive:
                 headers["Connection"] = "close"
@@ -249,7 +251,7 @@ def raw_insert_rate(petition_id: int, user_ids: list[int], clients: int) -> floa
                     return
                 cursor.execute(
                     "INSERT INTO petitions_signature (petition_id, user_id, created_at, "
-                    "notify_on_answer) VALUES (%s, %s, now(), true)",
+                    "notify_on_answer, public_name) VALUES (%s, %s, now(), true, '')",
                     (petition_id, user_ids[index]),
                 )
 
@@ -340,7 +342,7 @@ def main() -> None:
             )
             duplicates = cursor.fetchone()[0]
             cursor.execute(
-                "SELECT count(*) FROM core_auditentry WHERE action = 'petition.reached' "
+                "SELECT count(*) FROM core_auditentry WHERE action = 'petitions.petition.reached' "
                 "AND object_id = %s",
                 [str(petition_id)],
             )

@@ -44,6 +44,7 @@ from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _addresses as addresses  # noqa: E402
 import _petitions_common as common  # noqa: E402
 from sign_surge import count_lag  # noqa: E402
 
@@ -200,6 +201,7 @@ class Signers:
                 "Content-Type": "application/x-www-form-urlencoded",
                 "Host": f"{common.HOST}:{PORT}",
                 "Connection": "close",
+                "X-Forwarded-For": addresses.address(index),
             }
             began = time.monotonic()
             try:

@@ -32,6 +32,7 @@ from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 
+import _addresses as addresses
 from _initiatives_common import (
     ENV,
     ROOT,
@@ -220,6 +221,7 @@ def surge(programme, initiative_ids, voters):
                 "X-CSRFToken": CSRF,
                 "Content-Type": "application/x-www-form-urlencoded",
                 "Host": f"127.0.0.1:{PORT}",
+                "X-Forwarded-For": addresses.address(voter_id),
             }
             if not KEEP_ALIVE:
                 headers["Connection"] = "close"

@@ -261,63 +261,79 @@ def _sentence(event: Event) -> str:
         return str(spec.sentence)
 
 
-def fan_out(event_id: int) -> int:
+#: followers handled by one fan-out task; the next batch is queued when this one commits
+FAN_OUT_BATCH = 200
+
+
+def fan_out(event_id: int, after: int = 0) -> int:
     """Record one delivery per follower (at most once: unique constraint) and mail the ones
-    who want it now. Idempotent: a second run records and sends nothing new."""
+    who want it now. Idempotent: a second run records and sends nothing new.
+
+    Followers are taken FAN_OUT_BATCH at a time in primary-key order; each batch queues the
+    next after it commits. A viral petition has tens of thousands of followers (every signer
+    follows), and one task mailing them all would hold a worker for minutes while the
+    petition's count waits behind it; batches let tallies run in between. If the next batch
+    is lost (broker outage), `sweep_events` starts the event again and the deliveries already
+    recorded are skipped."""
     event = Event.objects.select_related("city").filter(pk=event_id).first()
     if event is None:
         return 0
     spec = registry.kind(event.kind)
     default = spec.default_pace if spec else Pace.IMMEDIATE
-    chosen = dict(
-        Preference.objects.filter(
-            kind=event.kind,
-            user__follows__content_type=event.content_type_id,
-            user__follows__object_id=event.object_id,
-        ).values_list("user_id", "pace")
-    )
-    followers = (
+    batch = list(
         User.objects.filter(
             follows__content_type=event.content_type_id,
             follows__object_id=event.object_id,
             is_active=True,
+            pk__gt=after,
         )
         .exclude(notification_deliveries__event=event)
         .exclude(pk__in=event.told)
-        .order_by("pk")
+        .order_by("pk")[:FAN_OUT_BATCH]
     )
+    chosen = dict(
+        Preference.objects.filter(kind=event.kind, user__in=[u.pk for u in batch]).values_list(
+            "user_id", "pace"
+        )
+    )
+    now = timezone.now()
     sent = 0
-    for user in followers.iterator(chunk_size=500):
-        pace = chosen.get(user.pk, default)
-        status = {
-            Pace.IMMEDIATE: Delivery.Status.SENT,
-            Pace.NONE: Delivery.Status.SKIPPED,
-        }.get(pace, Delivery.Status.WAITING)
-        with transaction.atomic():
-            try:
-                with transaction.atomic():
-                    Delivery.objects.create(
-                        event=event,
-                        user=user,
-                        pace=pace,
-                        status=status,
-                        sent_at=timezone.now() if status == Delivery.Status.SENT else None,
-                    )
-            except IntegrityError:
-                continue  # a concurrent run got there first
-            if status == Delivery.Status.SENT:
-                _mail_event(event, user)
+    with transaction.atomic():
+        deliveries = []
+        for user in batch:
+            pace = chosen.get(user.pk, default)
+            status = {
+                Pace.IMMEDIATE: Delivery.Status.SENT,
+                Pace.NONE: Delivery.Status.SKIPPED,
+            }.get(pace, Delivery.Status.WAITING)
+            deliveries.append(
+                Delivery(
+                    event=event,
+                    user=user,
+                    pace=pace,
+                    status=status,
+                    sent_at=now if status == Delivery.Status.SENT else None,
+                )
+            )
+        # A concurrent run may have recorded some of these: theirs stand, and the outbox's
+        # once-per-key rule keeps the mail below from going out twice.
+        Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+        for delivery in deliveries:
+            if delivery.status == Delivery.Status.SENT and _mail_event(event, delivery.user):
                 sent += 1
-    Event.objects.filter(pk=event_id, fanned_out_at__isnull=True).update(
-        fanned_out_at=timezone.now()
-    )
+        if len(batch) == FAN_OUT_BATCH:
+            enqueue_on_commit("opencity.notifications.tasks.fan_out", event_id, batch[-1].pk)
+        else:
+            Event.objects.filter(pk=event_id, fanned_out_at__isnull=True).update(
+                fanned_out_at=timezone.now()
+            )
     return sent
 
 
-def _mail_event(event: Event, user: User) -> None:
+def _mail_event(event: Event, user: User) -> Any:
     with translation.override(user.preferred_language):
         sentence = _sentence(event)
-    queue_email(
+    return queue_email(
         key=f"notification:{event.pk}:u{user.pk}",
         to=user.email,
         template="notification",

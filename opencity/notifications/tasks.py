@@ -7,8 +7,8 @@ from opencity.queue import send_now
 
 
 @shared_task(bind=True, autoretry_for=(OSError,), retry_backoff=30, max_retries=5)
-def fan_out(self, event_id: int) -> int:
-    return services.fan_out(event_id)
+def fan_out(self, event_id: int, after: int = 0) -> int:
+    return services.fan_out(event_id, after)
 
 
 @shared_task

@@ -123,3 +123,32 @@ def test_answer_and_closing_reach_followers(committed, city_a, responder_a):
         )
     assert Event.objects.filter(kind="petitions.answered", object_id=answered.pk).exists()
     assert Delivery.objects.filter(user=follower, event__kind="petitions.answered").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fan_out_goes_in_batches_and_each_follower_hears_once(city_a, monkeypatch):
+    """A viral petition's followers are mailed a batch per task, so tallies are not stuck
+    behind one long fan-out; every follower still hears exactly once, in their language."""
+    monkeypatch.setattr(services, "FAN_OUT_BATCH", 3)
+    petition = make_petition(city_a, status=Status.COLLECTING, threshold=100)
+    followers = [make_user(preferred_language="en") for _ in range(7)]
+    for follower in followers:
+        services.follow(follower, petition)
+    batches = []
+    real = services.fan_out
+
+    def counting(event_id, after=0):
+        batches.append(after)
+        return real(event_id, after)
+
+    monkeypatch.setattr(services, "fan_out", counting)
+    data = {"percent": 25, "threshold": 100}
+    event = services.emit("petitions.milestone", petition, key="viral", data=data)
+    # Eager tasks: each batch queued the next on commit.
+    assert len(batches) == 3 and batches[0] == 0 and batches[1] < batches[2]
+    for follower in followers:
+        assert milestone_mails(follower).count() == 1
+        assert "25 %" in milestone_mails(follower).get().body_text
+    event.refresh_from_db()
+    assert event.fanned_out_at is not None
+    assert real(event.pk) == 0  # a sweep after the fact sends nothing new
