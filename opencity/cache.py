@@ -75,6 +75,11 @@ class CircuitBreaker:
                 return True
         return False
 
+    def would_allow(self) -> bool:
+        """Would `allow` let a call through now? Asks without taking the trial call, for
+        callers that skip the server entirely while it is bypassed (the page cache)."""
+        return not self._open or time.monotonic() >= self._retry_at
+
     def failure(self, exc: BaseException) -> None:
         with self._lock:
             was_open = self._open

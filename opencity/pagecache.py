@@ -35,7 +35,9 @@ on commit). How it works:
   the view, which renders that page for the request alone. Other exceptions of `build`
   (Http404) reach the view unchanged.
 - Any cache error (Redis down or slow) means the page is rendered uncached, as without this
-  module; after an error the cache is skipped for a few seconds in this process.
+  module. Errors open the process's cache circuit breaker (`opencity.cache.redis_breaker`,
+  shared with sessions and rate limits): while it is open pages skip the cache, and the
+  breaker's trial call tells everyone when Redis answers again.
 """
 
 from __future__ import annotations
@@ -68,14 +70,14 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_etags
 from django.utils.translation import get_language
 
+from opencity.cache import redis_breaker
+
 logger = logging.getLogger(__name__)
 
 RECORDER = "_pagecache_recorder"
 HOLE_OPEN, HOLE_CLOSE = "\x00pc<", "\x00pc>"
 CSRF_HOLE = "pagecache-csrf-token-hole"
 _HOLE_RE = re.compile(r"\x00pc<([^\x00]+)\x00(.*?)\x00pc>", re.DOTALL)
-# After a cache error this process leaves the cache alone for this many seconds.
-BACKOFF_SECONDS = 5.0
 # A stale page is still served while one request rebuilds it, up to this many seconds past
 # its `fresh` time; older pages wait for the rebuild like a miss (so a slow or lost rebuild
 # cannot keep a count stale for long).
@@ -93,8 +95,6 @@ LOCAL_SECONDS = 0.5
 LOCAL_MAX_PAGES = 500
 _local: dict[str, tuple[float, tuple[str, ...], dict]] = {}
 _local_lock = threading.Lock()
-_down_until = 0.0
-_down_lock = threading.Lock()
 
 
 class NotCacheable(Exception):  # noqa: N818  (a signal, not an error)
@@ -122,9 +122,9 @@ def invalidate(*tags: str) -> None:
         with _local_lock:
             for entry_key in [k for k, (_at, t, _e) in _local.items() if set(t) & set(tags)]:
                 _local.pop(entry_key, None)
-        if not _cache_usable():
-            return
         try:
+            # Through the breaker: while Redis is away the new versions are remembered and
+            # their keys deleted when it answers, so no page outlives the change.
             cache.set_many({_version_key(tag): secrets.token_hex(6) for tag in tags}, None)
         except Exception as exc:
             _cache_failed(exc)
@@ -426,23 +426,14 @@ def _find_holes(template: Template) -> dict:
 
 
 def _cache_usable() -> bool:
-    return time.monotonic() >= _down_until
+    return redis_breaker.would_allow()
 
 
 def reset_health() -> None:
     """Forget a past cache failure (tests, and after an operator restarted Redis)."""
-    global _down_until
-    _down_until = 0.0
+    redis_breaker.reset()
 
 
 def _cache_failed(exc: Exception) -> None:
-    global _down_until
-    with _down_lock:
-        first = time.monotonic() >= _down_until
-        _down_until = time.monotonic() + BACKOFF_SECONDS
-    if first:
-        logger.warning(
-            "page cache unavailable (%s); serving pages uncached for %.0f s",
-            type(exc).__name__,
-            BACKOFF_SECONDS,
-        )
+    """A cache error seen here opens the shared breaker, like one seen by the backend."""
+    redis_breaker.failure(exc)

@@ -76,7 +76,7 @@ def test_a_cache_error_serves_the_page_uncached_and_backs_off(monkeypatch):
         raise ConnectionError("redis is down")
 
     monkeypatch.setattr(cache, "get_many", broken)
-    pagecache._down_until = 0.0
+    pagecache.reset_health()
     try:
         built = []
 
@@ -93,7 +93,7 @@ def test_a_cache_error_serves_the_page_uncached_and_backs_off(monkeypatch):
         assert len(built) == 3
         assert not pagecache._cache_usable()  # the next requests skip the cache for a while
     finally:
-        pagecache._down_until = 0.0
+        pagecache.reset_health()
 
 
 def test_anonymous_language_switch_needs_no_token_but_a_signed_in_one_does(citizen):

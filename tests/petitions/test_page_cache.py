@@ -201,7 +201,7 @@ def test_pages_are_served_without_redis(petition, citizen):
             "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
         }
     }
-    pagecache._down_until = 0.0
+    pagecache.reset_health()
     try:
         with override_settings(
             CACHES=dict(dead), SESSION_ENGINE="django.contrib.sessions.backends.db"
@@ -220,7 +220,7 @@ def test_pages_are_served_without_redis(petition, citizen):
             signed_in.force_login(citizen)
             assert signed_in.get(petition.get_absolute_url()).status_code == 200
     finally:
-        pagecache._down_until = 0.0
+        pagecache.reset_health()
 
 
 def test_a_petition_only_its_author_may_see_is_never_cached(city_a, client):
