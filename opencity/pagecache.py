@@ -109,7 +109,10 @@ class _BuildFailed(Exception):
 # --- invalidation -----------------------------------------------------------------------
 
 
-def _version_key(tag: str) -> str:
+def version_key(tag: str) -> str:
+    """The cache key holding `tag`'s current version (changed by `invalidate`); other caches
+    of data behind a tag may store it beside their value and trust the value only while
+    it matches."""
     return f"pc:v:{tag}"
 
 
@@ -125,7 +128,7 @@ def invalidate(*tags: str) -> None:
         try:
             # Through the breaker: while Redis is away the new versions are remembered and
             # their keys deleted when it answers, so no page outlives the change.
-            cache.set_many({_version_key(tag): secrets.token_hex(6) for tag in tags}, None)
+            cache.set_many({version_key(tag): secrets.token_hex(6) for tag in tags}, None)
         except Exception as exc:
             _cache_failed(exc)
 
@@ -186,11 +189,11 @@ def _lookup(
     A page is kept as two values: what an anonymous visitor gets (the gzipped bytes, a few
     kilobytes) and what rendering the personal parts needs (the context and the page in
     parts), read only for visitors with a session."""
-    keys = [entry_key, *map(_version_key, tags)]
+    keys = [entry_key, *map(version_key, tags)]
     if personal:
         keys.append(entry_key + ":p")
     found = cache.get_many(keys)
-    versions = tuple(found.get(_version_key(tag)) for tag in tags)
+    versions = tuple(found.get(version_key(tag)) for tag in tags)
     entry = found.get(entry_key)
     if entry is not None and (
         entry["v"] != versions or time.time() - entry["t"] > fresh + STALE_GRACE_SECONDS

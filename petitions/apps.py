@@ -8,9 +8,13 @@ class PetitionsConfig(AppConfig):
 
     def ready(self) -> None:
         from opencity import reports
-        from petitions import data, selectors
+        from opencity.core.transitions import on_transition
+        from petitions import data, pages, selectors
+        from petitions.models import Petition
 
         data.register()
+        # Every status change rebuilds the petition's cached page and the lists.
+        on_transition(Petition, lambda petition, _entry: pages.petition_changed(petition.pk))
 
         reports.register_activity(
             reports.ActivitySource(

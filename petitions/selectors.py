@@ -20,6 +20,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.functional import cached_property
 
+from opencity import pagecache
 from opencity.accounts.models import User
 from opencity.cities import access
 from opencity.cities.models import City
@@ -198,25 +199,31 @@ def filter_cities() -> QuerySet[City]:
 
 class CachedCountPaginator(Paginator):
     """The total of a filtered list changes slowly; counting 100,000 rows on every page view
-    does not pay. The count is kept per filter combination for a short while."""
+    does not pay. The count is kept per filter combination for a short while, and only while
+    the page cache's version of `tag` is the one it was counted under: a petition published,
+    closed or answered (which invalidates the lists) is counted in at once."""
 
-    def __init__(self, object_list, per_page, *, count_key: str, seconds: int = 30):
+    def __init__(self, object_list, per_page, *, count_key: str, tag: str, seconds: int = 30):
         super().__init__(object_list, per_page)
         self.count_key = count_key
+        self.version_key = pagecache.version_key(tag)
         self.seconds = seconds
 
     @cached_property
     def count(self) -> int:
         try:
-            value = cache.get(self.count_key)
+            found = cache.get_many([self.count_key, self.version_key])
         except Exception:
-            value = None
-        if value is None:
-            value = self.object_list.count()
-            try:
-                cache.set(self.count_key, value, self.seconds)
-            except Exception as exc:
-                logger.warning("cache unavailable (%s)", type(exc).__name__)
+            found = {}
+        version = found.get(self.version_key)
+        stored = found.get(self.count_key)
+        if isinstance(stored, tuple) and stored[0] == version:
+            return stored[1]
+        value = self.object_list.count()
+        try:
+            cache.set(self.count_key, (version, value), self.seconds)
+        except Exception as exc:
+            logger.warning("cache unavailable (%s)", type(exc).__name__)
         return value
 
 

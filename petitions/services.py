@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -27,7 +26,6 @@ from opencity.cities import access
 from opencity.cities.models import City, StaffRole
 from opencity.cities.selectors import city_staff
 from opencity.core import Refused
-from opencity.core.models import AuditEntry
 from opencity.core.services import audit, notify_user
 from opencity.core.transitions import transition
 from opencity.queue import enqueue_on_commit, send_now, task_named
@@ -54,13 +52,6 @@ def rules_for_city(city: City | int) -> PetitionRules:
 
 
 # --- transitions ----------------------------------------------------------------------------
-
-
-def _change_status(petition: Petition, **kwargs: Any) -> AuditEntry:
-    """`transition()` of the petition, and its cached pages rebuilt after the commit."""
-    entry = transition(petition, **kwargs)
-    pages.petition_changed(petition.pk)
-    return entry
 
 
 def _require_author(petition: Petition, actor: User | None) -> None:
@@ -90,7 +81,7 @@ def petition_submit(*, petition: Petition, actor: User) -> Petition:
     rules = rules_for_city(petition.city_id)
     due = add_working_days(timezone.localdate(now), rules.moderation_working_days)
     with transaction.atomic():
-        _change_status(
+        transition(
             petition,
             allowed_from=[Status.DRAFT],
             to=Status.SUBMITTED,
@@ -118,7 +109,7 @@ def petition_file(*, author: User, city: City, title: str, text: str) -> Petitio
 def petition_withdraw(*, petition: Petition, actor: User) -> Petition:
     """draft/submitted → withdrawn, by the author before publication. Atomic."""
     _require_author(petition, actor)
-    _change_status(
+    transition(
         petition,
         allowed_from=[Status.DRAFT, Status.SUBMITTED],
         to=Status.WITHDRAWN,
@@ -144,7 +135,7 @@ def petition_publish(*, petition: Petition, actor: User) -> Petition:
     rules = rules_for_city(petition.city_id)
     now = timezone.now()
     with transaction.atomic():
-        _change_status(
+        transition(
             petition,
             allowed_from=[Status.SUBMITTED],
             to=Status.COLLECTING,
@@ -170,7 +161,7 @@ def petition_reject(*, petition: Petition, actor: User, ground: str, comment: st
     if ground not in Petition.RejectionGround.values:
         raise ValueError(f"unknown rejection ground {ground!r}")
     with transaction.atomic():
-        _change_status(
+        transition(
             petition,
             allowed_from=[Status.SUBMITTED],
             to=Status.REJECTED,
@@ -195,7 +186,7 @@ def petition_respond(*, petition: Petition, actor: User, decision: str, text: st
     petition.refresh_from_db(fields=["response_due"])
     on_time = petition.response_due is None or timezone.localdate(now) <= petition.response_due
     with transaction.atomic():
-        _change_status(
+        transition(
             petition,
             allowed_from=[Status.REACHED],
             to=Status.ANSWERED,

@@ -78,7 +78,10 @@ def petition_list(request: HttpRequest, city_slug: str | None = None) -> HttpRes
     def build_content() -> str:
         filterset = _list_filter(request, city)
         paginator = selectors.CachedCountPaginator(
-            filterset.ordered_qs, conf.PETITIONS_PER_PAGE, count_key=count_key
+            filterset.ordered_qs,
+            conf.PETITIONS_PER_PAGE,
+            count_key=count_key,
+            tag=pages.LISTS_TAG,
         )
         page = paginator.get_page(request.GET.get("page"))
         return render_to_string(

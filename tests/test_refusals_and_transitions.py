@@ -68,6 +68,44 @@ def test_a_transition_sets_its_fields_and_audits_from_and_to(city_a, moderator_a
     )
 
 
+@pytest.mark.django_db
+def test_listeners_hear_each_transition_and_a_refused_one_is_not_heard(
+    city_a, moderator_a, monkeypatch
+):
+    from opencity.core import transitions
+
+    monkeypatch.setattr(transitions, "_listeners", transitions.defaultdict(list))
+    heard = []
+    transitions.on_transition(Petition, lambda obj, entry: heard.append((obj.pk, entry.action)))
+    petition = make_petition(city_a, status=Status.SUBMITTED)
+    with pytest.raises(Refused):
+        transition(petition, allowed_from=[Status.DRAFT], to=Status.REJECTED,
+                   action="petitions.petition.rejected", actor=moderator_a,
+                   rejection_ground="obscene")  # fmt: skip
+    assert heard == []
+    transition(petition, allowed_from=[Status.SUBMITTED], to=Status.REJECTED,
+               action="petitions.petition.rejected", actor=moderator_a,
+                   rejection_ground="obscene")  # fmt: skip
+    assert heard == [(petition.pk, "petitions.petition.rejected")]
+
+
+@pytest.mark.django_db
+def test_a_moderation_decision_rebuilds_the_cached_petition_lists(
+    city_a, moderator_a, django_capture_on_commit_callbacks
+):
+    """petitions registers its page invalidation as a transition listener: publishing a
+    petition shows it in the cached list at once."""
+    from django.test import Client
+    from django.urls import reverse
+
+    petition = make_petition(city_a, status=Status.SUBMITTED, title="Лавки у парку біля школи")
+    visitor = Client()
+    assert "Лавки у парку" not in visitor.get(reverse("petitions:list")).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        petition_services.petition_publish(petition=petition, actor=moderator_a)
+    assert "Лавки у парку" in visitor.get(reverse("petitions:list")).content.decode()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_of_two_clerks_publishing_one_petition_at_once_exactly_one_wins(city_a):
     petition = make_petition(city_a, status=Status.SUBMITTED)

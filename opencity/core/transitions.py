@@ -3,12 +3,15 @@
 It checks that the change is allowed from the status the row has now, claims the row with a
 conditional UPDATE (`filter(pk=…, status=old).update(status=new, …)`) so that of two clerks
 acting at once exactly one wins and the other gets a `Refused` (code "status"), and writes
-the audit entry in the same transaction.
+the audit entry in the same transaction. A service that keeps something derived from the
+status (cached pages, search entries) registers a listener with `on_transition()` once, in
+its AppConfig.ready(), instead of wrapping every call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.db import models, transaction
@@ -22,6 +25,19 @@ from opencity.core.services import audit
 
 if TYPE_CHECKING:
     from opencity.accounts.models import User
+
+
+#: model → listeners called as listener(obj, audit_entry) after each of its transitions
+_listeners: dict[type[models.Model], list[Callable[[Any, AuditEntry], None]]] = defaultdict(list)
+
+
+def on_transition(model: type[models.Model], listener: Callable[[Any, AuditEntry], None]) -> None:
+    """Call `listener(obj, entry)` after every successful `transition()` of `model`.
+
+    It runs inside the transaction, after the audit entry; anything that must wait for the
+    commit (cache invalidation, e-mail) is queued on commit by the listener itself."""
+    if listener not in _listeners[model]:
+        _listeners[model].append(listener)
 
 
 def transition(
@@ -66,7 +82,7 @@ def transition(
             raise _refusal(model, field, current, refused)
         for name, value in values.items():
             setattr(obj, name, value)
-        return audit(
+        entry = audit(
             obj=obj,
             action=action,
             actor=actor,
@@ -76,6 +92,9 @@ def transition(
             reason=reason,
             data=data,
         )
+        for listener in _listeners.get(model, ()):
+            listener(obj, entry)
+        return entry
 
 
 def _refusal(
