@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from http.cookies import SimpleCookie
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -194,6 +195,26 @@ class SmtpSink:
 
 
 # --- load ------------------------------------------------------------------------------------
+def _acknowledged(kind: str, response) -> bool:
+    """Did the portal tell the person their act was stored? A vote: the redirect to the
+    receipt. A signature: the redirect to the petition with the success message (a refusal
+    redirects there too, with another message; a lost session redirects to sign-in)."""
+    location = response.getheader("Location", "")
+    if kind != "sign":
+        return location.endswith("/ballot/receipt/")
+    from django.contrib.messages.storage.cookie import CookieStorage
+    from django.http import HttpRequest
+
+    storage = CookieStorage(HttpRequest())
+    for header in response.headers.get_all("Set-Cookie") or []:
+        cookie = SimpleCookie()
+        cookie.load(header)
+        if "messages" in cookie:
+            messages = storage._decode(cookie["messages"].value) or []
+            return any(m.level == 25 for m in messages)
+    return False
+
+
 class Load:
     """Signing (70 %) and voting (30 %) at RATE requests/s from a few threads; every answer
     is recorded with its time, so 5xx can be matched against the fault windows."""
@@ -212,10 +233,11 @@ class Load:
         people = self.data["people"]
         signings = [(pk, uid, key) for pk in self.data["petitions"] for uid, key in people]
         random.shuffle(signings)
-        votes = []
-        for uid, key in people:
-            for pk in random.sample(self.data["initiatives"], MAX_VOTES):
-                votes.append((pk, uid, key))
+        # A voter confirms one ballot (review → confirm, as the ballot page posts it).
+        votes = [
+            (tuple(random.sample(self.data["initiatives"], MAX_VOTES)), uid, key)
+            for uid, key in people
+        ]
         random.shuffle(votes)
         sign_iter, vote_iter = iter(signings), iter(votes)
         for n in itertools.count():
@@ -229,7 +251,8 @@ class Load:
         if kind == "sign":
             path, body = f"/petitions/{pk}/sign/", f"csrfmiddlewaretoken={CSRF}"
         else:
-            path, body = f"/initiatives/{self.data['voting_slug']}/{pk}/vote/", ""
+            path = f"/initiatives/{self.data['voting_slug']}/ballot/confirm/"
+            body = "&".join(f"project={project}" for project in pk)
         connection.request("POST", path, body, {
             "Cookie": f"sessionid={key}; csrftoken={CSRF}",
             "X-CSRFToken": CSRF,
@@ -239,7 +262,10 @@ class Load:
         })  # fmt: skip
         response = connection.getresponse()
         response.read()
-        return response.status, response.getheader("Retry-After") is not None
+        status = response.status
+        if status == 302 and not _acknowledged(kind, response):
+            status = "302-refused"  # a refusal or a login redirect: nothing was promised
+        return status, response.getheader("Retry-After") is not None
 
     def _client(self, schedule):
         while self.running:
@@ -261,8 +287,10 @@ class Load:
                 now = time.monotonic()
                 self.results.append((now, kind, status, retry))
                 self.latencies.append(now - sent)
-                if status == 302:
-                    (self.signed if kind == "sign" else self.voted).add((pk, uid))
+                if status == 302 and kind == "sign":
+                    self.signed.add((pk, uid))
+                elif status == 302:
+                    self.voted.update((project, uid) for project in pk)
 
     def start(self, threads: int = 32) -> None:
         self.running = True
