@@ -230,11 +230,17 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "interval_max": 0.2,
 }
 CELERY_TASK_PUBLISH_RETRY = False
-# E-mail has its own queue, so a backlog of recounts during a surge never holds mail back:
-# every worker consumes both (Redis serves the two queues in turn).
+# E-mail has its own queue, so a backlog of recounts during a surge never holds mail back,
+# and the mail a viral petition sets off (a milestone for every signer who follows it, a
+# batch of followers per fan-out task, one delivery task per mail) never holds its count
+# back: every worker consumes both, and Redis serves the two queues in turn.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = {"celery": {}, "mail": {}}
-CELERY_TASK_ROUTES = {"opencity.core.tasks.deliver_email": {"queue": "mail"}}
+CELERY_TASK_ROUTES = {
+    "opencity.core.tasks.deliver_email": {"queue": "mail"},
+    "opencity.notifications.tasks.fan_out": {"queue": "mail"},
+    "opencity.notifications.tasks.send_digests": {"queue": "mail"},
+}
 CELERY_TIMEZONE = "Europe/Kyiv"
 CELERY_BEAT_SCHEDULE = {
     # Mail a broker outage or a dead worker left behind goes out within about half a minute.
