@@ -83,7 +83,7 @@ def seed(env: dict, signatures: int, signers: int) -> dict:
     common.manage(env, "migrate", "-v0")
     common.manage(env, "import_hromadas", "-v0")
     users = signatures + signers + READER_PEOPLE
-    common.manage(env, "petitions_bench_seed", "--users", str(users), "--petitions", "100",
+    common.seed_petitions(env, "--users", str(users), "--petitions", "100",
                   "--signatures", "0")  # fmt: skip
     import django
 
