@@ -262,7 +262,7 @@ def _sentence(event: Event) -> str:
 
 
 #: followers handled by one fan-out task; the next batch is queued when this one commits
-FAN_OUT_BATCH = 200
+FAN_OUT_BATCH = 50
 
 
 def fan_out(event_id: int, after: int = 0) -> int:
