@@ -2,17 +2,21 @@
 
 Seeds a programme in its voting stage (500 initiatives in 5 categories, max 5 votes per
 voter) and signed-in, verified, adult resident voters (sessions written directly). Each voter
-confirms ballots through the confirm path (POST /ballot/confirm/, the step after the review
-page): CONFIRMS requests in a burst, so several of one voter's confirmations are in flight at
-once; one of them picks 6 projects and must be refused by the limit. Each stored ballot
-queues its receipt e-mail in the outbox (delivered eagerly to a locmem backend here). Runs
+confirms a ballot of 1-5 projects through the confirm path (POST /ballot/confirm/, the step
+after the review page). Every RACE_EVERY-th voter also sends two more confirmations in the
+same burst, so three are in flight at once: another ballot, which must be refused (or, with
+BENCH_CHANGEABLE=1, may replace the first), and one with 6 projects, which the limit must
+refuse. Each stored ballot queues its receipt e-mail in the outbox; gunicorn hands it to a
+Celery worker through Redis as in production (delivered to a locmem backend here). Runs
 for DURATION seconds (≥ 60) with stdlib threads over http.client (no extra dependency), then
 checks the database: nobody holds more than 5 votes or more than one ballot (over_limit),
 and the stored ballot is exactly an acknowledged one: the only one when votes are final,
 one of them with BENCH_CHANGEABLE=1 (votes may change until close) (lost).
 
-Last line: vote_rps=… p99_ms=… over_limit=0 lost=0  (target ≥ 300 votes/s, p99 ≤ 250 ms)
-vote_rps counts votes stored per second; requests/s and ballots/s are printed above.
+Last line: vote_rps=… p99_ms=… over_limit=0 lost=0 confirm_rps=… healthz_rps=… ratio=…
+(target ≥ 300 votes/s, p99 ≤ 250 ms). vote_rps counts votes stored per second; confirm_rps
+the confirmation requests per second, and ratio compares it with a plain-Django request
+(GET /healthz) through the same server in the same run.
 
     .venv/bin/python bench/vote_surge.py
 """
@@ -53,7 +57,7 @@ VOTERS = int(os.environ.get("BENCH_VOTERS", "15000"))
 # with keep-alive each client connection stays pinned to the worker that accepted it, and
 # the workers' load is uneven. BENCH_KEEPALIVE=1 keeps connections open.
 KEEP_ALIVE = os.environ.get("BENCH_KEEPALIVE", "0") == "1"
-CONFIRMS = 4  # confirmations per voter, in flight together; the last picks one too many
+RACE_EVERY = 4  # every 4th voter races three confirmations (one over the limit)
 MAX_VOTES = 5
 CHANGEABLE = os.environ.get("BENCH_CHANGEABLE", "0") == "1"
 CSRF = "benchcsrftokenbenchcsrftoken1234"  # 32 characters: an unmasked CSRF secret
@@ -157,8 +161,21 @@ def seed():
     return programme, [i.pk for i in initiatives], list(zip(voters, sessions, strict=True))
 
 
+#: the web processes and the worker queue tasks through Redis, as deployed
+QUEUED = {"CELERY_TASK_ALWAYS_EAGER": "0", "LOG_LEVEL": "WARNING"}
+
+
+def start_worker() -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "celery"), "-A", "opencity", "worker", "-l", "warning",
+         "-P", "solo", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=ROOT, env={**os.environ, **ENV, **QUEUED}, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
 def start_gunicorn() -> subprocess.Popen:
-    env = {**os.environ, **ENV}
+    env = {**os.environ, **ENV, **QUEUED}
     process = subprocess.Popen(
         [
             str(ROOT / ".venv" / "bin" / "gunicorn"),
@@ -198,8 +215,10 @@ def start_gunicorn() -> subprocess.Popen:
 def surge(programme, initiative_ids, voters):
     work: queue.Queue = queue.Queue()
     for voter_id, session in voters:
-        for n in range(CONFIRMS):  # a voter's requests are queued together: they overlap
-            size = MAX_VOTES + 1 if n == CONFIRMS - 1 else random.randint(1, MAX_VOTES)
+        sizes = [random.randint(1, MAX_VOTES)]
+        if voter_id % RACE_EVERY == 0:  # queued together: they overlap
+            sizes += [random.randint(1, MAX_VOTES), MAX_VOTES + 1]
+        for size in sizes:
             work.put((voter_id, session, tuple(sorted(random.sample(initiative_ids, size)))))
     latencies: list[float] = []
     statuses: Counter = Counter()
@@ -266,10 +285,37 @@ def surge(programme, initiative_ids, voters):
     return latencies, statuses, acknowledged, elapsed
 
 
+def baseline_rps(seconds: float = 10.0) -> float:
+    """Plain-Django baseline in the same run: GET /healthz (one SELECT 1, a JSON answer)
+    through the same gunicorn, clients and connection mode as the surge."""
+    stop_at = time.monotonic() + seconds
+    done = []
+
+    def client():
+        n = 0
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=15)
+        while time.monotonic() < stop_at:
+            headers = {} if KEEP_ALIVE else {"Connection": "close"}
+            conn.request("GET", "/healthz", headers=headers)
+            conn.getresponse().read()
+            n += 1
+            if not KEEP_ALIVE:
+                conn.close()
+        done.append(n)
+
+    began = time.monotonic()
+    threads = [threading.Thread(target=client) for _ in range(CLIENT_THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(done) / (time.monotonic() - began)
+
+
 def main() -> None:
     random.seed(7)
     create_database()
-    gunicorn = None
+    gunicorn = worker = None
     try:
         setup_django()
         flush_cache()
@@ -277,8 +323,9 @@ def main() -> None:
         from django.db import connection
 
         connection.close()
-        # Receipts are delivered eagerly (no broker in the bench) to memory, not the console.
+        # Receipts are delivered by the worker to memory, not the console.
         os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
+        worker = start_worker()
         gunicorn = start_gunicorn()
         print(
             f"seeded {len(voters):,} voters, 500 initiatives; gunicorn {GUNICORN_WORKERS}x"
@@ -324,17 +371,23 @@ def main() -> None:
             f"votes stored: {total_votes:,}; voters with a full ballot: "
             f"{sum(1 for v in stored.values() if len(v) == MAX_VOTES):,}; p50_ms={p50:.0f}"
         )
+        baseline = baseline_rps()
+        request_rps = len(latencies) / elapsed
+        print(f"baseline: GET /healthz through the same server = {baseline:.0f}/s")
         print(
             f"vote_rps={total_votes / elapsed:.0f} p99_ms={p99:.0f} over_limit={over_limit} "
-            f"lost={lost}"
+            f"lost={lost} confirm_rps={request_rps:.0f} healthz_rps={baseline:.0f} "
+            f"ratio={request_rps / baseline:.2f}"
         )
     finally:
-        if gunicorn is not None:
-            os.killpg(gunicorn.pid, signal.SIGTERM)
+        for process in (gunicorn, worker):
+            if process is None:
+                continue
+            os.killpg(process.pid, signal.SIGTERM)
             try:
-                gunicorn.wait(timeout=15)
+                process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                os.killpg(gunicorn.pid, signal.SIGKILL)
+                os.killpg(process.pid, signal.SIGKILL)
         from django.db import connections
 
         connections.close_all()
