@@ -186,16 +186,19 @@ class Command:
         # Hot petitions: `hot_each` distinct signers each; the rest `cold_each` each.
         cursor.execute(
             f"""
-            INSERT INTO petitions_signature (petition_id, user_id, created_at, notify_on_answer)
-            SELECT {base_petition} + p, {base_user} + u, now() - u * interval '1 second', true
+            INSERT INTO petitions_signature (petition_id, user_id, created_at, notify_on_answer,
+                                             public_name)
+            SELECT {base_petition} + p, {base_user} + u, now() - u * interval '1 second', true,
+                   ''
             FROM generate_series(1, {hot}) p, generate_series(1, {hot_each}) u
             """
         )
         cursor.execute(
             f"""
-            INSERT INTO petitions_signature (petition_id, user_id, created_at, notify_on_answer)
+            INSERT INTO petitions_signature (petition_id, user_id, created_at, notify_on_answer,
+                                             public_name)
             SELECT {base_petition} + p, {base_user} + 1 + (p * 7 + u * 131) % {users},
-                   now() - u * interval '1 second', true
+                   now() - u * interval '1 second', true, ''
             FROM generate_series({hot + 1}, {petitions}) p, generate_series(1, {cold_each}) u
             """
         )

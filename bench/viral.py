@@ -125,8 +125,8 @@ def seed(env: dict, signatures: int, signers: int) -> dict:
     signed, to_sign = ids[:signatures], ids[signatures : signatures + signers]
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO petitions_signature (petition_id, user_id, created_at, notify_on_answer)"
-            " SELECT %s, u, now() - (%s - u) * interval '10 millisecond', false"
+            "INSERT INTO petitions_signature (petition_id, user_id, created_at, notify_on_answer,"
+            " public_name) SELECT %s, u, now() - (%s - u) * interval '10 millisecond', false, ''"
             " FROM unnest(%s::bigint[]) u",
             [petition.pk, signed[-1], signed],
         )
