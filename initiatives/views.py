@@ -308,7 +308,9 @@ def ballot_review(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def ballot_confirm(request: HttpRequest, slug: str) -> HttpResponse:
     """Step 3: store the whole ballot (atomic) and show the receipt."""
-    programme = _programme(slug)
+    programme = get_object_or_404(
+        Programme.objects.select_related("city", "frozen_rules"), slug=slug
+    )
     if not ratelimit.allow_request("vote", request):
         return ratelimit.too_many(request)
     picked = _picked_ids(request.POST)

@@ -46,8 +46,16 @@ class Receipt:
 
 
 def _rules_for_voting(programme: Programme, today: date) -> FrozenRules:
-    """The frozen rules; the first confirmed ballot freezes them if the stage job has not."""
-    rules = FrozenRules.objects.filter(programme_id=programme.pk).first()
+    """The frozen rules; the first confirmed ballot freezes them if the stage job has not.
+    Read with the programme when the caller selected them (`select_related("frozen_rules")`:
+    one query fewer on the voting path)."""
+    if Programme.frozen_rules.is_cached(programme):
+        try:
+            rules = programme.frozen_rules
+        except FrozenRules.DoesNotExist:
+            rules = None
+    else:
+        rules = FrozenRules.objects.filter(programme_id=programme.pk).first()
     if rules is None:
         if programme.stage_on(today) != Stage.VOTING:
             raise Refused(_("Voting in this programme is not open."), code="stage")
