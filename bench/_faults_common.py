@@ -19,6 +19,9 @@ from collections import Counter
 from http.cookies import SimpleCookie
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _addresses as addresses  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
 HOST = "127.0.0.1"
@@ -30,7 +33,7 @@ REDIS_DOWN = float(os.environ.get("BENCH_REDIS_DOWN_S", "30"))
 TALLY_VOTERS = int(os.environ.get("BENCH_TALLY_VOTERS", "40000"))
 # Each petition being signed queues up to one recount a second (petitions.conf): eight of
 # them keep the worker's queue short on a shared two-core machine.
-PETITIONS = int(os.environ.get("BENCH_PETITIONS", "8"))
+PETITIONS = int(os.environ.get("BENCH_PETITIONS", "16"))  # enough acts for ~10 min at 200/s
 USERS = int(os.environ.get("BENCH_USERS", "10000"))
 MAX_VOTES = 5
 STUCK_AFTER = 60.0
@@ -241,13 +244,16 @@ class Load:
         random.shuffle(votes)
         sign_iter, vote_iter = iter(signings), iter(votes)
         for n in itertools.count():
-            if n % 10 < 7:
-                yield ("sign", *next(sign_iter))
-            else:
-                job = next(vote_iter, None)
-                yield ("sign", *next(sign_iter)) if job is None else ("vote", *job)
+            vote = next(vote_iter, None) if n % 10 >= 7 else None
+            if vote is not None:
+                yield ("vote", *vote)
+                continue
+            sign = next(sign_iter, None)
+            if sign is None:
+                return
+            yield ("sign", *sign)
 
-    def _request(self, connection, kind, pk, key):
+    def _request(self, connection, kind, pk, uid, key):
         if kind == "sign":
             path, body = f"/petitions/{pk}/sign/", f"csrfmiddlewaretoken={CSRF}"
         else:
@@ -259,6 +265,8 @@ class Load:
             "Content-Type": "application/x-www-form-urlencoded",
             "Host": f"{HOST}:{WEB_PORT}",
             "Connection": "close",
+            # Each person from an address of their own, as through the deployed nginx.
+            "X-Forwarded-For": addresses.address(uid),
         })  # fmt: skip
         response = connection.getresponse()
         response.read()
@@ -271,14 +279,17 @@ class Load:
         while self.running:
             with self.lock:
                 at = next(schedule)
-                kind, pk, uid, key = next(self.jobs)
+                job = next(self.jobs, None)
+            if job is None:
+                return  # every person has signed every petition and voted
+            kind, pk, uid, key = job
             delay = at - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
             connection = http.client.HTTPConnection(HOST, WEB_PORT, timeout=30)
             sent = time.monotonic()
             try:
-                status, retry = self._request(connection, kind, pk, key)
+                status, retry = self._request(connection, kind, pk, uid, key)
             except (OSError, http.client.HTTPException) as exc:
                 status, retry = type(exc).__name__, False
             finally:

@@ -20,7 +20,7 @@ and stuck counts tasks (e-mail, tally) not finished 60 s after their fault ended
 
 Run under the machine's bench lock: flock /tmp/opencity-bench.lock .venv/bin/python bench/faults.py
 Variables: BENCH_RATE (200), BENCH_SMTP_DOWN_S (300), BENCH_REDIS_DOWN_S (30),
-BENCH_TALLY_VOTERS (40000; five votes each), BENCH_PETITIONS (8), BENCH_USERS (10000).
+BENCH_TALLY_VOTERS (40000; five votes each), BENCH_PETITIONS (16), BENCH_USERS (10000).
 """
 
 from __future__ import annotations
@@ -239,6 +239,7 @@ def main() -> None:  # noqa: C901 - one story, told in order
         "LOG_LEVEL": "WARNING",
         "PYTHONWARNINGS": "ignore:No directory at:UserWarning",
         "MEDIA_ROOT": str(folder / "media"),
+        "TRUSTED_PROXIES": "127.0.0.1/32",  # the load sends one X-Forwarded-For per person
         "RATE_LIMIT_SIGN_PER_MINUTE": "1000",
         "RATE_LIMIT_VOTE_PER_MINUTE": "1000",
     }

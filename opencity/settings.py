@@ -230,16 +230,17 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "interval_max": 0.2,
 }
 CELERY_TASK_PUBLISH_RETRY = False
-# E-mail has its own queue, so a backlog of recounts during a surge never holds mail back,
-# and the mail a viral petition sets off (a milestone for every signer who follows it, a
-# batch of followers per fan-out task, one delivery task per mail) never holds its count
-# back: every worker consumes both, and Redis serves the two queues in turn.
+# Three queues, which every worker consumes (Redis serves them in turn), so no kind of work
+# waits behind a backlog of another: "celery" for counting and scheduled jobs (a petition's
+# recount during a surge), "mail" for mail someone is waiting for (a receipt, a sign-in
+# link), "bulk" for mail sent to many alike (a milestone for every follower of a viral
+# petition: fan-out in batches of followers, then a delivery per mail; digests).
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_QUEUES = {"celery": {}, "mail": {}}
+CELERY_TASK_QUEUES = {"celery": {}, "mail": {}, "bulk": {}}
 CELERY_TASK_ROUTES = {
-    "opencity.core.tasks.deliver_email": {"queue": "mail"},
-    "opencity.notifications.tasks.fan_out": {"queue": "mail"},
-    "opencity.notifications.tasks.send_digests": {"queue": "mail"},
+    "opencity.core.tasks.deliver_email": {"queue": "mail"},  # bulk mail: queue="bulk"
+    "opencity.notifications.tasks.fan_out": {"queue": "bulk"},
+    "opencity.notifications.tasks.send_digests": {"queue": "bulk"},
 }
 CELERY_TIMEZONE = "Europe/Kyiv"
 CELERY_BEAT_SCHEDULE = {

@@ -89,11 +89,14 @@ def queue_email(
     language: str | None = None,
     city: models.Model | int | None = None,
     headers: dict[str, str] | None = None,
+    bulk: bool = False,
 ) -> OutboundEmail | None:
     """Record an e-mail in the outbox and deliver it after commit, exactly once per key.
 
     Idempotent: a second call with the same key returns None and records nothing. Safe to
     call inside the caller's transaction; delivery starts only if that transaction commits.
+    `bulk`: one of many alike (followers' notices, digests): delivered from the "bulk"
+    queue, so that thousands of them never hold back a receipt or a sign-in link.
     """
     language = language or settings.LANGUAGE_CODE
     subject, text, html = render_email(template, context, language)
@@ -106,6 +109,7 @@ def queue_email(
         language=language,
         city=city,
         headers=headers,
+        bulk=bulk,
     )
 
 
@@ -119,6 +123,7 @@ def queue_rendered_email(
     language: str | None = None,
     city=None,
     headers: dict[str, str] | None = None,
+    bulk: bool = False,
 ) -> OutboundEmail | None:
     """queue_email for a message rendered elsewhere (allauth's templates): same outbox row,
     same once-per-key guarantee, same delivery after commit."""
@@ -134,7 +139,8 @@ def queue_rendered_email(
     )
     if not _insert_once(email):
         return None
-    enqueue_on_commit("opencity.core.tasks.deliver_email", email.pk)
+    options = {"queue": "bulk"} if bulk else {}
+    enqueue_on_commit("opencity.core.tasks.deliver_email", email.pk, **options)
     return email
 
 

@@ -348,6 +348,7 @@ def _mail_event(event: Event, user: User) -> Any:
         language=user.preferred_language,
         city=event.city,
         headers=unsubscribe_headers(user, event.kind),
+        bulk=True,
     )
 
 
@@ -435,6 +436,7 @@ def _send_digest(user: User, pace: str, period: str, now: datetime) -> bool:
             },
             language=user.preferred_language,
             headers=unsubscribe_headers(user, kind),
+            bulk=True,
         )
         if email is None:
             return False  # this period's digest went out already; these wait for the next

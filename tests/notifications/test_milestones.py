@@ -152,3 +152,37 @@ def test_fan_out_goes_in_batches_and_each_follower_hears_once(city_a, monkeypatc
     event.refresh_from_db()
     assert event.fanned_out_at is not None
     assert real(event.pk) == 0  # a sweep after the fact sends nothing new
+
+
+@pytest.mark.django_db
+def test_followers_mail_goes_to_the_bulk_queue_and_a_receipt_does_not(
+    committed, city_a, monkeypatch
+):
+    """Thousands of milestone mails must not hold back mail someone waits for."""
+    from opencity import queue
+    from opencity.core.services import queue_email
+
+    sent = []
+    real = queue.send_now
+
+    def recording(task, *args, **options):
+        name = task if isinstance(task, str) else task.name
+        sent.append((name, options.get("queue")))
+        return real(task, *args, **options)
+
+    monkeypatch.setattr(queue, "send_now", recording)
+    petition = make_petition(city_a, status=Status.COLLECTING, threshold=4)
+    services.follow(make_user(), petition)
+    with committed():
+        petitions.petition_sign(petition=petition, user=make_user())
+        petitions.petition_tally(petition_id=petition.pk)
+        queue_email(key="receipt", to="r@example.org", template="generic_notice",
+                    context={"title": "t", "body": "b"})  # fmt: skip
+    deliveries = [q for name, q in sent if name == "opencity.core.tasks.deliver_email"]
+    # the follower and the signer (who follows by signing) in bulk; the receipt not
+    assert sorted(deliveries, key=str) == [None, "bulk", "bulk"]
+    from django.conf import settings
+
+    routes = settings.CELERY_TASK_ROUTES
+    assert routes["opencity.notifications.tasks.fan_out"] == {"queue": "bulk"}
+    assert routes["opencity.core.tasks.deliver_email"] == {"queue": "mail"}
