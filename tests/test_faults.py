@@ -284,6 +284,38 @@ def test_the_sweep_does_not_queue_a_waiting_email_again_and_again():
     assert services.pending_email_ids(now + timedelta(seconds=61)) == [email.pk]
 
 
+@pytest.mark.django_db
+def test_after_an_outage_mail_someone_waits_for_goes_before_the_bulk(monkeypatch):
+    """A viral petition leaves thousands of followers' notices in the outbox; when the
+    broker or the mail server is back, a receipt queued meanwhile is sent first, and the
+    notices go to the bulk queue."""
+    from opencity import queue
+
+    with transaction.atomic():
+        notices = [
+            services.queue_email(
+                key=f"notice:{n}",
+                to="f@example.org",
+                template="generic_notice",
+                context=CONTEXT,
+                bulk=True,
+            )  # fmt: skip
+            for n in range(3)
+        ]
+    receipt = _queue("receipt:1")
+    OutboundEmail.objects.update(
+        status=OutboundEmail.Status.PENDING, created_at=timezone.now() - timedelta(minutes=5)
+    )
+    sent = []
+    monkeypatch.setattr(
+        queue, "send_now", lambda task, pk, **options: sent.append((pk, options.get("queue")))
+    )
+    monkeypatch.setattr(services, "send_now", queue.send_now)
+    assert sweep_outbox() == 4
+    assert sent[0] == (receipt.pk, None)
+    assert sorted(sent[1:]) == [(n.pk, "bulk") for n in notices]
+
+
 # --- the database does not answer ------------------------------------------------------------
 @pytest.fixture
 def database_down(monkeypatch):

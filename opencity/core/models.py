@@ -66,6 +66,9 @@ class OutboundEmail(models.Model):
     body_html = models.TextField(blank=True)
     # Extra mail headers (List-Unsubscribe, List-Unsubscribe-Post: RFC 8058).
     headers = models.JSONField(default=dict, blank=True)
+    # One of many alike (followers' notices, digests): delivered from the "bulk" queue, after
+    # the mail someone is waiting for.
+    bulk = models.BooleanField(_("bulk"), default=False)
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
     )

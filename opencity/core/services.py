@@ -136,11 +136,11 @@ def queue_rendered_email(
         body_html=html,
         city_id=getattr(city, "pk", city),
         headers=headers or {},
+        bulk=bulk,
     )
     if not _insert_once(email):
         return None
-    options = {"queue": "bulk"} if bulk else {}
-    enqueue_on_commit("opencity.core.tasks.deliver_email", email.pk, **options)
+    enqueue_on_commit("opencity.core.tasks.deliver_email", email.pk, **delivery_queue(bulk))
     return email
 
 
@@ -306,13 +306,28 @@ def _record_failure(email: OutboundEmail, exc: Exception) -> None:
     )
 
 
+def delivery_queue(bulk: bool) -> dict:
+    """Where a delivery task goes: bulk mail to the "bulk" queue, the rest to "mail"."""
+    return {"queue": "bulk"} if bulk else {}
+
+
+def queue_deliveries(ids: list[int]) -> None:
+    """Queue delivery of these outbox rows, each to its queue (see `delivery_queue`)."""
+    from opencity.core.tasks import deliver_email as deliver_task
+
+    bulk = set(OutboundEmail.objects.filter(pk__in=ids, bulk=True).values_list("pk", flat=True))
+    for email_id in ids:
+        send_now(deliver_task, email_id, **delivery_queue(email_id in bulk))
+
+
 def _release_deferred() -> None:
     """The mail server works: e-mails waiting out a backoff are sent now, not in an hour."""
     now = timezone.now()
     deferred = OutboundEmail.objects.filter(
         status=OutboundEmail.Status.PENDING, next_attempt_at__gt=now
     )
-    ids = list(deferred.values_list("pk", flat=True)[:1000])
+    # Mail someone waits for first, then the bulk.
+    ids = list(deferred.order_by("bulk", "next_attempt_at").values_list("pk", flat=True)[:1000])
     if not ids:
         return
     released = OutboundEmail.objects.filter(pk__in=ids, next_attempt_at__gt=now).update(
@@ -320,10 +335,7 @@ def _release_deferred() -> None:
     )
     if released:
         logger.info("mail server answers again: %s deferred e-mails released", released)
-        from opencity.core.tasks import deliver_email as deliver_task
-
-        for email_id in ids:
-            send_now(deliver_task, email_id)
+        queue_deliveries(ids)
 
 
 def email_send_again(*, email: OutboundEmail, actor) -> bool:
@@ -371,7 +383,7 @@ def pending_email_ids(now: datetime | None = None) -> list[int]:
             models.Q(next_attempt_at__isnull=True, created_at__lt=now - FRESH)
             | models.Q(next_attempt_at__lte=now)
         )
-        .order_by("created_at")
+        .order_by("bulk", "created_at")  # mail someone waits for first
         .values_list("pk", flat=True)[:1000]
     )
     if not due:

@@ -5,7 +5,6 @@ from django.utils import timezone
 
 from opencity.core import services
 from opencity.core.models import OutboundEmail
-from opencity.queue import send_now
 
 
 @shared_task
@@ -20,8 +19,7 @@ def deliver_email(email_id: int) -> bool:
 def sweep_outbox() -> int:
     """Re-queue outbox e-mails that were never delivered (broker outage, worker death)."""
     ids = services.pending_email_ids()
-    for email_id in ids:
-        send_now(deliver_email, email_id)
+    services.queue_deliveries(ids)
     return len(ids)
 
 
