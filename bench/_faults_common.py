@@ -143,10 +143,12 @@ def start_redis(folder: Path) -> subprocess.Popen:
 
 
 class SmtpSink:
-    """Accepts every message and records its recipients; stop() refuses connections."""
+    """Accepts every message and records its recipients and Message-IDs; stop() refuses
+    connections."""
 
     def __init__(self):
         self.received: Counter = Counter()
+        self.message_ids: dict[str, set[str]] = {}
         self.lock = threading.Lock()
         self.loop = asyncio.new_event_loop()
         self.server = None
@@ -168,10 +170,14 @@ class SmtpSink:
                     writer.write(b"250 OK\r\n")
                 elif verb == b"DATA":
                     writer.write(b"354 go on\r\n")
-                    while (await reader.readline()) not in (b".\r\n", b""):
-                        pass
+                    message_id = ""
+                    while (data := await reader.readline()) not in (b".\r\n", b""):
+                        if data.lower().startswith(b"message-id:"):
+                            message_id = data.split(b":", 1)[1].strip().decode()
                     with self.lock:
                         self.received.update(recipients)
+                        for recipient in recipients:
+                            self.message_ids.setdefault(recipient, set()).add(message_id)
                     writer.write(b"250 queued\r\n")
                 elif verb == b"QUIT":
                     writer.write(b"221 bye\r\n")

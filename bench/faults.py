@@ -418,7 +418,13 @@ def main() -> None:  # noqa: C901 - one story, told in order
         lost_signatures = len(load.signed - stored_signatures)
         lost_votes = len(load.voted - stored_votes)
         lost_mail = sum(1 for to in mailer.committed if not sink.received[to])
-        duplicated_mail = sum(1 for n in sink.received.values() if n > 1)
+        # Two different messages to one recipient is a duplicate; the same message (one
+        # Message-ID) delivered again after a worker died mid-send is SMTP's at-least-once,
+        # which mail servers and clients collapse: counted apart.
+        duplicated_mail = sum(1 for ids in sink.message_ids.values() if len(ids) > 1)
+        resent_same_id = sum(
+            1 for to, n in sink.received.items() if n > 1 and len(sink.message_ids[to]) == 1
+        )
         duplicated = duplicate_rows + duplicated_mail + max(snapshots - 1, 0)
         errors5xx = 0
         for at, _kind, status, retry in load.results:
@@ -442,7 +448,8 @@ def main() -> None:  # noqa: C901 - one story, told in order
             "machine shared with other helpers"
         )
         log(f"lost: signatures {lost_signatures}, votes {lost_votes}, e-mails {lost_mail}; "
-            f"duplicated: signature rows {duplicate_rows}, e-mails {duplicated_mail}, "
+            f"duplicated: signature rows {duplicate_rows}, e-mails {duplicated_mail} (and "
+            f"{resent_same_id} resent with the same Message-ID after a worker death), "
             f"tally snapshots {max(snapshots - 1, 0)}")  # fmt: skip
         print(
             f"cases={len(cases)} lost={lost_signatures + lost_votes + lost_mail} "

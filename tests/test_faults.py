@@ -316,6 +316,24 @@ def test_after_an_outage_mail_someone_waits_for_goes_before_the_bulk(monkeypatch
     assert sorted(sent[1:]) == [(n.pk, "bulk") for n in notices]
 
 
+@pytest.mark.django_db
+def test_a_mail_sent_again_carries_the_same_message_id(settings):
+    """After a failed attempt (or a worker that died mid-send) the retry is the same
+    message to the reader's mail server and client, not a second one."""
+    settings.EMAIL_BACKEND = "tests.test_faults.BrokenBackend"
+    email = _queue("msgid:1")
+    other = _queue("msgid:2")
+    assert services.deliver_email(email.pk) is False
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    OutboundEmail.objects.filter(pk=email.pk).update(next_attempt_at=None)
+    assert services.deliver_email(email.pk) is True
+    assert services.deliver_email(other.pk) is True
+    first, second = (m.extra_headers["Message-ID"] for m in mail.outbox)
+    email.refresh_from_db()
+    assert first == services.message_id(email) and first != second
+    assert first.startswith("<outbox.") and first.endswith(">")
+
+
 # --- the database does not answer ------------------------------------------------------------
 @pytest.fixture
 def database_down(monkeypatch):

@@ -7,6 +7,7 @@ import re
 import smtplib
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
@@ -258,7 +259,7 @@ def deliver_email(email_id: int) -> bool:
         body=email.body_text,
         to=[email.to],
         from_email=None,
-        headers=email.headers or None,
+        headers={**(email.headers or {}), "Message-ID": message_id(email)},
     )
     if email.body_html:
         message.attach_alternative(email.body_html, "text/html")
@@ -304,6 +305,14 @@ def _record_failure(email: OutboundEmail, exc: Exception) -> None:
         email.attempts,
         type(exc).__name__,
     )
+
+
+def message_id(email: OutboundEmail) -> str:
+    """The same Message-ID on every attempt at one outbox row. SMTP cannot promise exactly
+    once: a worker that dies after the server accepted a message and before recording it
+    sends it again; with the same Message-ID, mail servers and clients see one message."""
+    domain = urlsplit(settings.SITE_URL).hostname or "opencity.invalid"
+    return f"<outbox.{email.pk}.{email.created_at:%Y%m%d%H%M%S}@{domain}>"
 
 
 def delivery_queue(bulk: bool) -> dict:
