@@ -35,9 +35,10 @@ on commit). How it works:
   the view, which renders that page for the request alone. Other exceptions of `build`
   (Http404) reach the view unchanged.
 - Any cache error (Redis down or slow) means the page is rendered uncached, as without this
-  module. Errors open the process's cache circuit breaker (`opencity.cache.redis_breaker`,
+  module. Redis errors open the process's cache circuit breaker (`opencity.cache.redis_breaker`,
   shared with sessions and rate limits): while it is open pages skip the cache, and the
-  breaker's trial call tells everyone when Redis answers again.
+  breaker's trial call tells everyone when Redis answers again. Other errors (a value that
+  cannot be pickled) are logged and that page is served uncached.
 """
 
 from __future__ import annotations
