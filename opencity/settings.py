@@ -319,6 +319,9 @@ ACCOUNT_RATE_LIMITS = {
 # Second factor: required for staff on these paths (opencity/accounts/second_factor.py).
 MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
 MFA_TOTP_ISSUER = "OpenCity"
+# One 30-second step either side (RFC 6238 §5.2): a code typed as the window turns, or read off a
+# phone whose clock is a few seconds out, still signs a clerk in. allauth still refuses a reused code.
+MFA_TOTP_TOLERANCE = 1
 MFA_PASSKEY_LOGIN_ENABLED = False
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not PRODUCTION
 MFA_REQUIRED_PATHS = ["/admin/", "/reports/"]
