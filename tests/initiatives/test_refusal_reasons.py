@@ -1,0 +1,86 @@
+"""What a refused voter is told comes from their own ballot only (not other voters', not other
+programmes'), and what the tally says and records when it is refused, re-run after a
+correction, or freezes the rules itself (issue 21: found by the mutation run)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connections
+from django.utils import translation
+from django.utils.translation import gettext
+
+from initiatives import services
+from initiatives.models import Vote
+from opencity.core import Refused
+from opencity.core.models import AuditEntry
+from tests.initiatives.factories import make_category, make_initiative, make_programme, make_voter
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(params=["statement", "transaction"])
+def path(request, monkeypatch):
+    """PostgreSQL's one statement, or the portable transaction (the SQLite demo's path)."""
+    if request.param == "transaction":
+        monkeypatch.setattr(connections["default"], "vendor", "sqlite")
+    return request.param
+
+
+def refusal(voter, initiative) -> tuple[str, str]:
+    with pytest.raises(Refused) as info, translation.override("en"):
+        services.vote_cast(voter=voter, initiative=initiative)
+    with translation.override("en"):
+        return info.value.code, str(info.value)
+
+
+def test_a_voter_out_of_votes_hears_so_even_for_a_project_others_voted_for(path, city_a):
+    programme = make_programme(city_a, stage="voting", max_votes=1)
+    category = make_category(programme)
+    mine, theirs = make_initiative(programme, category), make_initiative(programme, category)
+    voter, neighbour = make_voter(city_a), make_voter(city_a)
+    services.vote_cast(voter=neighbour, initiative=theirs)
+    services.vote_cast(voter=voter, initiative=mine)
+    assert refusal(voter, theirs) == ("limit", "You have used all your votes in this programme.")
+    assert Vote.objects.filter(voter=voter).count() == 1
+
+
+def test_votes_in_another_programme_do_not_use_up_this_ones(path, city_a):
+    other = make_programme(city_a, stage="voting", max_votes=2)
+    programme = make_programme(city_a, stage="voting", max_votes=2, one_per_category=True)
+    category = make_category(programme)
+    first, second = make_initiative(programme, category), make_initiative(programme, category)
+    voter = make_voter(city_a)
+    services.vote_cast(voter=voter, initiative=make_initiative(other))
+    services.vote_cast(voter=voter, initiative=first)
+    assert refusal(voter, second) == ("category", "You have already voted in this category.")
+
+
+def test_the_tally_before_voting_closes_says_when_it_runs(city_a):
+    programme = make_programme(city_a, stage="voting")
+    with pytest.raises(Refused) as info:
+        services.tally_programme(programme_id=programme.pk)
+    assert info.value.code == "stage"
+    assert str(info.value) == gettext("The tally runs once voting has closed.")
+
+
+def test_a_tally_that_freezes_the_rules_names_who_ran_it(city_a, moderator_a):
+    programme = make_programme(city_a, stage="results")  # nobody voted: nothing froze yet
+    make_initiative(programme, make_category(programme))
+    services.tally_programme(programme_id=programme.pk, actor=moderator_a)
+    (entry,) = AuditEntry.objects.filter(action="initiatives.programme.rules_frozen")
+    assert entry.actor_id == moderator_a.pk and entry.object_id == str(programme.pk)
+
+
+def test_a_repeated_tally_returns_the_latest_result_of_the_same_votes(city_a):
+    """After a corrected count (another snapshot of the programme), running the tally again
+    on the same votes returns that snapshot and records nothing new."""
+    programme = make_programme(city_a, stage="voting", max_votes=3)
+    initiative = make_initiative(programme, make_category(programme))
+    services.vote_cast(voter=make_voter(city_a), initiative=initiative)
+    first = services.tally_programme(programme_id=programme.pk, force=True)
+    services.vote_cast(voter=make_voter(city_a), initiative=initiative)
+    second = services.tally_programme(programme_id=programme.pk, force=True)
+    assert second.pk != first.pk and second.total_votes == 2
+    again = services.tally_programme(programme_id=programme.pk, force=True)
+    assert again.pk == second.pk and again.total_votes == 2
+    assert programme.snapshots.count() == 2
