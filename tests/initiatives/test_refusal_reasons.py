@@ -84,3 +84,18 @@ def test_a_repeated_tally_returns_the_latest_result_of_the_same_votes(city_a):
     again = services.tally_programme(programme_id=programme.pk, force=True)
     assert again.pk == second.pk and again.total_votes == 2
     assert programme.snapshots.count() == 2
+
+
+def test_the_vote_by_slug_checks_the_account_in_the_statement(city_a):
+    """vote_cast_for (the initiative named by programme slug and id) on PostgreSQL: the one
+    statement refuses an account deactivated since the request read it."""
+    programme = make_programme(city_a, stage="voting")
+    initiative = make_initiative(programme, make_category(programme))
+    voter = make_voter(city_a)
+    type(voter).objects.filter(pk=voter.pk).update(is_active=False)
+    with pytest.raises(Refused) as info:
+        services.vote_cast_for(
+            voter=voter, programme_slug=programme.slug, initiative_pk=initiative.pk
+        )
+    assert info.value.code == "retry"
+    assert not Vote.objects.exists()
