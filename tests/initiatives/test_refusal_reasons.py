@@ -4,9 +4,14 @@ correction, or freezes the rules itself (issue 21: found by the mutation run).""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from datetime import datetime, time
+
 import pytest
+import time_machine
 from django.db import connections
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from initiatives import services
@@ -99,3 +104,37 @@ def test_the_vote_by_slug_checks_the_account_in_the_statement(city_a):
         )
     assert info.value.code == "retry"
     assert not Vote.objects.exists()
+
+
+def test_staff_cannot_request_the_tally_on_the_last_voting_day(city_a, moderator_a):
+    programme = make_programme(city_a, stage="voting")
+    last_day = timezone.make_aware(datetime.combine(programme.voting_closes, time(18)))
+    with time_machine.travel(last_day, tick=False), pytest.raises(Refused) as info:
+        services.tally_request(programme=programme, actor=moderator_a)
+    assert info.value.code == "stage"
+    assert str(info.value) == gettext("The tally runs once voting has closed.")
+    assert not AuditEntry.objects.filter(action="initiatives.programme.tally_requested").exists()
+
+
+def test_the_recorded_tally_names_who_ran_it_and_its_hash_can_be_recomputed(city_a, moderator_a):
+    """Anyone can recompute a published result's hash from its rows (category rule: the
+    payload without a rule name, as before rules existed)."""
+    programme = make_programme(city_a, stage="voting", max_votes=3)
+    category = make_category(programme)
+    initiative = make_initiative(programme, category)
+    make_initiative(programme, category)
+    services.vote_cast(voter=make_voter(city_a), initiative=initiative)
+    snapshot = services.tally_programme(programme_id=programme.pk, actor=moderator_a, force=True)
+    (entry,) = AuditEntry.objects.filter(action="initiatives.snapshot.recorded")
+    assert entry.actor_id == moderator_a.pk
+    rows = [
+        [r.initiative_id, r.category_id, r.rank, r.votes, str(r.amount), r.winner]
+        for r in snapshot.rows.order_by("category_id", "rank")
+    ]
+    payload = {
+        "programme": programme.pk,
+        "budgets": {str(category.pk): str(type(category).objects.get(pk=category.pk).budget)},
+        "rows": rows,
+    }
+    expected = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    assert snapshot.content_hash == expected

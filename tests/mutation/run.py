@@ -312,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args, pytest_args: list[str], config: dict) -> int:
     mutants, files, tests = generate(config, args.module)
     equivalents, stale = match_equivalents(mutants, load_equivalents(ROOT / config["equivalents"]))
+    if args.module:  # entries of the other modules' functions are not stale
+        functions = {m.function for m in mutants}
+        stale = [entry for entry in stale if entry["function"] in functions]
     chosen = mutants
     if args.sample is not None and args.sample < len(mutants):
         chosen = sorted(random.Random(args.seed).sample(mutants, args.sample), key=lambda m: m.id)

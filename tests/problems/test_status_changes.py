@@ -143,17 +143,20 @@ def test_a_duplicate_needs_another_open_report_of_the_same_city(
         report=already, actor=moderator_a, to="duplicate", duplicate_of=original
     )
 
-    for duplicate_of, code in (
-        (None, "duplicate_of_required"),
-        (report, "duplicate_of_required"),
-        (other_city, "duplicate_of_invalid"),
-        (already, "duplicate_of_invalid"),
+    required = gettext("Choose the report this one duplicates.")
+    invalid = gettext("The original must be another open report of the same city.")
+    for duplicate_of, code, message in (
+        (None, "duplicate_of_required", required),
+        (report, "duplicate_of_required", required),
+        (other_city, "duplicate_of_invalid", invalid),
+        (already, "duplicate_of_invalid", invalid),
     ):
         with pytest.raises(Refused) as refused:
             services.report_transition(
                 report, to="duplicate", actor=moderator_a, duplicate_of=duplicate_of
             )
         assert (refused.value.code, refused.value.field) == (code, "duplicate_of")
+        assert str(refused.value) == message
     assert Report.objects.get(pk=report.pk).status == "new"
 
 
@@ -175,6 +178,7 @@ def test_reply_and_reason_are_kept_trimmed_audited_and_mailed(report, citizen, m
     (entry,) = _audits(report, "problems.report.rejected")
     assert (entry.from_state, entry.to_state, entry.actor_id) == ("new", "rejected", moderator_a.pk)
     assert entry.reason == "Не комунальна ділянка"
+    assert entry.city_id == report.city_id
     assert entry.data == {"reply": "Ділянка належить державі.", "duplicate_of": None}
     (mail,) = _mails(f"problems:status:{report.pk}:{entry.pk}:")
     assert mail.to == citizen.email
@@ -322,3 +326,135 @@ def test_an_open_report_is_not_waiting_for_an_answer(report, citizen):
         services.report_fixed_answer(report=report, user=citizen, fixed=False)
     assert refused.value.code == "not_asked"
     assert Report.objects.get(pk=report.pk).status == "new"
+
+
+# --- found by the full mutation run -----------------------------------------------------------
+
+
+def test_a_status_mail_carries_the_city_and_the_event_spares_those_mailed(
+    report, citizen, moderator_a
+):
+    from opencity.notifications.models import Event
+
+    neighbour = make_user()
+    services.report_follow(report=report, user=neighbour)
+    services.staff_set_status(report=report, actor=moderator_a, to="accepted")
+    services.staff_set_status(report=report, actor=moderator_a, to="done")
+    for action in ("problems.report.accepted", "problems.report.done"):
+        (entry,) = _audits(report, action)
+        mails = _mails(f"problems:status:{report.pk}:{entry.pk}:")
+        assert {m.city_id for m in mails} == {report.city_id}
+        # One event per change for the core's followers, not to those already mailed.
+        event = Event.objects.get(key=f"problems:status:{report.pk}:{entry.pk}")
+        assert sorted(event.told) == sorted([citizen.pk, neighbour.pk])
+    assert Event.objects.filter(kind="problems.status").count() == 2
+
+
+def test_is_it_fixed_mails_carry_the_city_and_each_due_report_is_asked(
+    city_a, potholes, citizen, moderator_a
+):
+    long_ago = timezone.now() - timedelta(days=60)
+    due = [file_report(city_a, potholes, citizen) for _ in range(2)]
+    recent, still_open = (
+        file_report(city_a, potholes, citizen),
+        file_report(city_a, potholes, citizen),
+    )
+    for report in due:
+        _done(report, moderator_a, long_ago)
+    _done(recent, moderator_a, timezone.now() - timedelta(days=3))
+    assert services.ask_if_fixed() == 2
+    for report in due:
+        (mail,) = _mails(f"problems:fixed-check:{report.pk}")
+        assert mail.city_id == report.city_id
+    # The claim is per report: the recent and the open one are still to be asked later.
+    assert Report.objects.get(pk=recent.pk).fixed_asked_at is None
+    assert Report.objects.get(pk=still_open.pk).fixed_asked_at is None
+
+
+def test_a_report_another_run_claimed_meanwhile_is_skipped_and_the_rest_asked(
+    city_a, potholes, citizen, moderator_a, monkeypatch
+):
+    """Two beat runs at once: the second read the due list before the first claimed a
+    report; it skips that one (no second e-mail or audit) and still asks the others."""
+    long_ago = timezone.now() - timedelta(days=60)
+    first, second = file_report(city_a, potholes, citizen), file_report(city_a, potholes, citizen)
+    for report in (first, second):
+        _done(report, moderator_a, long_ago)
+    claimed_elsewhere = timezone.now() - timedelta(minutes=1)
+
+    def due_then_claimed(ids):
+        ids = list(ids)
+        Report.objects.filter(pk=min(ids)).update(fixed_asked_at=claimed_elsewhere)
+        return sorted(ids)
+
+    monkeypatch.setattr(services, "list", due_then_claimed, raising=False)
+    assert services.ask_if_fixed() == 1
+    assert Report.objects.get(pk=first.pk).fixed_asked_at == claimed_elsewhere
+    assert not _mails(f"problems:fixed-check:{first.pk}")
+    assert not _audits(first, "problems.report.fix_asked")
+    assert len(_mails(f"problems:fixed-check:{second.pk}")) == 1
+
+
+def test_is_it_fixed_skips_reports_already_asked_however_many(
+    city_a, potholes, citizen, moderator_a
+):
+    """A thousand reports asked earlier do not fill a run's batch: a new one is asked."""
+    long_ago = timezone.now() - timedelta(days=60)
+    asked = file_report(city_a, potholes, citizen)
+    _done(asked, moderator_a, long_ago)
+    Report.objects.filter(pk=asked.pk).update(fixed_asked_at=long_ago)
+    row = {
+        f.attname: getattr(Report.objects.get(pk=asked.pk), f.attname)
+        for f in Report._meta.concrete_fields
+        if not f.primary_key and f.name != "token"
+    }
+    Report.objects.bulk_create([Report(**row) for _ in range(999)])
+    report = file_report(city_a, potholes, citizen)  # after the others, by id and on disk
+    _done(report, moderator_a, long_ago)
+    assert services.ask_if_fixed() == 1
+    assert Report.objects.get(pk=report.pk).fixed_asked_at is not None
+
+
+def test_the_answer_is_recorded_on_this_report_only_and_returned(
+    report, city_a, potholes, citizen, moderator_a
+):
+    other = file_report(city_a, potholes, citizen)
+    for each in (report, other):
+        _done(each, moderator_a, timezone.now() - timedelta(days=60))
+    services.ask_if_fixed()
+    report.refresh_from_db()
+    answered = services.report_fixed_answer(report=report, user=citizen, fixed=True)
+    assert answered.fixed_answer == "yes"
+    assert Report.objects.get(pk=other.pk).fixed_answer == ""
+    other.refresh_from_db()
+    reopened = services.report_fixed_answer(report=other, user=citizen, fixed=False)
+    assert (reopened.status, reopened.fixed_answer, reopened.fixed_asked_at) == (
+        "in_progress",
+        "",
+        None,
+    )
+    assert Report.objects.get(pk=report.pk).fixed_answer == "yes"
+    # Reopening keeps the department's last answer: the reporter wrote none.
+    assert Report.objects.get(pk=other.pk).answer_text == "Зроблено"
+
+
+def test_an_answer_to_a_report_reopened_meanwhile_is_refused(report, citizen, moderator_a):
+    _done(report, moderator_a, timezone.now() - timedelta(days=60))
+    services.ask_if_fixed()
+    report.refresh_from_db()
+    stale = Report.objects.get(pk=report.pk)  # the page the reporter has open
+    services.staff_set_status(report=report, actor=moderator_a, to="in_progress")
+    with pytest.raises(Refused) as refused:
+        services.report_fixed_answer(report=stale, user=citizen, fixed=True)
+    assert refused.value.code == "already_answered"
+    assert Report.objects.get(pk=report.pk).fixed_answer == ""
+
+
+def test_a_step_without_a_reason_or_reply_records_none(report, moderator_a):
+    services.staff_set_status(report=report, actor=moderator_a, to="accepted")
+    services.report_transition(report, to="in_progress", actor=moderator_a)
+    report.refresh_from_db()
+    assert report.answer_text == "" and report.rejection_reason == ""
+    for action in ("problems.report.accepted", "problems.report.in_progress"):
+        (entry,) = _audits(report, action)
+        assert entry.reason == "" and entry.data == {"reply": "", "duplicate_of": None}
