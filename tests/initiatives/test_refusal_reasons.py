@@ -138,3 +138,26 @@ def test_the_recorded_tally_names_who_ran_it_and_its_hash_can_be_recomputed(city
     }
     expected = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
     assert snapshot.content_hash == expected
+
+
+def test_a_vote_by_slug_goes_to_the_project_named(path, city_a):
+    programme = make_programme(city_a, stage="voting", max_votes=3)
+    category = make_category(programme)
+    make_initiative(programme, category)
+    named = make_initiative(programme, category)
+    make_initiative(programme, category)
+    voter = make_voter(city_a)
+    vote = services.vote_cast_for(
+        voter=voter, programme_slug=programme.slug, initiative_pk=named.pk
+    )
+    assert Vote.objects.get(voter=voter).initiative_id == named.pk == vote.initiative_id
+
+
+def test_an_author_with_an_unconfirmed_address_hears_first_that_the_project_is_their_own(
+    path, city_a
+):
+    """The rules are told in a fixed order: the project's own rules before the address."""
+    programme = make_programme(city_a, stage="voting")
+    author = make_voter(city_a, verified=False)
+    own = make_initiative(programme, make_category(programme), author=author)
+    assert refusal(author, own) == ("own", "You cannot vote for your own project.")

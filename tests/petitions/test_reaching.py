@@ -13,8 +13,8 @@ from django.utils import timezone
 from opencity.core.models import AuditEntry
 from opencity.notifications.models import Follow
 from opencity.workdays import add_working_days
-from petitions import conf, services
-from petitions.models import Petition
+from petitions import conf, services, tasks
+from petitions.models import Petition, Signature
 from tests.factories import make_user
 from tests.petitions.factories import make_petition
 
@@ -70,3 +70,30 @@ def test_a_signer_follows_the_petition_on_the_demo_database(city_a, monkeypatch)
     monkeypatch.setattr(connections["default"], "vendor", "sqlite")
     services.petition_sign(petition=petition.pk, user=signer)
     assert Follow.objects.filter(user=signer, object_id=petition.pk).exists()
+
+
+def test_the_signature_returned_is_the_one_recorded(city_a):
+    petition = make_petition(city_a, threshold=1000)
+    signer = make_user(full_name="Олена Пчілка")
+    returned = services.petition_sign(petition=petition.pk, user=signer, notify_on_answer=False)
+    stored = Signature.objects.get(pk=returned.pk)
+    assert (returned.public_name, returned.notify_on_answer) == ("Олена Пчілка", False)
+    assert (stored.user_id, stored.notify_on_answer) == (signer.pk, False)
+
+
+def test_each_petition_has_its_own_pending_tally(city_a, monkeypatch):
+    """Two petitions signed within the same window each get their tally queued."""
+    sent = []
+    monkeypatch.setattr(
+        tasks.tally_petition, "apply_async", lambda args=(), **kw: sent.append(args)
+    )
+    app_conf = tasks.tally_petition.app.conf
+    app_conf.task_always_eager = False
+    try:
+        first, second = make_petition(city_a), make_petition(city_a)
+        services.request_tally(first.pk)
+        services.request_tally(second.pk)
+        services.request_tally(first.pk)
+    finally:
+        app_conf.task_always_eager = True
+    assert sent == [(first.pk,), (second.pk,)]
