@@ -161,3 +161,10 @@ def test_an_author_with_an_unconfirmed_address_hears_first_that_the_project_is_t
     author = make_voter(city_a, verified=False)
     own = make_initiative(programme, make_category(programme), author=author)
     assert refusal(author, own) == ("own", "You cannot vote for your own project.")
+
+
+def test_the_vote_returned_carries_the_time_recorded(path, city_a):
+    programme = make_programme(city_a, stage="voting")
+    initiative = make_initiative(programme, make_category(programme))
+    vote = services.vote_cast(voter=make_voter(city_a), initiative=initiative)
+    assert Vote.objects.get(pk=vote.pk).created_at == vote.created_at
