@@ -168,3 +168,57 @@ def test_the_vote_returned_carries_the_time_recorded(path, city_a):
     initiative = make_initiative(programme, make_category(programme))
     vote = services.vote_cast(voter=make_voter(city_a), initiative=initiative)
     assert Vote.objects.get(pk=vote.pk).created_at == vote.created_at
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_vote_that_lost_a_race_with_the_voters_last_vote_hears_the_limit(city_a):
+    """One statement per vote (PostgreSQL): the voter's other vote commits while this one
+    waits on it; this one inserts nothing, retries once with fresh data and is then told
+    the limit, not "try again"."""
+    import threading
+
+    from django.db import connection, transaction
+
+    programme = make_programme(city_a, stage="voting", max_votes=1)
+    category = make_category(programme)
+    first, second = make_initiative(programme, category), make_initiative(programme, category)
+    voter = make_voter(city_a)
+    inserted, result = threading.Event(), {}
+
+    def holder():
+        try:
+            with transaction.atomic():
+                services.vote_cast(voter=voter, initiative=first)
+                inserted.set()
+                # Commit only once the other vote waits on this one's rows.
+                for _ in range(200):
+                    with connection.cursor() as cursor:
+                        cursor.execute(
+                            "SELECT count(*) FROM pg_stat_activity "
+                            "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                        )
+                        if cursor.fetchone()[0]:
+                            break
+                    threading.Event().wait(0.05)
+        finally:
+            connection.close()
+
+    def loser():
+        inserted.wait(10)
+        try:
+            with translation.override("en"):
+                services.vote_cast(voter=voter, initiative=second)
+        except Refused as refused:
+            result["code"] = refused.code
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=holder), threading.Thread(target=loser)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert result == {"code": "limit"}
+    assert list(Vote.objects.filter(voter=voter).values_list("initiative_id", flat=True)) == [
+        first.pk
+    ]
