@@ -486,6 +486,8 @@ RATE_LIMITS = {
     # Following and unfollowing; asking for a copy of one's data.
     "follow": (env_int("RATE_LIMIT_FOLLOW_PER_MINUTE", 30, min_value=1), 60),
     "data_export": (env_int("RATE_LIMIT_DATA_EXPORT_PER_DAY", 5, min_value=1), 86400),
+    # Password attempts when linking an identity-provider login to an existing account.
+    "identity_link": (env_int("RATE_LIMIT_IDENTITY_LINK_PER_HOUR", 10, min_value=1), 3600),
 }
 # The same actions from one client address (people behind one NAT): this many times the above.
 RATE_LIMIT_ADDRESS_FACTOR = env_int("RATE_LIMIT_ADDRESS_FACTOR", 10, min_value=1)
