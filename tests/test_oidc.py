@@ -264,3 +264,16 @@ def test_oidc_provider_checks_the_verifier_the_portal_sends(provider):
     first = code()
     assert provider.token({**form, "code": first, "code_verifier": verifier}, "")[0] == 200
     assert provider.token({**form, "code": first, "code_verifier": verifier}, "")[0] == 400
+
+
+def test_oidc_profile_offers_to_confirm_identity_and_shows_it_once_done(client, provider, city_a):
+    user = make_user(email="someone.else@example.org")
+    client.force_login(user)
+    page = client.get(reverse("profile")).content.decode()
+    login_url = reverse("openid_connect_login", kwargs={"provider_id": PROVIDER_ID})
+    assert f'action="{login_url}?process=connect' in page and "ID.gov.ua" in page
+    provider.person = person(city_a)
+    log_in(client, process="connect", next_url=reverse("profile"))
+    done = client.post(reverse("identity_link"), {})
+    assert done["Location"] == reverse("profile")
+    assert PROVIDER_ID in client.get(reverse("profile")).content.decode()
