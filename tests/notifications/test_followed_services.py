@@ -102,3 +102,33 @@ def file_report_for(city, category, reporter):
     from tests.problems.factories import file_report
 
     return file_report(city, category, reporter)
+
+
+def test_problem_reports_followed_by_filing_or_me_too_are_listed_and_can_be_unfollowed(
+    client, city_a
+):
+    from problems import services as problems
+    from problems.models import Follow as ProblemFollow
+    from tests.problems.factories import make_area, make_tree
+
+    make_area(city_a)
+    potholes = make_tree(city_a)[2]
+    reporter = make_user()
+    filed = file_report_for(city_a, potholes, reporter)
+    other = file_report_for(city_a, potholes, make_user())
+    problems.report_support(report=other, user=reporter)  # "me too" follows it as well
+    unrelated = file_report_for(city_a, potholes, make_user())
+    client.force_login(reporter)
+    page = client.get(reverse("notifications:settings")).content.decode()
+    for report in (filed, other):
+        assert reverse("notifications:follow", args=["problems.report", report.pk]) in page
+        assert report.get_absolute_url() in page
+    assert unrelated.get_absolute_url() not in page
+    response = client.post(
+        reverse("notifications:follow", args=["problems.report", filed.pk]),
+        {"action": "unfollow", "next": reverse("notifications:settings")},
+    )
+    assert response["Location"] == reverse("notifications:settings")
+    assert not ProblemFollow.objects.filter(report=filed, user=reporter).exists()
+    page = client.get(reverse("notifications:settings")).content.decode()
+    assert filed.get_absolute_url() not in page and other.get_absolute_url() in page
