@@ -39,6 +39,10 @@ def followed_reports(user: User) -> QuerySet[Report]:
     return Report.objects.filter(follows__user=user).order_by("-follows__pk")
 
 
+def report_followers(report_id: int) -> QuerySet:
+    return Follow.objects.filter(report_id=report_id).values("user_id")
+
+
 def visible_reports(user: User) -> QuerySet[Report]:
     return Report.objects.all()  # every report is public from filing
 
@@ -95,6 +99,7 @@ def register() -> None:
             lambda report: report.city_id,
             sync=_sync,
             followed=followed_reports,
+            followers=report_followers,
         )
     )
     registry.register_data(registry.DataContribution("problems", export, erase))

@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from opencity import notifications
 from opencity.cities import access
 from opencity.cities.models import City
 from opencity.core import Refused
@@ -327,10 +328,15 @@ def _move_followers(duplicate: Report, original: Report) -> None:
 
 
 def _notify_followers(report: Report, change_id: int) -> None:
-    followers = Follow.objects.filter(report=report).select_related("user")
+    """Followers who want status changes at once are mailed here; the others (daily or
+    weekly digest, or never: their choice on /account/notifications/) through the event."""
+    followers = list(Follow.objects.filter(report=report).select_related("user"))
+    later = notifications.not_immediate([f.user_id for f in followers], "problems.status")
+    told = []
     for follow in followers:
-        if not follow.user.is_active or not follow.user.email:
+        if not follow.user.is_active or not follow.user.email or follow.user_id in later:
             continue
+        told.append(follow.user_id)
         notify_user(
             user=follow.user,
             key=f"problems:status:{report.pk}:{change_id}",
@@ -338,7 +344,7 @@ def _notify_followers(report: Report, change_id: int) -> None:
             context={"report": report},
             city=report.city,
         )
-    notices.status_changed(report, change_id, told=[f.user_id for f in followers])
+    notices.status_changed(report, change_id, told=told)
 
 
 def report_hide_text(*, report: Report, actor, reason: str, hidden: bool = True) -> Report:

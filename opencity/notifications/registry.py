@@ -17,7 +17,8 @@ The core never imports a service: a service registers, from its ``AppConfig.read
     following)`` (optional) mirrors follows into a service's own follower list;
     ``followed(user) -> QuerySet`` (optional, with ``sync``) the objects the person follows
     through that list, made by the service itself (filing, "me too"), so the settings page
-    lists them too.
+    lists them too; ``followers(object_id) -> QuerySet`` (optional) the ids of the people on
+    that list, who hear of the object's events like the people who follow it here.
 
 ``register_data(DataContribution(app, export, erase))``
     ``export(user) -> dict`` everything the service holds about the person (JSON-ready, and
@@ -61,6 +62,7 @@ class Followable:
     sync: Callable[[Any, Any, bool], None] | None = None
     # ... and the objects a person follows through the service's own list.
     followed: Callable[[Any], Any] | None = None
+    followers: Callable[[int], Any] | None = None
 
 
 @dataclass(frozen=True)

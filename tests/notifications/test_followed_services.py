@@ -1,7 +1,11 @@
 """Public budgets and problem reports tell their followers (issue 16)."""
 
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from initiatives.models import Initiative
 from initiatives.services import initiative_accept, programme_announce_stage
@@ -132,3 +136,34 @@ def test_problem_reports_followed_by_filing_or_me_too_are_listed_and_can_be_unfo
     assert not ProblemFollow.objects.filter(report=filed, user=reporter).exists()
     page = client.get(reverse("notifications:settings")).content.decode()
     assert filed.get_absolute_url() not in page and other.get_absolute_url() in page
+
+
+def test_problem_report_status_waits_for_the_digest_of_a_follower_who_chose_one(
+    committed, city_a, moderator_a
+):
+    from problems import services as problems
+    from tests.problems.factories import make_area, make_tree
+
+    make_area(city_a)
+    potholes = make_tree(city_a)[2]
+    reporter = make_user(preferred_language="en")
+    report = file_report_for(city_a, potholes, reporter)  # the filer follows it
+    services.set_pace(reporter, "problems.status", "daily")
+    quiet = make_user()
+    problems.report_support(report=report, user=quiet)  # "me too" follows it too
+    services.set_pace(quiet, "problems.status", "none")
+    at_once = make_user()
+    problems.report_support(report=report, user=at_once)
+    with committed():
+        problems.report_transition(report, to="accepted", actor=moderator_a)
+    mailed = set(OutboundEmail.objects.values_list("to", flat=True))
+    assert at_once.email in mailed
+    assert reporter.email not in mailed and quiet.email not in mailed
+    assert Delivery.objects.get(user=reporter).status == Delivery.Status.WAITING
+    assert Delivery.objects.get(user=quiet).status == Delivery.Status.SKIPPED
+    assert not Delivery.objects.filter(user=at_once).exists()  # told once, by problems
+    with committed():
+        kyiv_eight = timezone.localtime(timezone.now(), ZoneInfo("Europe/Kyiv")).replace(hour=8)
+        services.send_digests(kyiv_eight + timedelta(days=1))
+    digest = OutboundEmail.objects.get(to=reporter.email, key__startswith="digest:daily")
+    assert "The report's status is now: accepted" in digest.body_text
