@@ -69,7 +69,7 @@ def describe_session_change(data: dict) -> str:
     if "city" in fields:
         city = City.objects.filter(pk=data.get("city")).first()
         sentences.append(
-            gettext_now("It now takes place in %(city)s.") % {"city": city.name}
+            gettext_now("It now takes place in %(city)s.") % {"city": city.full_name}
             if city
             else gettext_now("It now takes place online.")
         )
