@@ -116,7 +116,7 @@ def report_file(
         )
         for upload in uploads:
             photo_add(report=report, upload=upload)
-        if reporter is not None:
+        if reporter is not None and notifications.auto_follows(reporter):
             Follow.objects.create(report=report, user=reporter)
         audit(
             obj=report,
@@ -389,14 +389,16 @@ def photo_hide(*, photo: Photo, actor, reason: str, hidden: bool = True) -> Phot
 
 
 def report_support(*, report: Report, user) -> bool:
-    """ "Me too" (and follow). One per person, enforced by the database: returns False if the
-    person had already said it. Refused on a closed report."""
+    """ "Me too" (and follow, unless the person turned automatic follows off). One per
+    person, enforced by the database: returns False if the person had already said it.
+    Refused on a closed report."""
     if not report.is_open:
         raise Refused(_("This report is closed."), code="closed")
     try:
         with transaction.atomic():
             Support.objects.create(report=report, user=user)
-            Follow.objects.get_or_create(report=report, user=user)
+            if notifications.auto_follows(user):  # unless turned off in the settings
+                Follow.objects.get_or_create(report=report, user=user)
     except IntegrityError:
         return False
     return True

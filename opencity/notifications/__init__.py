@@ -50,3 +50,10 @@ def not_immediate(user_ids: list[int], kind: str) -> set[int]:
     from opencity.notifications.services import not_immediate as _not_immediate
 
     return _not_immediate(user_ids, kind)
+
+
+def auto_follows(user: Any) -> bool:
+    """Whether the person follows what they sign, vote for, file or register for."""
+    from opencity.notifications.services import auto_follows as _auto_follows
+
+    return _auto_follows(user)

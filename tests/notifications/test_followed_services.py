@@ -167,3 +167,20 @@ def test_problem_report_status_waits_for_the_digest_of_a_follower_who_chose_one(
         services.send_digests(kyiv_eight + timedelta(days=1))
     digest = OutboundEmail.objects.get(to=reporter.email, key__startswith="digest:daily")
     assert "The report's status is now: accepted" in digest.body_text
+
+
+def test_filing_and_me_too_do_not_follow_a_report_when_automatic_follows_are_off(client, city_a):
+    from problems.models import Follow as ProblemFollow
+    from tests.problems.factories import make_area, make_tree
+
+    make_area(city_a)
+    potholes = make_tree(city_a)[2]
+    reporter = make_user()
+    services.set_auto_follow(reporter, False)
+    filed = file_report_for(city_a, potholes, reporter)
+    other = file_report_for(city_a, potholes, make_user())
+    client.force_login(reporter)
+    response = client.post(reverse("problems:support", args=[other.pk]), follow=True)
+    assert "You follow this report" not in response.content.decode()
+    assert not ProblemFollow.objects.filter(user=reporter).exists()
+    assert filed.follows.count() == 0 and other.follows.count() == 1  # its own filer
