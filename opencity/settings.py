@@ -321,7 +321,8 @@ SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 SOCIALACCOUNT_AUTO_SIGNUP = True
 # A stronger identity provider (BankID / ID.gov.ua through an OpenID Connect broker) is switched
 # on by configuration alone: set the four OIDC_* variables. Users who log in through it are
-# marked as identified (User.identity_verified_at).
+# marked as identified (User.identity_verified_at); a first login whose verified e-mail is an
+# existing account's is linked to it after the person confirms (opencity/accounts/oidc.py).
 OIDC_PROVIDER_ID = env_str("OIDC_PROVIDER_ID", None)
 SOCIALACCOUNT_PROVIDERS = {}
 if OIDC_PROVIDER_ID:
