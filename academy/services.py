@@ -293,6 +293,29 @@ def session_cancel(*, session_id: int, actor: User | None, reason: str = "") -> 
     return notified
 
 
+# Changes of a scheduled session that people who follow it hear about.
+SESSION_CHANGE_FIELDS = ("starts_at", "ends_at", "city", "venue", "meeting_url")
+
+
+def session_changed(*, session: Session, actor: User | None, changed: list[str]) -> bool:
+    """Record that a session's date, time or place changed and tell its followers (each once,
+    at their pace). Call inside the transaction that saved the change (the admin's); `changed`
+    are the names of the fields it changed. Other fields (seats, trainers) are not news; a
+    cancelled or finished session tells nobody. Returns whether an event was recorded."""
+    fields = [name for name in SESSION_CHANGE_FIELDS if name in changed]
+    if not fields or session.is_cancelled or session.ends_at <= timezone.now():
+        return False
+    entry = audit(
+        obj=session,
+        action="academy.session.changed",
+        actor=actor,
+        city=session.city,
+        data={"fields": fields},
+    )
+    notices.session_changed(session, entry.pk, fields=fields)
+    return True
+
+
 # --- reminders ------------------------------------------------------------------------------
 def due_reminder_ids(now: datetime | None = None) -> list[int]:
     now = now or timezone.now()

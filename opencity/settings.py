@@ -328,7 +328,8 @@ SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 SOCIALACCOUNT_AUTO_SIGNUP = True
 # A stronger identity provider (BankID / ID.gov.ua through an OpenID Connect broker) is switched
 # on by configuration alone: set the four OIDC_* variables. Users who log in through it are
-# marked as identified (User.identity_verified_at).
+# marked as identified (User.identity_verified_at); a first login whose verified e-mail is an
+# existing account's is linked to it after the person confirms (opencity/accounts/oidc.py).
 OIDC_PROVIDER_ID = env_str("OIDC_PROVIDER_ID", None)
 SOCIALACCOUNT_PROVIDERS = {}
 if OIDC_PROVIDER_ID:
@@ -493,6 +494,8 @@ RATE_LIMITS = {
     # Following and unfollowing; asking for a copy of one's data.
     "follow": (env_int("RATE_LIMIT_FOLLOW_PER_MINUTE", 30, min_value=1), 60),
     "data_export": (env_int("RATE_LIMIT_DATA_EXPORT_PER_DAY", 5, min_value=1), 86400),
+    # Password attempts when linking an identity-provider login to an existing account.
+    "identity_link": (env_int("RATE_LIMIT_IDENTITY_LINK_PER_HOUR", 10, min_value=1), 3600),
 }
 # The same actions from one client address (people behind one NAT): this many times the above.
 RATE_LIMIT_ADDRESS_FACTOR = env_int("RATE_LIMIT_ADDRESS_FACTOR", 10, min_value=1)

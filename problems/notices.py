@@ -33,6 +33,16 @@ def _sync(user: User, report: Report, following: bool) -> None:
         Follow.objects.filter(report_id=report.pk, user=user).delete()
 
 
+def followed_reports(user: User) -> QuerySet[Report]:
+    """Reports the person follows through problems' own list (filed, "me too", followed on
+    the report's page), newest follow first."""
+    return Report.objects.filter(follows__user=user).order_by("-follows__pk")
+
+
+def report_followers(report_id: int) -> QuerySet:
+    return Follow.objects.filter(report_id=report_id).values("user_id")
+
+
 def visible_reports(user: User) -> QuerySet[Report]:
     return Report.objects.all()  # every report is public from filing
 
@@ -88,6 +98,8 @@ def register() -> None:
             visible_reports,
             lambda report: report.city_id,
             sync=_sync,
+            followed=followed_reports,
+            followers=report_followers,
         )
     )
     registry.register_data(registry.DataContribution("problems", export, erase))

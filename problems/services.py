@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from opencity import notifications
 from opencity.cities import access
 from opencity.cities.models import City
 from opencity.core import Refused
@@ -115,7 +116,7 @@ def report_file(
         )
         for upload in uploads:
             photo_add(report=report, upload=upload)
-        if reporter is not None:
+        if reporter is not None and notifications.auto_follows(reporter):
             Follow.objects.create(report=report, user=reporter)
         audit(
             obj=report,
@@ -327,10 +328,15 @@ def _move_followers(duplicate: Report, original: Report) -> None:
 
 
 def _notify_followers(report: Report, change_id: int) -> None:
-    followers = Follow.objects.filter(report=report).select_related("user")
+    """Followers who want status changes at once are mailed here; the others (daily or
+    weekly digest, or never: their choice on /account/notifications/) through the event."""
+    followers = list(Follow.objects.filter(report=report).select_related("user"))
+    later = notifications.not_immediate([f.user_id for f in followers], "problems.status")
+    told = []
     for follow in followers:
-        if not follow.user.is_active or not follow.user.email:
+        if not follow.user.is_active or not follow.user.email or follow.user_id in later:
             continue
+        told.append(follow.user_id)
         notify_user(
             user=follow.user,
             key=f"problems:status:{report.pk}:{change_id}",
@@ -338,7 +344,7 @@ def _notify_followers(report: Report, change_id: int) -> None:
             context={"report": report},
             city=report.city,
         )
-    notices.status_changed(report, change_id, told=[f.user_id for f in followers])
+    notices.status_changed(report, change_id, told=told)
 
 
 def report_hide_text(*, report: Report, actor, reason: str, hidden: bool = True) -> Report:
@@ -383,14 +389,16 @@ def photo_hide(*, photo: Photo, actor, reason: str, hidden: bool = True) -> Phot
 
 
 def report_support(*, report: Report, user) -> bool:
-    """ "Me too" (and follow). One per person, enforced by the database: returns False if the
-    person had already said it. Refused on a closed report."""
+    """ "Me too" (and follow, unless the person turned automatic follows off). One per
+    person, enforced by the database: returns False if the person had already said it.
+    Refused on a closed report."""
     if not report.is_open:
         raise Refused(_("This report is closed."), code="closed")
     try:
         with transaction.atomic():
             Support.objects.create(report=report, user=user)
-            Follow.objects.get_or_create(report=report, user=user)
+            if notifications.auto_follows(user):  # unless turned off in the settings
+                Follow.objects.get_or_create(report=report, user=user)
     except IntegrityError:
         return False
     return True

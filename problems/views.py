@@ -229,8 +229,10 @@ def support(request: HttpRequest, pk: int) -> HttpResponse:
     except Refused as exc:
         messages.error(request, str(exc))
     else:
-        if added:
+        if added and report.follows.filter(user=request.user).exists():
             messages.success(request, _("Thank you, your voice is added. You follow this report."))
+        elif added:  # automatic follows turned off in the notification settings
+            messages.success(request, _("Thank you, your voice is added."))
         else:
             messages.info(request, _("You have already added your voice to this report."))
     return redirect(report)
