@@ -215,6 +215,9 @@ def test_oidc_bad_token_is_refused_with_a_clear_message(
     provider.token_claims = token_claims
     if forged:
         provider.signing_key = new_key()  # a key the provider's JWKS does not publish
+    from django.conf import settings
+
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # the messages as written
     response = log_in(client)
     assert response.status_code == 401
     assert says in response.content.decode()
