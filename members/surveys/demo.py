@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from members.models import EProduct
+from members.surveys import counting
 from members.surveys.models import (
     Answer,
     Choice,
@@ -311,6 +312,7 @@ def answer_wave(
                 answers.append(Answer(response=response, question=q, **fields))
     Answer.objects.bulk_create(answers, batch_size=5000)
     MatrixAnswer.objects.bulk_create(matrix, batch_size=5000)
+    counting.request_count_on_commit(wave.pk)
     return len(responses)
 
 
