@@ -12,6 +12,9 @@ from django.utils.translation import gettext_lazy as _
 from members.models import CityEService, EProduct
 from opencity.cities.models import City
 
+# The code of the "other, please say" answer of a choice question (its text in Answer.other_text).
+OTHER = "other"
+
 
 class _Bilingual:
     """`text` in the active language, falling back to Ukrainian."""
@@ -190,6 +193,14 @@ class Question(models.Model, _Bilingual):
     def help(self) -> str:
         return self._pick("help")
 
+    def options(self, other_label: str) -> list[tuple[str, str]]:
+        """(code, label) of a choice question's answers, "other" last where it is allowed: the
+        form, the results and the comparison list the same answers in the same order."""
+        options = [(c.value, c.label) for c in self.choices.all()]
+        if self.allow_other:
+            options.append((OTHER, other_label))
+        return options
+
 
 class Choice(models.Model, _Bilingual):
     question = models.ForeignKey(
@@ -208,7 +219,7 @@ class Choice(models.Model, _Bilingual):
         constraints = [
             models.UniqueConstraint(fields=["question", "value"], name="survey_choice_unique"),
             models.CheckConstraint(
-                condition=~models.Q(value="other"), name="survey_choice_other_reserved"
+                condition=~models.Q(value=OTHER), name="survey_choice_other_reserved"
             ),
         ]
 

@@ -95,10 +95,7 @@ def _labels(q: Question) -> list[tuple[str, str]]:
         return [("yes", _("Yes")), ("no", _("No"))]
     if q.kind == Question.Kind.SCALE:
         return [(str(v), str(v)) for v in range(q.min_value, q.max_value + 1)]
-    labels = [(c.value, c.label) for c in q.choices.all()]
-    if q.allow_other:
-        labels.append(("other", _("Other")))
-    return labels
+    return q.options(_("Other"))
 
 
 def _response_rate(groups: list[tuple[str, str, str, int]]) -> list[Table]:
