@@ -84,6 +84,10 @@ def _statements(wave_id: int) -> list[tuple[str, list]]:
         f" JOIN {t['city']} c ON c.id = r.city_id JOIN {t['question']} q ON q.id = a.question_id"
     )
     submitted = " WHERE r.wave_id = %s AND r.status = 'submitted'"
+    if connection.vendor == "postgresql":
+        unnest = " CROSS JOIN LATERAL jsonb_array_elements_text(a.choices) AS e(value)"
+    else:  # the embedded SQLite of a developer's machine
+        unnest = " CROSS JOIN json_each(a.choices) AS e"
     head = [wave_id, *strata_params]
     tail = [wave_id]
     return [
@@ -107,8 +111,7 @@ def _statements(wave_id: int) -> list[tuple[str, list]]:
         ),
         (  # multiple choice: per ticked choice
             f"{insert} SELECT %s, a.question_id, NULL, e.value, {strata}, count(*), NULL, NULL,"
-            f" NULL {answers} CROSS JOIN LATERAL jsonb_array_elements_text(a.choices) AS e(value)"
-            f"{submitted}"
+            f" NULL {answers}{unnest}{submitted}"
             " AND q.kind = 'multiple' GROUP BY 2, 4, 5, 6, 7",
             head + tail,
         ),
@@ -136,7 +139,7 @@ def results_count(*, wave_id: int) -> datetime | None:
     the previous counts or the new ones, and a second run gives the same rows. Two runs for
     one wave take turns (the wave row is locked); each statement sees every response
     committed before it started, and `counted_at` is the start of the run, so the beat pass
-    recounts a wave that got a submission after it. Counting needs PostgreSQL."""
+    recounts a wave that got a submission after it."""
     with transaction.atomic():
         wave = Wave.objects.select_for_update(of=("self",)).filter(pk=wave_id).first()
         if wave is None:

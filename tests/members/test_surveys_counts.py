@@ -279,3 +279,29 @@ def test_the_results_read_the_counts_not_the_answers(wave):
     table = results.wave_results(Wave.objects.get(pk=wave.pk), results.Filters(), text_limit=0)
     has_edms = next(b for b in table.blocks if b.question.code == "has_edms")
     assert has_edms.table.rows[0][1] == 0 and has_edms.table.rows[1][1] == 1
+
+
+def test_a_burst_of_submissions_queues_one_delayed_count_and_a_cache_outage_still_queues(
+    wave, monkeypatch
+):
+    """With a real broker: the first submission queues a count a few seconds later, the
+    others of the burst find it pending; a cache outage never fails a submission."""
+    from django.core.cache import cache
+
+    task = counting.task_named(counting.TASK)
+    monkeypatch.setattr(task.app.conf, "task_always_eager", False)
+    sent: list = []
+    monkeypatch.setattr(counting, "send_now", lambda t, *args, **kw: sent.append((args, kw)))
+    for _ in range(3):
+        counting.request_count(wave.pk)
+    assert sent == [((wave.pk,), {"countdown": counting.COALESCE_SECONDS})]
+    cache.delete(f"surveys:count-pending:{wave.pk}")  # the countdown passed
+    counting.request_count(wave.pk)
+    assert len(sent) == 2
+
+    def down(*args, **kwargs):
+        raise ConnectionError("redis down")
+
+    monkeypatch.setattr(cache, "add", down)
+    counting.request_count(wave.pk)
+    assert len(sent) == 3
