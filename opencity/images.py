@@ -141,7 +141,13 @@ def make_public_versions(fp, limits: PhotoLimits) -> tuple[bytes, bytes, int, in
     try:
         image = _open_guarded(fp, limits.max_pixels)
         image.load()
-    except (OSError, UnidentifiedImageError, Image.DecompressionBombError, RuntimeError) as exc:
+    except (
+        OSError,
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+        RuntimeError,
+    ) as exc:
         raise UnreadableImage(str(exc)) from exc
     image = ImageOps.exif_transpose(image)
     if image.mode not in ("RGB", "L"):
