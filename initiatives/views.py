@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AnonymousUser
@@ -71,6 +72,7 @@ def programme_detail(request: HttpRequest, slug: str) -> HttpResponse:
     def build() -> dict:
         programme = _programme(slug)
         frozen = services.frozen_rules(programme)
+        projects = selectors.map_projects(programme)
         return {
             "programme": programme,
             "frozen": frozen,
@@ -80,6 +82,10 @@ def programme_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "stage": programme.stage,
             "Stage": Stage,
             "snapshot": selectors.latest_snapshot(programme),
+            "projects": projects,
+            "map_points": selectors.map_points(projects),
+            "tile_url": settings.MAP_TILE_URL,
+            "tile_attribution": settings.MAP_TILE_ATTRIBUTION,
         }
 
     def personal(request: HttpRequest, context: dict) -> dict:
@@ -115,6 +121,9 @@ def initiative_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         "programme": programme,
         "lines": initiative.cost_lines.all(),
         "updates": initiative.implementation_updates.all(),
+        "photos": selectors.public_photos(initiative),
+        "tile_url": settings.MAP_TILE_URL,
+        "tile_attribution": settings.MAP_TILE_ATTRIBUTION,
         "show_votes": initiative.vote_total is not None
         and initiative.status in Initiative.ON_BALLOT,
         "ballot": ballot,
@@ -140,7 +149,16 @@ def _submission_page(
     return render(
         request,
         "initiatives/submit.html",
-        {"programme": programme, "form": form, "formset": formset, "initiative": initiative},
+        {
+            "programme": programme,
+            "form": form,
+            "formset": formset,
+            "initiative": initiative,
+            "existing_photos": initiative.photos.count() if initiative else 0,
+            "center": selectors.programme_center(programme),
+            "tile_url": settings.MAP_TILE_URL,
+            "tile_attribution": settings.MAP_TILE_ATTRIBUTION,
+        },
         status=status,
     )
 
@@ -151,7 +169,7 @@ def initiative_submit(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method != "POST":
         form, formset = submission_forms(programme)
         return _submission_page(request, programme, form, formset)
-    form, formset = submission_forms(programme, request.POST)
+    form, formset = submission_forms(programme, request.POST, files=request.FILES)
     if form.is_valid() and formset.is_valid() and check_total_against_category(form, formset):
         if not ratelimit.allow_request("file", request):
             return ratelimit.too_many(request)
@@ -169,6 +187,7 @@ def initiative_submit(request: HttpRequest, slug: str) -> HttpResponse:
                 latitude=data.get("latitude"),
                 longitude=data.get("longitude"),
                 cost_lines=formset.lines(),
+                photos=data["photos"],
             )
         except Refused as exc:
             refusal_to_form(form, exc)
@@ -189,7 +208,7 @@ def initiative_revise(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     if request.method != "POST":
         form, formset = submission_forms(programme, initiative=initiative)
         return _submission_page(request, programme, form, formset, initiative)
-    form, formset = submission_forms(programme, request.POST)
+    form, formset = submission_forms(programme, request.POST, files=request.FILES)
     if form.is_valid() and formset.is_valid() and check_total_against_category(form, formset):
         data = form.cleaned_data
         try:
@@ -205,6 +224,7 @@ def initiative_revise(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
                 latitude=data.get("latitude"),
                 longitude=data.get("longitude"),
                 cost_lines=formset.lines(),
+                photos=data["photos"],
             )
         except Refused as exc:
             refusal_to_form(form, exc)

@@ -9,19 +9,17 @@ e-mail to every follower through the outbox.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.core.exceptions import PermissionDenied
-from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from opencity import notifications
+from opencity import images, notifications
 from opencity.cities import access
 from opencity.cities.models import City
 from opencity.core import Refused
@@ -143,9 +141,8 @@ def photo_add(*, report: Report, upload: UploadedFile) -> Photo:
     (`photos.check_upload`)."""
     from problems.tasks import process_photo
 
-    upload.seek(0)
     photo = Photo(report=report)
-    photo.original.save(uuid.uuid4().hex, upload, save=False)
+    images.store_original(photo, upload)
     photo.save()
     enqueue_on_commit(process_photo, photo.pk)
     return photo
@@ -154,45 +151,11 @@ def photo_add(*, report: Report, upload: UploadedFile) -> Photo:
 def photo_process(photo_id: int) -> bool:
     """Make the metadata-free public image and thumbnail of one photo. Idempotent: a photo
     already processed is left alone; concurrent runs keep one result."""
-    photo = Photo.objects.filter(pk=photo_id, processed_at__isnull=True).first()
-    if photo is None:
-        return False
-    with photo.original.open("rb") as fp:
-        try:
-            public, thumb, width, height = photos.make_public_versions(fp)
-        except (photos.UnreadableImage, SyntaxError, ValueError) as exc:
-            # A file that passed the header check but cannot be decoded (truncated, corrupt)
-            # is never shown; marking it processed stops the sweep from retrying it forever.
-            logger.warning("photo %s cannot be decoded: %s", photo_id, type(exc).__name__)
-            Photo.objects.filter(pk=photo_id, processed_at__isnull=True).update(
-                processed_at=timezone.now()
-            )
-            return False
-    name = uuid.uuid4().hex
-    image = ContentFile(public, name=f"{name}.jpg")
-    thumbnail = ContentFile(thumb, name=f"{name}.jpg")
-    photo.image.save(image.name, image, save=False)
-    photo.thumbnail.save(thumbnail.name, thumbnail, save=False)
-    claimed = Photo.objects.filter(pk=photo_id, processed_at__isnull=True).update(
-        image=photo.image.name,
-        thumbnail=photo.thumbnail.name,
-        width=width,
-        height=height,
-        processed_at=timezone.now(),
-    )
-    if not claimed:
-        photo.image.storage.delete(photo.image.name)
-        photo.thumbnail.storage.delete(photo.thumbnail.name)
-    return bool(claimed)
+    return images.process_photo(Photo, photo_id, photos.limits())
 
 
 def pending_photo_ids(older_than: timedelta = timedelta(minutes=5)) -> list[int]:
-    cutoff = timezone.now() - older_than
-    return list(
-        Photo.objects.filter(processed_at__isnull=True, created_at__lt=cutoff).values_list(
-            "pk", flat=True
-        )[:500]
-    )
+    return images.pending_photo_ids(Photo, older_than)
 
 
 # --- staff: the one transition function ---------------------------------------------------
