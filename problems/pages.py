@@ -1,7 +1,7 @@
 """The cached pages and data (opencity/pagecache.py) of problem reports, and their invalidation.
 
-- A report's page carries `report_tag(pk)` and its city's `catalog_tag` (names of categories
-  and departments).
+- A report's page carries `report_tag(pk)` and CATALOGS_TAG (names of categories and
+  departments, which admin rarely changes).
 - A city's list carries `city_tag(city_id)`; the all-cities list carries `LISTS_TAG`. The
   lists' counts and the map's tiles are cached under the versions of the same tags
   (`shared`), so they change together with the pages.
@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 LISTS_TAG = "problems:lists"
+# Every report's page shows names of categories and departments of its city.
+CATALOGS_TAG = "problems:catalogs"
 # A cached page is rebuilt after this many seconds even if nothing invalidated it.
 FRESH_SECONDS = 30
 # Shared data (counts, map tiles, a city's catalog) is kept at most this long.
@@ -66,7 +68,7 @@ def reports_changed(pairs: Iterable[tuple[int, int]]) -> None:
 
 
 def catalog_changed(city_id: int) -> None:
-    pagecache.invalidate(catalog_tag(city_id), city_tag(city_id), LISTS_TAG)
+    pagecache.invalidate(catalog_tag(city_id), city_tag(city_id), LISTS_TAG, CATALOGS_TAG)
 
 
 def digest(*parts) -> str:

@@ -22,7 +22,7 @@ from opencity import pagecache
 from opencity.cities.models import City
 from opencity.core.services import audit_trail
 from problems import conf, pages
-from problems.models import Category, CityArea, Photo, Report, Support
+from problems.models import Category, CityArea, Department, Photo, Report, Support
 
 Status = Report.Status
 METERS_PER_DEGREE_LAT = 111_320.0
@@ -44,6 +44,9 @@ class Catalog:
 
     area: CityArea | None
     active: tuple[Category, ...]
+    # Every category (with its parent) and department: the list's filter choices.
+    categories: tuple[Category, ...] = ()
+    departments: tuple[Department, ...] = ()
 
     @property
     def fileable(self) -> list[Category]:
@@ -67,13 +70,16 @@ class Catalog:
 
 
 def _read_catalog(city_id: int) -> Catalog:
+    categories = tuple(
+        Category.objects.filter(city_id=city_id)
+        .select_related("department", "parent")
+        .order_by("position", "name_uk")
+    )
     return Catalog(
         area=CityArea.objects.filter(city_id=city_id).first(),
-        active=tuple(
-            Category.objects.filter(city_id=city_id, is_active=True)
-            .select_related("department")
-            .order_by("position", "name_uk")
-        ),
+        active=tuple(c for c in categories if c.is_active),
+        categories=categories,
+        departments=tuple(Department.objects.filter(city_id=city_id)),
     )
 
 

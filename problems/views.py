@@ -53,6 +53,11 @@ def _map_context(city: City | None) -> dict:
     }
 
 
+# From this row on, a list page reads its ids from the index first (OFFSET over index entries
+# only), then the rows; nearer the top one query is cheaper.
+DEFERRED_JOIN_FROM = 200
+
+
 class _ReportPaginator(Paginator):
     """Counts at most LIST_COUNT_CAP + 1 rows, once per filter combination while nothing
     changes (problems.pages), and reads a page as a deferred join: the page's ids from the
@@ -72,13 +77,13 @@ class _ReportPaginator(Paginator):
     def page(self, number):
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
+        columns = ("city", "category", "category__parent")
+        if bottom < DEFERRED_JOIN_FROM:
+            rows = self.object_list.select_related(*columns)[bottom : bottom + self.per_page]
+            return self._get_page(list(rows), number, self)
         ids = list(self.object_list.values_list("pk", flat=True)[bottom : bottom + self.per_page])
-        rows = (
-            Report.objects.select_related("city", "category", "category__parent")
-            .defer("description", "answer_text", "rejection_reason")
-            .in_bulk(ids)
-        )
-        return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)
+        by_id = Report.objects.select_related(*columns).in_bulk(ids)
+        return self._get_page([by_id[pk] for pk in ids if pk in by_id], number, self)
 
 
 def report_list(request: HttpRequest, city_slug: str | None = None) -> HttpResponse:
@@ -94,6 +99,8 @@ def report_list(request: HttpRequest, city_slug: str | None = None) -> HttpRespo
     def build() -> dict:
         city = get_object_or_404(City, pk=city_id) if city_id else None
         filterset = ReportFilter(request.GET or {}, queryset=selectors.public_reports(), city=city)
+        if city is not None:
+            filterset.use_catalog(selectors.catalog(city.pk))
         query = request.GET.copy()
         query.pop("page", None)
         paginator = _ReportPaginator(
@@ -147,7 +154,7 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         "problems/detail.html",
         key=f"problems:report:{pk}",
-        tags=[pages.report_tag(pk)],
+        tags=[pages.report_tag(pk), pages.CATALOGS_TAG],
         build=build,
         personal=_detail_personal,
         fresh=pages.FRESH_SECONDS,
