@@ -102,6 +102,14 @@ _city_ids: dict[str, tuple[float, int]] = {}
 CITY_ID_SECONDS = 60.0
 
 
+def forget_city_slug(slug: str | None = None) -> None:
+    """Forget one remembered slug (or all of them)."""
+    if slug is None:
+        _city_ids.clear()
+    else:
+        _city_ids.pop(slug, None)
+
+
 def city_id_for_slug(slug: str) -> int | None:
     """A city's id by its slug, remembered by the process for a minute (slugs do not change
     in practice; a wrong slug is looked up every time)."""

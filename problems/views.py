@@ -97,7 +97,12 @@ def report_list(request: HttpRequest, city_slug: str | None = None) -> HttpRespo
     tag = pages.city_tag(city_id) if city_id else pages.LISTS_TAG
 
     def build() -> dict:
-        city = get_object_or_404(City, pk=city_id) if city_id else None
+        city = None
+        if city_id:
+            city = City.objects.filter(pk=city_id, slug=city_slug).first()
+            if city is None:  # the slug now names another city: look it up again next time
+                selectors.forget_city_slug(city_slug)
+                raise Http404
         filterset = ReportFilter(request.GET or {}, queryset=selectors.public_reports(), city=city)
         if city is not None:
             filterset.use_catalog(selectors.catalog(city.pk))

@@ -5,6 +5,7 @@ parts are theirs alone."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -160,7 +161,7 @@ def test_the_is_it_fixed_question_is_the_reporters_alone_and_reopening_shows_at_
 ):
     with django_capture_on_commit_callbacks(execute=True):
         services.staff_set_status(report=report, actor=moderator_a, to="done", reply="Готово.")
-        Report.objects.filter(pk=report.pk).update(closed_at=report.created_at)
+        Report.objects.filter(pk=report.pk).update(closed_at=report.created_at - timedelta(days=40))
     with django_capture_on_commit_callbacks(execute=True):
         assert services.ask_if_fixed() == 1
     reporter, anonymous, other = _visitor(citizen), _visitor(), _visitor(make_user())
