@@ -8,9 +8,10 @@ class ProblemsConfig(AppConfig):
 
     def ready(self) -> None:
         from opencity import reports
-        from problems import notices, selectors
+        from problems import notices, pages, selectors
 
         notices.register()
+        pages.connect()
 
         reports.register_activity(
             reports.ActivitySource(

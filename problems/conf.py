@@ -27,9 +27,10 @@ FIXED_CHECK_DAYS = 28
 REPORTS_PER_PAGE = 20
 # The list page counts matching reports up to this number, then says "more than".
 LIST_COUNT_CAP = 10_000
-# The map endpoint returns single points up to this many, else a grid of clusters.
-MAP_MAX_POINTS = 1000
-MAP_GRID_CELLS = 24
+# The map is computed by tiles (a view covers 2 × 2 to 3 × 3): a tile with up to this many
+# reports gives single points, a busier one a grid of MAP_TILE_CELLS × MAP_TILE_CELLS clusters.
+MAP_MAX_POINTS = 400
+MAP_TILE_CELLS = 16
 
 
 def map_tile_url() -> str:

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from opencity import notifications
 from opencity.accounts.models import User
 from opencity.notifications import registry
+from problems import pages
 from problems.models import Follow, Report, Support
 
 
@@ -75,6 +76,7 @@ def erase(user: User, remove_public_name: bool) -> None:
     Report.objects.filter(reporter=user).update(contact_name="", contact_email="")
     if remove_public_name:
         Report.objects.filter(reporter=user).update(public_name="")
+        pages.reports_changed(Report.objects.filter(reporter=user).values_list("pk", "city_id"))
     Follow.objects.filter(user=user).delete()
 
 

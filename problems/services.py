@@ -27,7 +27,7 @@ from opencity.core.services import audit, notify_user, queue_email
 from opencity.core.transitions import transition
 from opencity.queue import enqueue_on_commit
 from opencity.workdays import add_working_days
-from problems import conf, notices, photos
+from problems import conf, notices, pages, photos
 from problems.models import Category, Follow, Photo, Report, Support
 
 logger = logging.getLogger(__name__)
@@ -124,6 +124,7 @@ def report_file(
             to_state=Status.NEW,
             data={"source": source, "category": data.category.pk},
         )
+        pages.report_changed(report.pk, data.city.pk)
         department = data.category.department
         if department is not None and department.email:
             queue_email(
@@ -151,7 +152,12 @@ def photo_add(*, report: Report, upload: UploadedFile) -> Photo:
 def photo_process(photo_id: int) -> bool:
     """Make the metadata-free public image and thumbnail of one photo. Idempotent: a photo
     already processed is left alone; concurrent runs keep one result."""
-    return images.process_photo(Photo, photo_id, photos.limits())
+    if not images.process_photo(Photo, photo_id, photos.limits()):
+        return False
+    photo = Photo.objects.filter(pk=photo_id).values("report_id", "report__city_id").first()
+    if photo is not None:  # the public copy is there: the report's pages show it
+        pages.report_changed(photo["report_id"], photo["report__city_id"])
+    return True
 
 
 def pending_photo_ids(older_than: timedelta = timedelta(minutes=5)) -> list[int]:
@@ -238,6 +244,8 @@ def report_transition(
         )
         if to == Status.DUPLICATE:
             _move_followers(report, duplicate_of)
+            pages.report_changed(duplicate_of.pk, duplicate_of.city_id)
+        pages.report_changed(report.pk, report.city_id)
         _notify_followers(report, entry.pk)
     return report
 
@@ -262,6 +270,7 @@ def report_assign(*, report: Report, actor, department) -> Report:
     with transaction.atomic():
         Report.objects.filter(pk=report.pk).update(department=department, updated_at=timezone.now())
         report.department = department
+        pages.report_changed(report.pk, report.city_id)
         audit(
             obj=report,
             action="problems.report.assigned",
@@ -319,6 +328,7 @@ def report_hide_text(*, report: Report, actor, reason: str, hidden: bool = True)
     with transaction.atomic():
         Report.objects.filter(pk=report.pk).update(text_hidden=hidden)
         report.text_hidden = hidden
+        pages.report_changed(report.pk, report.city_id)
         audit(
             obj=report,
             action="problems.report.text_hidden" if hidden else "problems.report.text_shown",
@@ -337,6 +347,7 @@ def photo_hide(*, photo: Photo, actor, reason: str, hidden: bool = True) -> Phot
     with transaction.atomic():
         Photo.objects.filter(pk=photo.pk).update(hidden=hidden)
         photo.hidden = hidden
+        pages.report_changed(photo.report_id, photo.report.city_id)
         audit(
             obj=photo.report,
             action="problems.photo.hidden" if hidden else "problems.photo.shown",
@@ -362,6 +373,7 @@ def report_support(*, report: Report, user) -> bool:
             Support.objects.create(report=report, user=user)
             if notifications.auto_follows(user):  # unless turned off in the settings
                 Follow.objects.get_or_create(report=report, user=user)
+            pages.report_changed(report.pk, report.city_id)
     except IntegrityError:
         return False
     return True
@@ -394,6 +406,7 @@ def ask_if_fixed(now: datetime | None = None) -> int:
                 continue
             report = Report.objects.select_related("reporter").get(pk=report_id)
             audit(obj=report, action="problems.report.fix_asked", city=report.city_id)
+            pages.report_changed(report.pk, report.city_id)
             notify_user(
                 user=report.reporter,
                 key=f"problems:fixed-check:{report.pk}",
@@ -421,6 +434,7 @@ def report_fixed_answer(*, report: Report, user, fixed: bool) -> Report:
         if not claimed:
             raise Refused(_("You have already answered."), code="already_answered")
         report.fixed_answer = answer
+        pages.report_changed(report.pk, report.city_id)
         audit(
             obj=report,
             action="problems.report.fix_answered",
