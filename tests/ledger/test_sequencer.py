@@ -211,3 +211,35 @@ def test_a_replayed_act_in_a_batch_is_dropped_and_the_rest_logged_in_order(city_
     assert not Pending.objects.exists()
     hashes = [bytes(h) for h in Entry.objects.order_by("index").values_list("leaf_hash", flat=True)]
     assert tree.root(3) == root_from_leaf_hashes(hashes) == bytes(Checkpoint.objects.first().root)
+
+
+@pytest.mark.django_db
+def test_a_waitlist_s_places_and_promotions_are_leaves_without_the_person(city_a):
+    from academy import services as academy
+    from tests.academy.factories import make_session
+
+    services.sequence_all()
+    start = Entry.objects.count()
+    session = make_session(capacity=1)
+    people = [make_user() for _ in range(3)]
+    seated, first, second = (
+        academy.register(session_id=session.pk, user=person) for person in people
+    )
+    academy.registration_cancel(registration_id=seated.pk, user=people[0])
+    academy.waitlist_promote(session_id=session.pk)
+    services.sequence_all()
+    logged = [
+        leaf(e)
+        for e in Entry.objects.filter(index__gte=start, act__startswith="academy.").order_by(
+            "index"
+        )
+    ]
+    assert [(d["act"], d["subject"], d["session"], d["waitlist_position"]) for d in logged] == [
+        ("academy.registration.registered", f"academy.registration/{seated.pk}", session.pk, None),
+        ("academy.registration.registered", f"academy.registration/{first.pk}", session.pk, 1),
+        ("academy.registration.registered", f"academy.registration/{second.pk}", session.pk, 2),
+        ("academy.registration.cancelled", f"academy.registration/{seated.pk}", session.pk, None),
+        ("academy.registration.promoted", f"academy.registration/{first.pk}", session.pk, 1),
+    ]
+    everything = b"".join(bytes(e.data) for e in Entry.objects.all())
+    assert not any(person.email.encode() in everything for person in people)

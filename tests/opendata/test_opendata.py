@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 EXPECTED = {
     "petitions", "signature_counts", "programmes", "projects", "results",
-    "academy_sessions", "cities", "eservices",
+    "academy_sessions", "cities", "eservices", "problems",
 }  # fmt: skip
 
 
