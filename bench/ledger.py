@@ -145,17 +145,13 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-ledger-"))
     env = sign_surge.common.configure_environment(tmp)
-    overrides = {
-        "RATE_LIMIT_API_PER_MINUTE": "100000000",
-        # Every simulated signer comes from 127.0.0.1: without this the per-address limit
-        # (RATE_LIMIT_ADDRESS_FACTOR times the personal one) caps the surge at 200 a minute.
-        "RATE_LIMIT_ADDRESS_FACTOR": "1000000",
-        "LEDGER_DEV_KEY_FILE": str(tmp / "ledger.key"),
-    }
-    env.update(overrides)
+    env["RATE_LIMIT_API_PER_MINUTE"] = "100000000"
+    env["LEDGER_DEV_KEY_FILE"] = str(tmp / "ledger.key")
     import os
 
-    os.environ.update(overrides)
+    os.environ.update(
+        {"RATE_LIMIT_API_PER_MINUTE": "100000000", "LEDGER_DEV_KEY_FILE": str(tmp / "ledger.key")}
+    )
     server = worker = beat = None
     try:
         common.recreate_database()
