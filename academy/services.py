@@ -136,6 +136,8 @@ def register(
             actor=user,
             city=City(pk=city_id) if city_id else None,
             to_state=status,
+            # Public in the ledger: the session and the place on its waitlist (None: seated).
+            data={"session": session.pk, "waitlist_position": position},
         )
         notifications.auto_follow(user, session)
     return registration
@@ -173,6 +175,7 @@ def registration_cancel(*, registration_id: int, user: User, now: datetime | Non
             action="academy.registration.cancelled",
             actor=user,
             city=registration.city_id,
+            data={"session": session.pk, "waitlist_position": registration.waitlist_position},
             waitlist_position=None,
             cancelled_at=now,
         )
@@ -217,6 +220,10 @@ def waitlist_promote(*, session_id: int, now: datetime | None = None) -> list[in
                     to=Status.SEATED,
                     action="academy.registration.promoted",
                     city=registration.city_id,
+                    data={
+                        "session": session.pk,
+                        "waitlist_position": registration.waitlist_position,
+                    },
                     waitlist_position=None,
                     promoted_at=now,
                 )

@@ -187,7 +187,8 @@ def verifier_key(name: str, public_key: bytes) -> str:
 
 def parse_verifier_key(text: str) -> tuple[str, bytes]:
     try:
-        name, hash_hex, encoded = text.strip().split("+")
+        # A key name never holds "+" (C2SP signed-note); the base64 key may.
+        name, hash_hex, encoded = text.strip().split("+", 2)
         raw = base64.b64decode(encoded, validate=True)
     except ValueError as exc:
         raise ProofError(f"not a verifier key: {text!r}") from exc
