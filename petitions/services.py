@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -30,6 +31,7 @@ from opencity.core import Refused
 from opencity.core.models import AuditEntry
 from opencity.core.services import audit, notify_user
 from opencity.core.transitions import transition
+from opencity.identity import services as identity
 from opencity.queue import enqueue_on_commit, send_now, task_named
 from opencity.workdays import add_working_days
 from petitions import conf, pages
@@ -278,17 +280,27 @@ def petition_sign(
     petition_id = petition if isinstance(petition, int) else petition.pk
     signed_at = timezone.now()
     postgresql = connection.vendor == "postgresql"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _SIGN_AND_FOLLOW_SQL if postgresql else _SIGN_SQL,
-            {
-                "petition": petition_id,
-                "user": user.pk,
-                "now": connection.ops.adapt_datetimefield_value(signed_at),
-                "notify": notify_on_answer,
-            },
-        )
-        row = cursor.fetchone()
+    params = {
+        "petition": petition_id,
+        "user": user.pk,
+        "now": connection.ops.adapt_datetimefield_value(signed_at),
+        "notify": notify_on_answer,
+    }
+    try:
+        # A savepoint only inside a caller's transaction: in autocommit (every request) the
+        # failed statement leaves nothing behind, and signing stays one round trip.
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
+            with connection.cursor() as cursor:
+                cursor.execute(_SIGN_AND_FOLLOW_SQL if postgresql else _SIGN_SQL, params)
+                row = cursor.fetchone()
+    except IntegrityError as exc:
+        # The signature's trigger claims the person's identity key (opencity.identity): the
+        # same person was counted already, on paper at a service centre.
+        if not identity.is_counted_twice(exc):
+            raise
+        raise identity.already_counted(
+            scope="petition", subject_id=petition_id, user_id=user.pk
+        ) from None
     if row is None:
         raise _why_not_signed(petition_id, user)
     if not postgresql:
@@ -361,12 +373,15 @@ def petition_tally(*, petition_id: int) -> int | None:
     a conditional UPDATE handled by exactly one run.
     """
     started = timezone.now()
-    count = Signature.objects.filter(petition_id=petition_id).count()
+    # Online rows plus the confirmed paper lines of service centres (paper/, registered
+    # with opencity.identity): the threshold is reached by their sum.
+    paper = identity.offline_counts("petition", [petition_id]).get(petition_id, 0)
+    count = Signature.objects.filter(petition_id=petition_id).count() + paper
     # A run stores its count unless a later-started run already stored one; a larger count
     # always wins (signatures are never deleted), whatever the order the runs finish in.
     Petition.objects.filter(pk=petition_id).filter(
         Q(counted_at__isnull=True) | Q(counted_at__lt=started) | Q(signature_count__lt=count)
-    ).update(signature_count=count, counted_at=started)
+    ).update(signature_count=count, paper_signature_count=paper, counted_at=started)
     state = Petition.objects.filter(pk=petition_id).values("status", "threshold").first() or {}
     emit_milestones(petition_id=petition_id, count=count, threshold=state.get("threshold"))
     if (
