@@ -80,6 +80,7 @@ def programme_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "stage": programme.stage,
             "Stage": Stage,
             "snapshot": selectors.latest_snapshot(programme),
+            "ballots": selectors.ballot_counts(programme, frozen),
         }
 
     def personal(request: HttpRequest, context: dict) -> dict:
@@ -110,13 +111,18 @@ def initiative_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             services.ballot_check_voter(voter=request.user, programme=programme)
         except Refused as exc:
             refusal = exc.message
+    show_votes = initiative.vote_total is not None and initiative.status in Initiative.ON_BALLOT
+    if show_votes:
+        # Votes from confirmed paper ballots (service centres) count with the online ones.
+        initiative.paper_votes = selectors.paper_votes(initiative.pk)
+        initiative.online_votes = initiative.vote_total
+        initiative.vote_total += initiative.paper_votes
     context = {
         "initiative": initiative,
         "programme": programme,
         "lines": initiative.cost_lines.all(),
         "updates": initiative.implementation_updates.all(),
-        "show_votes": initiative.vote_total is not None
-        and initiative.status in Initiative.ON_BALLOT,
+        "show_votes": show_votes,
         "ballot": ballot,
         "refusal": refusal,
         "is_author": request.user.is_authenticated and initiative.author_id == request.user.pk,

@@ -7,9 +7,10 @@ class PaperConfig(AppConfig):
     verbose_name = _("Paper signatures and ballots")
 
     def ready(self) -> None:
+        from opencity import reports
         from opencity.identity import services as identity
         from opencity.ledger.registry import register_decision
-        from paper import backfill, services
+        from paper import backfill, selectors, services
 
         identity.register_offline_counter("petition", services.paper_signature_counts)
         identity.register_offline_counter("programme", services.paper_ballot_counts)
@@ -18,3 +19,15 @@ class PaperConfig(AppConfig):
         identity.register_backfill(backfill.claim_online_acts)
         register_decision("paper.batch.confirmed", data_keys=("counted", "voided"))
         register_decision("paper.batch.rejected")
+        reports.register_activity(
+            reports.ActivitySource(
+                app=self.label,
+                figures=(
+                    reports.Figure("signatures_online", _("Petition signatures online")),
+                    reports.Figure("signatures_paper", _("Petition signatures on paper")),
+                    reports.Figure("ballots_online", _("Budget ballots online")),
+                    reports.Figure("ballots_paper", _("Budget ballots on paper")),
+                ),
+                per_city=lambda date_from, date_to: selectors.city_activity(date_from, date_to),
+            )
+        )

@@ -215,6 +215,10 @@ class Petition(models.Model):
         return self.status in self.PUBLIC_STATUSES
 
     @property
+    def online_signature_count(self) -> int:
+        return max(0, self.signature_count - self.paper_signature_count)
+
+    @property
     def percent(self) -> int:
         if not self.threshold:
             return 0

@@ -144,7 +144,7 @@ def test_a_clerk_of_another_city_may_not_enter_or_confirm(clerk_a, clerk_b, peti
 
 
 def test_counts_show_both_channels_and_the_threshold_uses_their_sum(
-    clerk_a, clerk_a2, petition
+    clerk_a, clerk_a2, petition, client
 ):
     for _ in range(2):
         petition_sign(petition=petition, user=make_user())
@@ -155,6 +155,10 @@ def test_counts_show_both_channels_and_the_threshold_uses_their_sum(
     petition.refresh_from_db()
     assert petition.signature_count == 5 and petition.paper_signature_count == 3
     assert petition.status == Petition.Status.REACHED  # threshold 5 = 2 online + 3 paper
+    page = client.get(petition.get_absolute_url()).content.decode()
+    assert "online 2 · on paper 3" in page or "онлайн 2 · на папері 3" in page
+    export = b"".join(client.get("/petitions/export.csv").streaming_content).decode()
+    assert "paper_signature_count" in export.splitlines()[0]
 
 
 def test_a_correction_voids_the_old_line_when_confirmed_never_editing_it(
