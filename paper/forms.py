@@ -51,7 +51,7 @@ class BatchOpenForm(forms.Form):
         help_text=_("The service centre or polling table: «ЦНАП, вул. Винниченка, 8»."),
     )
     collected_on = forms.DateField(
-        label=_("Date on the sheets"), widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Date on the sheets"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
     scan = forms.FileField(
         label=_("Scan of the sheets"),
@@ -79,7 +79,7 @@ class LineForm(forms.Form):
     )
     address = forms.CharField(label=_("Address"), max_length=255)
     voids = forms.IntegerField(
-        label=_("Corrects line (batch/line), optional"),
+        label=_("Corrects line (its id in the list), optional"),
         required=False,
         min_value=1,
         help_text=_("The number of a counted line this one replaces: its id in the list."),
@@ -94,7 +94,7 @@ class LineForm(forms.Form):
             self.fields["birth_date"] = forms.DateField(
                 label=_("Date of birth"),
                 required=False,
-                widget=forms.DateInput(attrs={"type": "date"}),
+                widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             )
             self.fields["picks"] = forms.MultipleChoiceField(
                 label=_("Projects marked on the ballot"),

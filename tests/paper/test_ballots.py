@@ -96,9 +96,9 @@ def test_paper_ballots_count_in_the_tally_and_pages_show_both_channels(
     assert votes[projects[0].pk] == 2 and votes[projects[2].pk] == 2
 
     page = client.get(programme.get_absolute_url()).content.decode()
-    assert "3" in page and ("on paper 2" in page or "на папері 2" in page)
+    assert "3" in page and ("on paper 2" in page or "на папері: 2" in page)
     detail = client.get(projects[2].get_absolute_url()).content.decode()
-    assert "on paper 1" in detail or "на папері 1" in detail
+    assert "on paper 1" in detail or "на папері: 1" in detail
 
 
 def test_a_ballot_batch_is_refused_outside_voting(clerk_a, city_a):

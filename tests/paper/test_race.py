@@ -34,6 +34,9 @@ def _race(online, paper) -> dict[str, list]:
             results[name].append(function())
         except Refused as refusal:
             results[name].append(refusal.code)
+        except Exception as exc:  # shown in the assertion below
+            results[name].append(repr(exc))
+            raise
         finally:
             connection.close()
 
@@ -44,7 +47,7 @@ def _race(online, paper) -> dict[str, list]:
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(30)
+        thread.join(120)
     return results
 
 

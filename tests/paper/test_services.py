@@ -156,7 +156,7 @@ def test_counts_show_both_channels_and_the_threshold_uses_their_sum(
     assert petition.signature_count == 5 and petition.paper_signature_count == 3
     assert petition.status == Petition.Status.REACHED  # threshold 5 = 2 online + 3 paper
     page = client.get(petition.get_absolute_url()).content.decode()
-    assert "online 2 · on paper 3" in page or "онлайн 2 · на папері 3" in page
+    assert "online 2 · on paper 3" in page or "онлайн: 2 · на папері: 3" in page
     export = b"".join(client.get("/petitions/export.csv").streaming_content).decode()
     assert "paper_signature_count" in export.splitlines()[0]
 
