@@ -193,8 +193,12 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20_000)
     parser.add_argument("--clients", type=int, default=24)
     parser.add_argument("--duration", type=float, default=45.0)
-    parser.add_argument("--overlap", type=float, default=0.3,
-                        help="share of the paper lines that are people who also sign online")
+    parser.add_argument(
+        "--overlap",
+        type=float,
+        default=0.3,
+        help="share of the paper lines that are people who also sign online",
+    )
     parser.add_argument("--batch-lines", type=int, default=100)
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
@@ -254,9 +258,7 @@ def main() -> None:
         from django.http import HttpRequest
 
         storage = CookieStorage(HttpRequest())
-        levels = [
-            [m.level for m in (storage._decode(raw) or [])] for raw in surge.message_cookies
-        ]
+        levels = [[m.level for m in (storage._decode(raw) or [])] for raw in surge.message_cookies]
         online_ok = sum(1 for found in levels if SUCCESS in found)
         online_refused = sum(1 for found in levels if ERROR in found)
         with connection.cursor() as cursor:
@@ -287,7 +289,8 @@ def main() -> None:
             duplicates = cursor.fetchone()[0]
             cursor.execute(
                 "SELECT count(*) FROM paper_line l JOIN paper_batch b ON b.id = l.batch_id "
-                "WHERE b.petition_id = %s AND l.counted_at IS NOT NULL", [petition_id]
+                "WHERE b.petition_id = %s AND l.counted_at IS NOT NULL",
+                [petition_id],
             )
             counted_paper = cursor.fetchone()[0]
         lost = max(0, online_ok - signature_rows) + max(0, len(desk.entered) - line_rows)

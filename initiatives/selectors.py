@@ -231,9 +231,12 @@ def ballot_counts(programme: Programme, frozen) -> dict | None:
     """{"online": n, "paper": m} ballots, once counts may be shown (live counts, or results
     published); None before. A ballot online counts from its first vote."""
     live = (frozen or programme).live_counts
-    if not live and not ResultSnapshot.objects.filter(
-        programme=programme, published_at__isnull=False
-    ).exists():
+    if (
+        not live
+        and not ResultSnapshot.objects.filter(
+            programme=programme, published_at__isnull=False
+        ).exists()
+    ):
         return None
     online = Vote.objects.filter(programme=programme, position=1).count()
     paper = identity.offline_counts("programme", [programme.pk]).get(programme.pk, 0)

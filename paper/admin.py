@@ -229,7 +229,9 @@ class BatchAdmin(CityScopedAdmin):
             form=VoidForm(request.POST or None),
             act=act,
             title=gettext("Void a counted line"),
-            success=gettext("The voiding line is entered; it takes effect when the batch is confirmed."),
+            success=gettext(
+                "The voiding line is entered; it takes effect when the batch is confirmed."
+            ),
             redirect_to=self._page_url(batch),
             context={"object": batch},
         )
@@ -288,8 +290,11 @@ class BatchAdmin(CityScopedAdmin):
         def act(data):
             user = User.objects.filter(email__iexact=data["email"], is_active=True).first()
             if user is None:
-                raise Refused(_("There is no active account with this e-mail address."),
-                              code="no_user", field="email")
+                raise Refused(
+                    _("There is no active account with this e-mail address."),
+                    code="no_user",
+                    field="email",
+                )
             return services.clerk_confirm_identity(
                 clerk=request.user,
                 user=user,

@@ -51,7 +51,8 @@ class BatchOpenForm(forms.Form):
         help_text=_("The service centre or polling table: «ЦНАП, вул. Винниченка, 8»."),
     )
     collected_on = forms.DateField(
-        label=_("Date on the sheets"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        label=_("Date on the sheets"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     scan = forms.FileField(
         label=_("Scan of the sheets"),
@@ -105,7 +106,9 @@ class LineForm(forms.Form):
 
 class VoidForm(forms.Form):
     voids = forms.IntegerField(label=_("Line to void (its id in the list)"), min_value=1)
-    reason = forms.CharField(label=_("Why"), max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+    reason = forms.CharField(
+        label=_("Why"), max_length=500, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
 
 class RejectForm(forms.Form):

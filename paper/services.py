@@ -291,7 +291,9 @@ def _check_ballot(
                 _("Enter the date of birth from the ballot."), code="ballot", field="birth_date"
             )
         day = batch.collected_on
-        age = day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+        age = (
+            day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+        )
         if age < rules.min_voter_age:
             raise Refused(
                 _("The voter was younger than %(age)s on the day of the ballot.")
@@ -305,9 +307,10 @@ def _check_ballot(
 
 
 def _require_second_clerk(batch: Batch, clerk: User) -> None:
-    entered = batch.entered_by_id == clerk.pk or Line.objects.filter(
-        batch=batch, entered_by=clerk
-    ).exists()
+    entered = (
+        batch.entered_by_id == clerk.pk
+        or Line.objects.filter(batch=batch, entered_by=clerk).exists()
+    )
     if entered:
         raise Refused(
             _("A second clerk, who entered none of its lines, must confirm the batch."),

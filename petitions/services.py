@@ -289,10 +289,12 @@ def petition_sign(
     try:
         # A savepoint only inside a caller's transaction: in autocommit (every request) the
         # failed statement leaves nothing behind, and signing stays one round trip.
-        with transaction.atomic() if connection.in_atomic_block else nullcontext():
-            with connection.cursor() as cursor:
-                cursor.execute(_SIGN_AND_FOLLOW_SQL if postgresql else _SIGN_SQL, params)
-                row = cursor.fetchone()
+        with (
+            transaction.atomic() if connection.in_atomic_block else nullcontext(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(_SIGN_AND_FOLLOW_SQL if postgresql else _SIGN_SQL, params)
+            row = cursor.fetchone()
     except IntegrityError as exc:
         # The signature's trigger claims the person's identity key (opencity.identity): the
         # same person was counted already, on paper at a service centre.

@@ -204,10 +204,12 @@ def _vote_in_one_statement(
         try:
             # A savepoint only inside a caller's transaction; a request runs in autocommit and
             # a vote stays one statement.
-            with transaction.atomic() if connection.in_atomic_block else nullcontext():
-                with connection.cursor() as cursor:
-                    cursor.execute(statements.VOTE_STATEMENT_SQL, params)
-                    row = cursor.fetchone()
+            with (
+                transaction.atomic() if connection.in_atomic_block else nullcontext(),
+                connection.cursor() as cursor,
+            ):
+                cursor.execute(statements.VOTE_STATEMENT_SQL, params)
+                row = cursor.fetchone()
         except IntegrityError as exc:
             raise counted_elsewhere(exc, voter, initiative_pk) from None
         if row is None:

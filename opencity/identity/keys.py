@@ -47,7 +47,8 @@ def _secret() -> bytes:
 def rnokpp_check_digit(first_nine: str) -> int:
     """The 10th digit of a РНОКПП from the first nine (weights −1 5 7 9 4 6 10 5 7, mod 11,
     mod 10)."""
-    total = sum(int(digit) * weight for digit, weight in zip(first_nine, RNOKPP_WEIGHTS))
+    digits = first_nine[:9]
+    total = sum(int(d) * w for d, w in zip(digits, RNOKPP_WEIGHTS, strict=True))
     return total % 11 % 10
 
 

@@ -120,8 +120,12 @@ def test_a_clerk_confirms_an_account_holders_identity(client, clerk_a, city_a):
     client.force_login(clerk_a)
     response = client.post(
         reverse("admin:paper_batch_identity"),
-        {"email": "OLENA@example.org", "id_kind": "rnokpp", "id_number": rnokpp(),
-         "city": city_a.pk},
+        {
+            "email": "OLENA@example.org",
+            "id_kind": "rnokpp",
+            "id_number": rnokpp(),
+            "city": city_a.pk,
+        },
     )
     assert response.status_code == 302
     assert PersonKey.objects.get(user=person).source == "clerk"

@@ -67,8 +67,15 @@ def _all_text_in_database() -> str:
     """Every text column of the tables the paper channel and identity keys write."""
     chunks = []
     with connection.cursor() as cursor:
-        for table in ("paper_batch", "paper_line", "identity_countedact", "identity_personkey",
-                      "core_auditentry", "ledger_pending", "ledger_entry"):
+        for table in (
+            "paper_batch",
+            "paper_line",
+            "identity_countedact",
+            "identity_personkey",
+            "core_auditentry",
+            "ledger_pending",
+            "ledger_entry",
+        ):
             cursor.execute(f"SELECT * FROM {table}")  # noqa: S608 - constant names
             for row in cursor.fetchall():
                 chunks.append(" ".join(str(value) for value in row))

@@ -52,9 +52,7 @@ def _race(online, paper) -> dict[str, list]:
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL concurrency")
-def test_a_clerk_and_the_same_person_online_end_with_one_counted_signature(
-    clerk_a, petition
-):
+def test_a_clerk_and_the_same_person_online_end_with_one_counted_signature(clerk_a, petition):
     batch = open_batch(clerk_a, petition=petition)
     outcomes = []
     for _ in range(PEOPLE):
@@ -71,9 +69,11 @@ def test_a_clerk_and_the_same_person_online_end_with_one_counted_signature(
         assert sum(won) == 1, result  # exactly one counted act...
         assert (online if won[1] else paper) == "counted"  # ...and a worded refusal
     assert CountedAct.objects.filter(scope="petition", subject_id=petition.pk).count() == PEOPLE
-    assert Signature.objects.filter(petition=petition).count() + Line.objects.filter(
-        batch=batch
-    ).count() == PEOPLE
+    assert (
+        Signature.objects.filter(petition=petition).count()
+        + Line.objects.filter(batch=batch).count()
+        == PEOPLE
+    )
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL concurrency")

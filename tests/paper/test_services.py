@@ -44,9 +44,7 @@ def test_a_duplicate_on_paper_is_refused_on_its_line(clerk_a, petition):
     assert Line.objects.filter(batch=batch).count() == 1
 
 
-def test_a_person_who_signed_online_is_refused_on_paper_with_the_channel_and_day(
-    clerk_a, petition
-):
+def test_a_person_who_signed_online_is_refused_on_paper_with_the_channel_and_day(clerk_a, petition):
     number = rnokpp()
     person = identified(number)
     petition_sign(petition=petition, user=person)
@@ -82,12 +80,20 @@ def test_an_account_that_signed_before_it_had_a_key_claims_its_signature(clerk_a
 
 def test_the_database_refuses_a_second_act_of_one_person():
     CountedAct.objects.create(
-        scope="petition", subject_id=1, key="a" * 64, channel="paper", line_id=1,
+        scope="petition",
+        subject_id=1,
+        key="a" * 64,
+        channel="paper",
+        line_id=1,
         created_at="2026-03-12T10:00Z",
     )
     with pytest.raises(IntegrityError), transaction.atomic():
         CountedAct.objects.create(
-            scope="petition", subject_id=1, key="a" * 64, channel="online", user_id=7,
+            scope="petition",
+            subject_id=1,
+            key="a" * 64,
+            channel="online",
+            user_id=7,
             created_at="2026-03-12T10:00Z",
         )
 
