@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from contextlib import nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -243,6 +242,10 @@ WHERE p.id = %(petition)s
         WHERE u.id = %(user)s AND u.identity_verified_at IS NOT NULL))
   AND EXISTS (
         SELECT 1 FROM account_emailaddress e WHERE e.user_id = %(user)s AND e.verified)
+  AND NOT EXISTS (
+        SELECT 1 FROM identity_personkey k
+        JOIN identity_countedact c ON c.key = k.key AND c.scope = 'petition'
+        WHERE k.user_id = %(user)s AND c.subject_id = p.id AND c.channel = 'paper')
 ON CONFLICT (petition_id, user_id) DO NOTHING
 RETURNING id
 """
@@ -287,19 +290,17 @@ def petition_sign(
         "notify": notify_on_answer,
     }
     try:
-        # A savepoint only inside a caller's transaction: in autocommit (every request) the
-        # failed statement leaves nothing behind, and signing stays one round trip.
-        with (
-            transaction.atomic() if connection.in_atomic_block else nullcontext(),
-            connection.cursor() as cursor,
-        ):
+        with connection.cursor() as cursor:
             cursor.execute(_SIGN_AND_FOLLOW_SQL if postgresql else _SIGN_SQL, params)
             row = cursor.fetchone()
     except IntegrityError as exc:
-        # The signature's trigger claims the person's identity key (opencity.identity): the
-        # same person was counted already, on paper at a service centre.
+        # The signature's trigger claims the person's identity key (opencity.identity): a
+        # paper line of the same person committed while this statement ran (one already
+        # committed is seen by the statement, which then inserts nothing).
         if not identity.is_counted_twice(exc):
             raise
+        if connection.in_atomic_block:  # the caller's transaction is spoilt: no more reads
+            raise Refused(_("You are already counted here."), code="counted") from None
         raise identity.already_counted(
             scope="petition", subject_id=petition_id, user_id=user.pk
         ) from None
@@ -339,6 +340,8 @@ def _why_not_signed(petition_id: int, user: User) -> Exception:
             ),
             code="identity",
         )
+    if identity.counted_on_paper(scope="petition", subject_id=petition_id, user_id=user.pk):
+        return identity.already_counted(scope="petition", subject_id=petition_id, user_id=user.pk)
     return Refused(_("You have already signed this petition."), code="already")
 
 

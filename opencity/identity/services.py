@@ -58,6 +58,16 @@ def counted_act(scope: str, subject_id: int, key: str) -> CountedAct | None:
     return CountedAct.objects.filter(scope=scope, subject_id=subject_id, key=key).first()
 
 
+def counted_on_paper(*, scope: str, subject_id: int, user_id: int) -> bool:
+    """Whether the account's person is counted for the subject by a paper line."""
+    return CountedAct.objects.filter(
+        scope=scope,
+        subject_id=subject_id,
+        channel=CountedAct.Channel.PAPER,
+        key__in=PersonKey.objects.filter(user_id=user_id).values("key"),
+    ).exists()
+
+
 def _when(act: CountedAct) -> str:
     return date_format(timezone.localtime(act.created_at), "j E Y")
 
