@@ -38,6 +38,7 @@ from initiatives.models import (
 from opencity.accounts.models import User
 from opencity.cities import access
 from opencity.cities.models import City
+from opencity.identity import services as identity
 
 Status = Initiative.Status
 # Statuses anyone may see; a revision in progress or a withdrawn project is the author's.
@@ -293,3 +294,24 @@ def city_activity(date_from: date, date_to: date) -> dict[int, dict]:
         result.setdefault(row["snapshot__programme__city_id"], {"submitted": 0, "funded": 0})
         result[row["snapshot__programme__city_id"]]["funded"] = row["n"]
     return result
+
+
+def paper_votes(initiative_id: int) -> int:
+    """Votes for the project on confirmed paper ballots (the paper app counts them)."""
+    return identity.offline_counts("initiative", [initiative_id]).get(initiative_id, 0)
+
+
+def ballot_counts(programme: Programme, frozen) -> dict | None:
+    """{"online": n, "paper": m} ballots, once counts may be shown (live counts, or results
+    published); None before. A ballot online counts from its first vote."""
+    live = (frozen or programme).live_counts
+    if (
+        not live
+        and not ResultSnapshot.objects.filter(
+            programme=programme, published_at__isnull=False
+        ).exists()
+    ):
+        return None
+    online = Vote.objects.filter(programme=programme, position=1).count()
+    paper = identity.offline_counts("programme", [programme.pk]).get(programme.pk, 0)
+    return {"online": online, "paper": paper, "total": online + paper}

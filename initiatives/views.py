@@ -86,6 +86,7 @@ def programme_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "map_points": selectors.map_points(projects),
             "tile_url": settings.MAP_TILE_URL,
             "tile_attribution": settings.MAP_TILE_ATTRIBUTION,
+            "ballots": selectors.ballot_counts(programme, frozen),
         }
 
     def personal(request: HttpRequest, context: dict) -> dict:
@@ -116,6 +117,12 @@ def initiative_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             services.ballot_check_voter(voter=request.user, programme=programme)
         except Refused as exc:
             refusal = exc.message
+    show_votes = initiative.vote_total is not None and initiative.status in Initiative.ON_BALLOT
+    if show_votes:
+        # Votes from confirmed paper ballots (service centres) count with the online ones.
+        initiative.paper_votes = selectors.paper_votes(initiative.pk)
+        initiative.online_votes = initiative.vote_total
+        initiative.vote_total += initiative.paper_votes
     context = {
         "initiative": initiative,
         "programme": programme,
@@ -124,8 +131,7 @@ def initiative_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         "photos": selectors.public_photos(initiative),
         "tile_url": settings.MAP_TILE_URL,
         "tile_attribution": settings.MAP_TILE_ATTRIBUTION,
-        "show_votes": initiative.vote_total is not None
-        and initiative.status in Initiative.ON_BALLOT,
+        "show_votes": show_votes,
         "ballot": ballot,
         "refusal": refusal,
         "is_author": request.user.is_authenticated and initiative.author_id == request.user.pk,

@@ -84,9 +84,11 @@ INSTALLED_APPS = [
     "opencity.accounts",
     "opencity.cities",
     "opencity.notifications",
+    "opencity.identity",
     "members",
     "petitions",
     "initiatives",
+    "paper",
     "academy",
     "problems",
 ]
@@ -283,6 +285,22 @@ LEDGER_ORIGIN = env_str(
 )
 if "+" in LEDGER_ORIGIN or any(ch.isspace() for ch in LEDGER_ORIGIN):
     raise ImproperlyConfigured("LEDGER_ORIGIN may not contain '+' or spaces.")
+
+# --- Identity keys (opencity/identity) --------------------------------------------------------
+# The secret of the HMAC that turns a tax number (РНОКПП) or document number into the key
+# that makes one person count once per petition or budget, online and on paper. Never in the
+# database or the repository; required in production (at least 32 bytes, base64). Changing it
+# makes every stored key unmatchable: keep it like LEDGER_SIGNING_KEY, secret and backed up.
+IDENTITY_HMAC_KEY = env_str("IDENTITY_HMAC_KEY", None)
+if PRODUCTION and not IDENTITY_HMAC_KEY:
+    raise ImproperlyConfigured("IDENTITY_HMAC_KEY is required in production.")
+if IDENTITY_HMAC_KEY:
+    try:
+        _identity_secret = base64.b64decode(IDENTITY_HMAC_KEY, validate=True)
+    except ValueError as exc:
+        raise ImproperlyConfigured("IDENTITY_HMAC_KEY must be base64.") from exc
+    if len(_identity_secret) < 32:
+        raise ImproperlyConfigured("IDENTITY_HMAC_KEY must be at least 32 bytes, base64-encoded.")
 
 # --- Accounts and allauth --------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

@@ -1,3 +1,4 @@
+import logging
 import uuid
 from datetime import date
 
@@ -8,8 +9,13 @@ from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.translation import get_language
 
+from opencity.core import Refused
 from opencity.core.services import queue_rendered_email
+from opencity.identity.keys import DocumentType
+from opencity.identity.services import person_key_confirm
 from opencity.proxies import client_address
+
+logger = logging.getLogger(__name__)
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -110,3 +116,21 @@ def store_identity_claims(user, provider: str, claims: dict) -> None:
             "verified_address",
         ]
     )
+    store_identity_key(user, provider, claims)
+
+
+# Claims that carry the tax number (РНОКПП): BankID NBU's `drfocode`, ID.gov.ua's `drfo`.
+TAX_NUMBER_CLAIMS = ("drfocode", "drfo", "rnokpp", "tax_id")
+
+
+def store_identity_key(user, provider: str, claims: dict) -> None:
+    """Give the account the identity key of the provider's tax-number claim (only the keyed
+    hash is stored, see opencity.identity). A clash (the number is another account's, or the
+    account has another one) never stops the login: it is logged for staff."""
+    number = next((str(claims[name]) for name in TAX_NUMBER_CLAIMS if claims.get(name)), "")
+    if not number:
+        return
+    try:
+        person_key_confirm(user=user, kind=DocumentType.RNOKPP, number=number, source="provider")
+    except Refused as refusal:
+        logger.warning("identity key of user %s not stored: %s", user.pk, refusal.code)
