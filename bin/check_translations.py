@@ -12,7 +12,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SKIP = shutil.ignore_patterns(
-    ".git", ".venv", "node_modules", "var", "media", "staticfiles", "__pycache__", "*.mo", "bench", "tests"
+    ".git",
+    ".venv",
+    "node_modules",
+    "var",
+    "media",
+    "staticfiles",
+    "__pycache__",
+    "*.mo",
+    "bench",
+    "tests",
 )
 
 
