@@ -70,7 +70,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_etags
 from django.utils.translation import get_language
 
-from opencity.cache import redis_breaker
+from opencity.cache import REDIS_ERRORS, redis_breaker
 
 logger = logging.getLogger(__name__)
 
@@ -446,5 +446,10 @@ def reset_health() -> None:
 
 
 def _cache_failed(exc: Exception) -> None:
-    """A cache error seen here opens the shared breaker, like one seen by the backend."""
-    redis_breaker.failure(exc)
+    """Redis not answering, seen here, opens the shared breaker as if the backend had seen
+    it. Any other error (a value that cannot be stored) is this page's alone: logged, and
+    the page served uncached."""
+    if isinstance(exc, REDIS_ERRORS):
+        redis_breaker.failure(exc)
+    else:
+        logger.warning("page cache: %s; page served uncached", type(exc).__name__)
