@@ -111,6 +111,8 @@ class SessionAdmin(AcademyStaffAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
+        if change:  # a new date, time or place reaches the people who follow the session
+            services.session_changed(session=obj, actor=request.user, changed=form.changed_data)
         # More seats (or a fixed mistake) should reach the waitlist now, not at the next pass.
         from academy.tasks import promote_waitlist
 

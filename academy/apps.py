@@ -54,7 +54,9 @@ class AcademyConfig(AppConfig):
         from opencity.ledger.registry import register_decision
 
         # The waitlist in the public ledger: registrations (seated or waitlisted), cancellations
-        # and promotions, by registration number only, so nobody can reorder it unseen.
-        register_decision("academy.registration.registered")
-        register_decision("academy.registration.cancelled")
-        register_decision("academy.registration.promoted")
+        # and promotions, by registration number, session and place on the waitlist (never the
+        # person), so nobody can reorder a waitlist unseen.
+        place = ("session", "waitlist_position")
+        register_decision("academy.registration.registered", data_keys=place)
+        register_decision("academy.registration.cancelled", data_keys=place)
+        register_decision("academy.registration.promoted", data_keys=place)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as gettext_now
 from django.utils.translation import gettext_lazy as _
 
 from academy.models import Registration, Session
@@ -19,6 +24,63 @@ def session_cancelled(session: Session, *, told: list[int]) -> None:
         city=session.city_id,
         told=told,
     )
+
+
+def session_changed(session: Session, change_id: int, *, fields: list[str]) -> None:
+    """A session's date, time or place changed (`change_id`: its audit entry, so each change
+    is one event). Followers hear what changed at their own pace; the venue and meeting link
+    themselves stay on the session page, for registered people only."""
+    notifications.emit(
+        "academy.session_changed",
+        session,
+        key=f"academy:session:{session.pk}:changed:{change_id}",
+        city=session.city_id,
+        data={
+            "change": "changed",
+            "fields": fields,
+            "starts_at": session.starts_at.isoformat(),
+            "ends_at": session.ends_at.isoformat(),
+            "city": session.city_id,
+        },
+    )
+
+
+def describe_session_change(data: dict) -> str:
+    """What changed, in the recipient's language (called under their language), Kyiv time."""
+    from opencity.cities.models import City
+
+    if data.get("change") != "changed":
+        return gettext_now("The session has been cancelled.")
+    fields = set(data.get("fields", []))
+    sentences = []
+    if fields & {"starts_at", "ends_at"}:
+        starts = timezone.localtime(datetime.fromisoformat(data["starts_at"]))
+        ends = timezone.localtime(datetime.fromisoformat(data["ends_at"]))
+        sentences.append(
+            gettext_now(
+                "The session has been moved: it now takes place on %(day)s, %(from)s–%(to)s."
+            )
+            % {
+                "day": date_format(starts, "j E Y"),
+                "from": date_format(starts, "H:i"),
+                "to": date_format(ends, "H:i"),
+            }
+        )
+    if "city" in fields:
+        city = City.objects.filter(pk=data.get("city")).first()
+        sentences.append(
+            gettext_now("It now takes place in %(city)s.") % {"city": city.full_name}
+            if city
+            else gettext_now("It now takes place online.")
+        )
+    if fields & {"venue", "meeting_url"}:
+        sentences.append(
+            gettext_now(
+                "The venue or meeting link has changed: registered participants see it on the "
+                "session page."
+            )
+        )
+    return " ".join(sentences) or gettext_now("The session has changed.")
 
 
 def visible_sessions(user: User) -> QuerySet[Session]:
@@ -41,7 +103,8 @@ def register() -> None:
             "academy.session_changed",
             "academy",
             _("Changes to academy sessions I follow"),
-            _("The session has been cancelled."),
+            _("The session has changed."),
+            describe=describe_session_change,
         )
     )
     registry.register_followable(

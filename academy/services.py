@@ -136,6 +136,8 @@ def register(
             actor=user,
             city=City(pk=city_id) if city_id else None,
             to_state=status,
+            # Public in the ledger: the session and the place on its waitlist (None: seated).
+            data={"session": session.pk, "waitlist_position": position},
         )
         notifications.auto_follow(user, session)
     return registration
@@ -173,6 +175,7 @@ def registration_cancel(*, registration_id: int, user: User, now: datetime | Non
             action="academy.registration.cancelled",
             actor=user,
             city=registration.city_id,
+            data={"session": session.pk, "waitlist_position": registration.waitlist_position},
             waitlist_position=None,
             cancelled_at=now,
         )
@@ -217,6 +220,10 @@ def waitlist_promote(*, session_id: int, now: datetime | None = None) -> list[in
                     to=Status.SEATED,
                     action="academy.registration.promoted",
                     city=registration.city_id,
+                    data={
+                        "session": session.pk,
+                        "waitlist_position": registration.waitlist_position,
+                    },
                     waitlist_position=None,
                     promoted_at=now,
                 )
@@ -291,6 +298,29 @@ def session_cancel(*, session_id: int, actor: User | None, reason: str = "") -> 
             )
         notices.session_cancelled(session, told=[r.user_id for r in people])
     return notified
+
+
+# Changes of a scheduled session that people who follow it hear about.
+SESSION_CHANGE_FIELDS = ("starts_at", "ends_at", "city", "venue", "meeting_url")
+
+
+def session_changed(*, session: Session, actor: User | None, changed: list[str]) -> bool:
+    """Record that a session's date, time or place changed and tell its followers (each once,
+    at their pace). Call inside the transaction that saved the change (the admin's); `changed`
+    are the names of the fields it changed. Other fields (seats, trainers) are not news; a
+    cancelled or finished session tells nobody. Returns whether an event was recorded."""
+    fields = [name for name in SESSION_CHANGE_FIELDS if name in changed]
+    if not fields or session.is_cancelled or session.ends_at <= timezone.now():
+        return False
+    entry = audit(
+        obj=session,
+        action="academy.session.changed",
+        actor=actor,
+        city=session.city,
+        data={"fields": fields},
+    )
+    notices.session_changed(session, entry.pk, fields=fields)
+    return True
 
 
 # --- reminders ------------------------------------------------------------------------------

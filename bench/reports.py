@@ -46,7 +46,7 @@ os.environ.update(
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _surveys_common import measure_surveys, populate_surveys  # noqa: E402
+from _surveys_common import measure_surveys, populate_surveys, staff_client  # noqa: E402
 
 warnings.filterwarnings("ignore", message="No directory at")  # collectstatic is not needed here
 
@@ -364,10 +364,8 @@ def p95(values: list[float]) -> float:
 
 def measure(director, runs: int, today: date) -> None:
     from django.db import connection
-    from django.test import Client
 
-    client = Client()
-    client.force_login(director)
+    client = staff_client(director)
     last_year = today.year - 1
     cases = [
         ("membership", {}),  # default: five calendar years, monthly

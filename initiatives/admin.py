@@ -14,13 +14,15 @@ from django.contrib import admin, messages
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.forms.models import BaseInlineFormSet
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from initiatives import services
-from initiatives.forms import ExtendStageForm, ReviewForm
+from initiatives.forms import ExtendStageForm, PhotoHideForm, ReviewForm
 from initiatives.models import (
     FROZEN_PROGRAMME_FIELDS,
     Category,
@@ -29,6 +31,7 @@ from initiatives.models import (
     ImplementationUpdate,
     Initiative,
     InitiativeForReview,
+    InitiativePhoto,
     Programme,
     ResultRow,
     ResultSnapshot,
@@ -340,6 +343,32 @@ INITIATIVE_FIELDS = (
 )
 
 
+class PhotoInline(ReadOnlyInline):
+    model = InitiativePhoto
+    fields = ("preview", "hidden", "processed_at", "tools_")
+    readonly_fields = fields
+
+    @admin.display(description=_("photo"))
+    def preview(self, obj):
+        if obj.thumbnail:
+            return format_html('<img src="{}" alt="" width="120">', obj.thumbnail.url)
+        if obj.processed_at:
+            return gettext("cannot be read")
+        return gettext("being processed")
+
+    @admin.display(description=_("actions"))
+    def tools_(self, obj):
+        return format_html(
+            '<a href="{}">{}</a> · <a href="{}">{}</a>',
+            reverse("admin:initiatives_initiative_photo_hide", args=[obj.initiative_id, obj.pk]),
+            gettext("Show") if obj.hidden else gettext("Hide…"),
+            reverse(
+                "admin:initiatives_initiative_photo_original", args=[obj.initiative_id, obj.pk]
+            ),
+            gettext("Original (with camera data)"),
+        )
+
+
 @admin.register(Initiative)
 class InitiativeAdmin(CityScopedAdmin):
     city_field = "programme__city"
@@ -350,7 +379,7 @@ class InitiativeAdmin(CityScopedAdmin):
     list_select_related = ("programme", "category")
     readonly_fields = (*INITIATIVE_FIELDS, "tools")
     fields = ("tools", *INITIATIVE_FIELDS)
-    inlines = (CostLineInline, ImplementationUpdateInline)
+    inlines = (CostLineInline, PhotoInline, ImplementationUpdateInline)
     date_hierarchy = "submitted_at"
 
     def has_add_permission(self, request):
@@ -385,8 +414,52 @@ class InitiativeAdmin(CityScopedAdmin):
                 self.admin_site.admin_view(self.report_view),
                 name="initiatives_initiative_report",
             ),
+            path(
+                "<int:pk>/photos/<int:photo_pk>/hide/",
+                self.admin_site.admin_view(self.photo_hide_view),
+                name="initiatives_initiative_photo_hide",
+            ),
+            path(
+                "<int:pk>/photos/<int:photo_pk>/original/",
+                self.admin_site.admin_view(self.photo_original_view),
+                name="initiatives_initiative_photo_original",
+            ),
             *super().get_urls(),
         ]
+
+    def _photo(self, request, pk: int, photo_pk: int) -> InitiativePhoto:
+        """A photo of an initiative of the clerk's city (404 for another city's)."""
+        initiative = self.get_object_for_staff(
+            request,
+            pk,
+            roles=REVIEWERS,
+            queryset=Initiative.objects.select_related("programme__city"),
+        )
+        photo = get_object_or_404(InitiativePhoto, pk=photo_pk, initiative=initiative)
+        photo.initiative = initiative
+        return photo
+
+    def photo_hide_view(self, request, pk, photo_pk):
+        photo = self._photo(request, pk, photo_pk)
+        title = gettext("Show the photo again") if photo.hidden else gettext("Hide the photo")
+        return self.form_page(
+            request,
+            form=PhotoHideForm(request.POST or None),
+            act=lambda data: services.photo_hide(
+                photo=photo, actor=request.user, reason=data["reason"], hidden=not photo.hidden
+            ),
+            title=f"{title}: {photo.initiative.title}",
+            success=gettext("Done; the change is in the audit log."),
+            redirect_to=reverse("admin:initiatives_initiative_change", args=[pk]),
+        )
+
+    def photo_original_view(self, request, pk, photo_pk):
+        """The original as uploaded (camera data included): staff of the city only."""
+        photo = self._photo(request, pk, photo_pk)
+        response = FileResponse(photo.original.open("rb"), content_type="application/octet-stream")
+        response["Content-Disposition"] = f'attachment; filename="photo-{photo.pk}-original"'
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
 
     def _initiative_page(self, request, pk, *, form_class, act, title, success, redirect_to):
         """Review and implementation pages: reviewers of the initiative's city only."""

@@ -8,8 +8,10 @@ from django import forms
 from django.forms import BaseFormSet, formset_factory
 from django.utils.translation import gettext_lazy as _
 
+from initiatives import photos as project_photos
 from initiatives.models import Initiative, Programme, Stage
 from initiatives.services import CostLineInput
+from opencity import images
 from opencity.formats import money
 from opencity.forms import AmountField, clean_plain_text
 
@@ -44,6 +46,14 @@ class InitiativeForm(forms.Form):
         min_value=Decimal("-180"),
         max_value=Decimal("180"),
         help_text=_("Optional, for example 25.325383."),
+    )
+    photos = images.PhotosField(
+        max_photos=project_photos.MAX_PHOTOS,
+        limits=project_photos.limits,
+        label=_("Photos of the place"),
+        help_text=images.photos_help_text(
+            project_photos.MAX_PHOTOS, project_photos.PHOTO_MAX_BYTES
+        ),
     )
 
     def __init__(self, *args, programme: Programme, **kwargs):
@@ -124,8 +134,11 @@ CostLineFormSet = formset_factory(
 )
 
 
-def submission_forms(programme: Programme, data=None, initiative: Initiative | None = None):
-    """The initiative form and its cost-line formset, bound to `data` or to `initiative`."""
+def submission_forms(
+    programme: Programme, data=None, initiative: Initiative | None = None, files=None
+):
+    """The initiative form and its cost-line formset, bound to `data` (and the uploaded
+    `files`) or to `initiative`."""
     initial, lines = None, None
     if initiative is not None and data is None:
         initial = {
@@ -142,7 +155,7 @@ def submission_forms(programme: Programme, data=None, initiative: Initiative | N
             {"description": line.description, "amount": line.amount}
             for line in initiative.cost_lines.all()
         ]
-    form = InitiativeForm(data, programme=programme, initial=initial)
+    form = InitiativeForm(data, files, programme=programme, initial=initial)
     formset = CostLineFormSet(data, initial=lines, prefix="lines")
     return form, formset
 
@@ -226,3 +239,14 @@ class NotifyForm(forms.Form):
         label=_("E-mail me when the results are published and when my projects are built"),
         required=False,
     )
+
+
+class PhotoHideForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Recorded in the audit log."),
+    )
+
+    def clean_reason(self):
+        return clean_plain_text(self.cleaned_data["reason"])

@@ -6,6 +6,7 @@ voting, tally, publication) live in `initiatives/services.py`.
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from decimal import Decimal
 
@@ -15,6 +16,8 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from opencity.cities.storage import PrivateStorage
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
@@ -306,6 +309,52 @@ class Initiative(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("initiatives:detail", args=[self.programme.slug, self.pk])
+
+
+def photo_original_upload_to(instance, filename: str) -> str:
+    # Never reuse the uploader's file name: it may carry personal data.
+    return f"initiatives/originals/{uuid.uuid4().hex}"
+
+
+class InitiativePhoto(models.Model):
+    """A photo of the project's place, uploaded by its author. The original (with its EXIF
+    and GPS) stays in private storage; the public image and the thumbnail, re-encoded as
+    JPEG without any metadata, are made by a Celery task (opencity.images), and only a photo
+    with both, not hidden by staff, is ever shown."""
+
+    initiative = models.ForeignKey(
+        Initiative, verbose_name=_("initiative"), on_delete=models.CASCADE, related_name="photos"
+    )
+    original = models.FileField(
+        _("original"), storage=PrivateStorage(), upload_to=photo_original_upload_to
+    )
+    image = models.ImageField(_("public image"), upload_to="initiatives/photos/", blank=True)
+    thumbnail = models.ImageField(_("thumbnail"), upload_to="initiatives/thumbs/", blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    hidden = models.BooleanField(_("hidden from the public"), default=False)
+    created_at = models.DateTimeField(_("uploaded"), auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("project photo")
+        verbose_name_plural = _("project photos")
+        ordering = ["initiative", "id"]
+        indexes = [
+            # The sweep of photos whose task a broker outage lost.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(processed_at__isnull=True),
+                name="initiativephoto_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"photo {self.pk} of initiative {self.initiative_id}"
+
+    @property
+    def is_public(self) -> bool:
+        return bool(self.processed_at and self.image and self.thumbnail and not self.hidden)
 
 
 class CostLine(models.Model):

@@ -6,7 +6,15 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from initiatives.models import Ballot, Initiative, Programme, ResultSnapshot, Stage, Vote
+from initiatives.models import (
+    Ballot,
+    EligibilityCheck,
+    Initiative,
+    Programme,
+    ResultSnapshot,
+    Stage,
+    Vote,
+)
 from opencity import notifications
 from opencity.accounts.models import User
 from opencity.notifications import registry
@@ -71,7 +79,18 @@ def export(user: User) -> dict:
             .order_by("pk")
             .values("initiative_id", "initiative__title", "programme__title", "created_at")
         ),
+        "eligibility_checks": list(
+            EligibilityCheck.objects.filter(user=user)
+            .order_by("pk")
+            .values("city__name_uk", "birth_date", "resident", "document", "checked_at")
+        ),
     }
+
+
+def erase(user: User, remove_public_name: bool) -> None:
+    """Votes stay counted; the clerks' checks of age and residence (a birth date, the
+    document seen) go with the person."""
+    EligibilityCheck.objects.filter(user=user).delete()
 
 
 def register() -> None:
@@ -119,4 +138,4 @@ def register() -> None:
             lambda initiative: initiative.programme.city_id,
         )
     )
-    registry.register_data(registry.DataContribution("initiatives", export))
+    registry.register_data(registry.DataContribution("initiatives", export, erase))

@@ -15,4 +15,9 @@ BEAT_SCHEDULE: dict = {
         "task": "initiatives.tasks.sweep_voter_notifications",
         "schedule": 300.0,
     },
+    # Project photos whose processing task a broker outage lost.
+    "initiatives-process-pending-photos": {
+        "task": "initiatives.tasks.process_pending_photos",
+        "schedule": 300.0,
+    },
 }

@@ -9,6 +9,7 @@ from datetime import date
 
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import (
+    Avg,
     Case,
     Count,
     Exists,
@@ -21,12 +22,14 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone
 
 from initiatives.explanations import explanation
 from initiatives.models import (
     Ballot,
     Initiative,
+    InitiativePhoto,
     Programme,
     ResultRow,
     ResultSnapshot,
@@ -35,6 +38,7 @@ from initiatives.models import (
 from opencity.accounts.models import User
 from opencity.cities import access
 from opencity.cities.models import City
+from opencity.identity import services as identity
 
 Status = Initiative.Status
 # Statuses anyone may see; a revision in progress or a withdrawn project is the author's.
@@ -101,6 +105,77 @@ def initiative_for_viewer(
     ):
         return initiative
     return None
+
+
+# Projects on the programme's map and its list: everything public except the rejected.
+MAP_STATUSES = (Status.SUBMITTED, Status.ACCEPTED, Status.FUNDED, Status.NOT_FUNDED)
+
+
+def public_photos(initiative: Initiative) -> list[InitiativePhoto]:
+    """Photos anyone may see: processed (no camera data) and not hidden by staff."""
+    return list(
+        initiative.photos.filter(processed_at__isnull=False, hidden=False)
+        .exclude(image="")
+        .exclude(thumbnail="")
+    )
+
+
+def map_projects(programme: Programme) -> list[dict]:
+    """The programme's public projects for its map and the list beside it (the accessible
+    path): place, first public photo, link. Two queries whatever the number of projects;
+    no vote counts (they may be hidden until the tally)."""
+    first_photo = (
+        InitiativePhoto.objects.filter(
+            initiative_id=OuterRef("pk"), processed_at__isnull=False, hidden=False
+        )
+        .exclude(thumbnail="")
+        .order_by("id")
+        .values("thumbnail")[:1]
+    )
+    rows = (
+        Initiative.objects.filter(programme=programme, status__in=MAP_STATUSES)
+        .select_related("category", "district")
+        .annotate(thumb=Subquery(first_photo))
+        .order_by("category__position", "category__name", "title", "pk")
+    )
+    storage = InitiativePhoto._meta.get_field("thumbnail").storage
+    return [
+        {
+            "id": row.pk,
+            "title": row.title,
+            "url": reverse("initiatives:detail", args=[programme.slug, row.pk]),
+            "address": row.address,
+            "category": row.category.name,
+            "district": row.district.name if row.district else "",
+            "status": row.status,
+            "status_label": str(row.get_status_display()),
+            "cost": row.total_cost,
+            "lat": float(row.latitude) if row.latitude is not None else None,
+            "lon": float(row.longitude) if row.longitude is not None else None,
+            "thumb": storage.url(row.thumb) if row.thumb else "",
+        }
+        for row in rows
+    ]
+
+
+def programme_center(programme: Programme) -> str:
+    """ "lat,lon" in the middle of the programme's placed projects (where the proposal form's
+    map opens), or "" when none has a place yet."""
+    middle = Initiative.objects.filter(programme=programme, latitude__isnull=False).aggregate(
+        lat=Avg("latitude"), lon=Avg("longitude")
+    )
+    if middle["lat"] is None:
+        return ""
+    return f"{middle['lat']:.6f},{middle['lon']:.6f}"
+
+
+def map_points(projects: list[dict]) -> list[dict]:
+    """What the map script needs (json_script): projects with a place."""
+    return [
+        {k: p[k] for k in ("id", "title", "url", "lat", "lon", "thumb", "address")}
+        for p in projects
+        if p["lat"] is not None
+    ]
 
 
 def initiatives_by_author(user: User, programme: Programme) -> QuerySet[Initiative]:
@@ -219,3 +294,24 @@ def city_activity(date_from: date, date_to: date) -> dict[int, dict]:
         result.setdefault(row["snapshot__programme__city_id"], {"submitted": 0, "funded": 0})
         result[row["snapshot__programme__city_id"]]["funded"] = row["n"]
     return result
+
+
+def paper_votes(initiative_id: int) -> int:
+    """Votes for the project on confirmed paper ballots (the paper app counts them)."""
+    return identity.offline_counts("initiative", [initiative_id]).get(initiative_id, 0)
+
+
+def ballot_counts(programme: Programme, frozen) -> dict | None:
+    """{"online": n, "paper": m} ballots, once counts may be shown (live counts, or results
+    published); None before. A ballot online counts from its first vote."""
+    live = (frozen or programme).live_counts
+    if (
+        not live
+        and not ResultSnapshot.objects.filter(
+            programme=programme, published_at__isnull=False
+        ).exists()
+    ):
+        return None
+    online = Vote.objects.filter(programme=programme, position=1).count()
+    paper = identity.offline_counts("programme", [programme.pk]).get(programme.pk, 0)
+    return {"online": online, "paper": paper, "total": online + paper}

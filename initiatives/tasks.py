@@ -70,3 +70,18 @@ def sweep_voter_notifications() -> int:
     for update_id in updates:
         send_now(notify_voters_of_completion, update_id)
     return len(snapshots) + len(updates)
+
+
+@shared_task(bind=True, autoretry_for=(OSError,), retry_backoff=2, max_retries=5)
+def process_photo(self, photo_id: int) -> bool:
+    """Publish one project photo without its camera data (idempotent)."""
+    return services.photo_process(photo_id)
+
+
+@shared_task
+def process_pending_photos() -> int:
+    """Beat: re-queue photos whose task a broker outage lost."""
+    ids = services.pending_photo_ids()
+    for photo_id in ids:
+        send_now(process_photo, photo_id)
+    return len(ids)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AnonymousUser
@@ -71,6 +72,7 @@ def programme_detail(request: HttpRequest, slug: str) -> HttpResponse:
     def build() -> dict:
         programme = _programme(slug)
         frozen = services.frozen_rules(programme)
+        projects = selectors.map_projects(programme)
         return {
             "programme": programme,
             "frozen": frozen,
@@ -80,6 +82,11 @@ def programme_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "stage": programme.stage,
             "Stage": Stage,
             "snapshot": selectors.latest_snapshot(programme),
+            "projects": projects,
+            "map_points": selectors.map_points(projects),
+            "tile_url": settings.MAP_TILE_URL,
+            "tile_attribution": settings.MAP_TILE_ATTRIBUTION,
+            "ballots": selectors.ballot_counts(programme, frozen),
         }
 
     def personal(request: HttpRequest, context: dict) -> dict:
@@ -110,13 +117,21 @@ def initiative_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             services.ballot_check_voter(voter=request.user, programme=programme)
         except Refused as exc:
             refusal = exc.message
+    show_votes = initiative.vote_total is not None and initiative.status in Initiative.ON_BALLOT
+    if show_votes:
+        # Votes from confirmed paper ballots (service centres) count with the online ones.
+        initiative.paper_votes = selectors.paper_votes(initiative.pk)
+        initiative.online_votes = initiative.vote_total
+        initiative.vote_total += initiative.paper_votes
     context = {
         "initiative": initiative,
         "programme": programme,
         "lines": initiative.cost_lines.all(),
         "updates": initiative.implementation_updates.all(),
-        "show_votes": initiative.vote_total is not None
-        and initiative.status in Initiative.ON_BALLOT,
+        "photos": selectors.public_photos(initiative),
+        "tile_url": settings.MAP_TILE_URL,
+        "tile_attribution": settings.MAP_TILE_ATTRIBUTION,
+        "show_votes": show_votes,
         "ballot": ballot,
         "refusal": refusal,
         "is_author": request.user.is_authenticated and initiative.author_id == request.user.pk,
@@ -140,7 +155,16 @@ def _submission_page(
     return render(
         request,
         "initiatives/submit.html",
-        {"programme": programme, "form": form, "formset": formset, "initiative": initiative},
+        {
+            "programme": programme,
+            "form": form,
+            "formset": formset,
+            "initiative": initiative,
+            "existing_photos": initiative.photos.count() if initiative else 0,
+            "center": selectors.programme_center(programme),
+            "tile_url": settings.MAP_TILE_URL,
+            "tile_attribution": settings.MAP_TILE_ATTRIBUTION,
+        },
         status=status,
     )
 
@@ -151,7 +175,7 @@ def initiative_submit(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method != "POST":
         form, formset = submission_forms(programme)
         return _submission_page(request, programme, form, formset)
-    form, formset = submission_forms(programme, request.POST)
+    form, formset = submission_forms(programme, request.POST, files=request.FILES)
     if form.is_valid() and formset.is_valid() and check_total_against_category(form, formset):
         if not ratelimit.allow_request("file", request):
             return ratelimit.too_many(request)
@@ -169,6 +193,7 @@ def initiative_submit(request: HttpRequest, slug: str) -> HttpResponse:
                 latitude=data.get("latitude"),
                 longitude=data.get("longitude"),
                 cost_lines=formset.lines(),
+                photos=data["photos"],
             )
         except Refused as exc:
             refusal_to_form(form, exc)
@@ -189,7 +214,7 @@ def initiative_revise(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     if request.method != "POST":
         form, formset = submission_forms(programme, initiative=initiative)
         return _submission_page(request, programme, form, formset, initiative)
-    form, formset = submission_forms(programme, request.POST)
+    form, formset = submission_forms(programme, request.POST, files=request.FILES)
     if form.is_valid() and formset.is_valid() and check_total_against_category(form, formset):
         data = form.cleaned_data
         try:
@@ -205,6 +230,7 @@ def initiative_revise(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
                 latitude=data.get("latitude"),
                 longitude=data.get("longitude"),
                 cost_lines=formset.lines(),
+                photos=data["photos"],
             )
         except Refused as exc:
             refusal_to_form(form, exc)

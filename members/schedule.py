@@ -16,4 +16,9 @@ BEAT_SCHEDULE: dict = {
         "task": "members.tasks.send_survey_reminders",
         "schedule": crontab(hour=9, minute=30),
     },
+    # Idempotent: survey results recounted where a submission's own count was lost.
+    "members-survey-counts": {
+        "task": "members.tasks.count_stale_survey_results",
+        "schedule": 600.0,
+    },
 }

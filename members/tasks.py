@@ -23,3 +23,20 @@ def send_survey_reminders() -> int:
     from members.surveys.services import reminders_send
 
     return reminders_send()
+
+
+@shared_task(name="members.tasks.count_survey_results")
+def count_survey_results(wave_id: int) -> None:
+    """Rebuild a wave's pre-counted results (queued on commit by each submission). Idempotent:
+    the counts are replaced whole from the answers, so a second run changes nothing."""
+    from members.surveys.counting import results_count
+
+    results_count(wave_id=wave_id)
+
+
+@shared_task(name="members.tasks.count_stale_survey_results")
+def count_stale_survey_results() -> int:
+    """Beat pass: recount the waves whose answers changed since their last count."""
+    from members.surveys.counting import count_stale
+
+    return count_stale()

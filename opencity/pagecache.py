@@ -136,6 +136,14 @@ def invalidate(*tags: str) -> None:
     transaction.on_commit(bump, robust=True)
 
 
+def tag_versions(*tags: str) -> tuple:
+    """The current versions of `tags` (None for a tag never invalidated), one cache read: a
+    key part for data derived from what the tags cover (e.g. a count shared by the pages of a
+    list), so that data changes with the pages. Raises on a cache error."""
+    found = cache.get_many([version_key(tag) for tag in tags])
+    return tuple(found.get(version_key(tag)) for tag in tags)
+
+
 # --- the view helper ----------------------------------------------------------------------
 
 

@@ -84,9 +84,11 @@ INSTALLED_APPS = [
     "opencity.accounts",
     "opencity.cities",
     "opencity.notifications",
+    "opencity.identity",
     "members",
     "petitions",
     "initiatives",
+    "paper",
     "academy",
     "problems",
 ]
@@ -284,6 +286,22 @@ LEDGER_ORIGIN = env_str(
 if "+" in LEDGER_ORIGIN or any(ch.isspace() for ch in LEDGER_ORIGIN):
     raise ImproperlyConfigured("LEDGER_ORIGIN may not contain '+' or spaces.")
 
+# --- Identity keys (opencity/identity) --------------------------------------------------------
+# The secret of the HMAC that turns a tax number (РНОКПП) or document number into the key
+# that makes one person count once per petition or budget, online and on paper. Never in the
+# database or the repository; required in production (at least 32 bytes, base64). Changing it
+# makes every stored key unmatchable: keep it like LEDGER_SIGNING_KEY, secret and backed up.
+IDENTITY_HMAC_KEY = env_str("IDENTITY_HMAC_KEY", None)
+if PRODUCTION and not IDENTITY_HMAC_KEY:
+    raise ImproperlyConfigured("IDENTITY_HMAC_KEY is required in production.")
+if IDENTITY_HMAC_KEY:
+    try:
+        _identity_secret = base64.b64decode(IDENTITY_HMAC_KEY, validate=True)
+    except ValueError as exc:
+        raise ImproperlyConfigured("IDENTITY_HMAC_KEY must be base64.") from exc
+    if len(_identity_secret) < 32:
+        raise ImproperlyConfigured("IDENTITY_HMAC_KEY must be at least 32 bytes, base64-encoded.")
+
 # --- Accounts and allauth --------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 # Django's and allauth's backends, with a faster user load (see opencity/accounts/backends.py).
@@ -331,7 +349,8 @@ SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 SOCIALACCOUNT_AUTO_SIGNUP = True
 # A stronger identity provider (BankID / ID.gov.ua through an OpenID Connect broker) is switched
 # on by configuration alone: set the four OIDC_* variables. Users who log in through it are
-# marked as identified (User.identity_verified_at).
+# marked as identified (User.identity_verified_at); a first login whose verified e-mail is an
+# existing account's is linked to it after the person confirms (opencity/accounts/oidc.py).
 OIDC_PROVIDER_ID = env_str("OIDC_PROVIDER_ID", None)
 SOCIALACCOUNT_PROVIDERS = {}
 if OIDC_PROVIDER_ID:
@@ -496,6 +515,8 @@ RATE_LIMITS = {
     # Following and unfollowing; asking for a copy of one's data.
     "follow": (env_int("RATE_LIMIT_FOLLOW_PER_MINUTE", 30, min_value=1), 60),
     "data_export": (env_int("RATE_LIMIT_DATA_EXPORT_PER_DAY", 5, min_value=1), 86400),
+    # Password attempts when linking an identity-provider login to an existing account.
+    "identity_link": (env_int("RATE_LIMIT_IDENTITY_LINK_PER_HOUR", 10, min_value=1), 3600),
 }
 # The same actions from one client address (people behind one NAT): this many times the above.
 RATE_LIMIT_ADDRESS_FACTOR = env_int("RATE_LIMIT_ADDRESS_FACTOR", 10, min_value=1)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("health/", views.health, name="health"),
     path("accounts/profile/", views.profile, name="profile"),
+    path("accounts/", include("opencity.accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("account/", include("opencity.notifications.urls")),
     path("i18n/setlang/", views.set_language, name="set_language"),

@@ -145,6 +145,8 @@ class Petition(models.Model):
     answered_on_time = models.BooleanField(_("answered on time"), null=True, blank=True)
     # Written only by the tally.
     signature_count = models.PositiveIntegerField(_("signatures"), default=0)
+    # Of those, the ones entered from paper at a service centre (paper/); also the tally's.
+    paper_signature_count = models.PositiveIntegerField(_("of them on paper"), default=0)
     # Full-text document of title and text, kept by a PostgreSQL trigger (migration 0005);
     # NULL on SQLite, where search falls back to a case-insensitive match.
     search_document = SearchVectorField(null=True, editable=False)
@@ -211,6 +213,10 @@ class Petition(models.Model):
     @property
     def is_public(self) -> bool:
         return self.status in self.PUBLIC_STATUSES
+
+    @property
+    def online_signature_count(self) -> int:
+        return max(0, self.signature_count - self.paper_signature_count)
 
     @property
     def percent(self) -> int:

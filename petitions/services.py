@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -28,6 +28,7 @@ from opencity.cities.selectors import city_staff
 from opencity.core import Refused
 from opencity.core.services import audit, notify_user
 from opencity.core.transitions import transition
+from opencity.identity import services as identity
 from opencity.queue import enqueue_on_commit, send_now, task_named
 from opencity.workdays import add_working_days
 from petitions import conf, pages
@@ -232,6 +233,10 @@ WHERE p.id = %(petition)s
         WHERE u.id = %(user)s AND u.identity_verified_at IS NOT NULL))
   AND EXISTS (
         SELECT 1 FROM account_emailaddress e WHERE e.user_id = %(user)s AND e.verified)
+  AND NOT EXISTS (
+        SELECT 1 FROM identity_personkey k
+        JOIN identity_countedact c ON c.key = k.key AND c.scope = 'petition'
+        WHERE k.user_id = %(user)s AND c.subject_id = p.id AND c.channel = 'paper')
 ON CONFLICT (petition_id, user_id) DO NOTHING
 RETURNING id
 """
@@ -269,17 +274,27 @@ def petition_sign(
     petition_id = petition if isinstance(petition, int) else petition.pk
     signed_at = timezone.now()
     postgresql = connection.vendor == "postgresql"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _SIGN_AND_FOLLOW_SQL if postgresql else _SIGN_SQL,
-            {
-                "petition": petition_id,
-                "user": user.pk,
-                "now": connection.ops.adapt_datetimefield_value(signed_at),
-                "notify": notify_on_answer,
-            },
-        )
-        row = cursor.fetchone()
+    params = {
+        "petition": petition_id,
+        "user": user.pk,
+        "now": connection.ops.adapt_datetimefield_value(signed_at),
+        "notify": notify_on_answer,
+    }
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(_SIGN_AND_FOLLOW_SQL if postgresql else _SIGN_SQL, params)
+            row = cursor.fetchone()
+    except IntegrityError as exc:
+        # The signature's trigger claims the person's identity key (opencity.identity): a
+        # paper line of the same person committed while this statement ran (one already
+        # committed is seen by the statement, which then inserts nothing).
+        if not identity.is_counted_twice(exc):
+            raise
+        if connection.in_atomic_block:  # the caller's transaction is spoilt: no more reads
+            raise Refused(_("You are already counted here."), code="counted") from None
+        raise identity.already_counted(
+            scope="petition", subject_id=petition_id, user_id=user.pk
+        ) from None
     if row is None:
         raise _why_not_signed(petition_id, user)
     if not postgresql:
@@ -316,6 +331,8 @@ def _why_not_signed(petition_id: int, user: User) -> Exception:
             ),
             code="identity",
         )
+    if identity.counted_on_paper(scope="petition", subject_id=petition_id, user_id=user.pk):
+        return identity.already_counted(scope="petition", subject_id=petition_id, user_id=user.pk)
     return Refused(_("You have already signed this petition."), code="already")
 
 
@@ -352,12 +369,15 @@ def petition_tally(*, petition_id: int) -> int | None:
     a conditional UPDATE handled by exactly one run.
     """
     started = timezone.now()
-    count = Signature.objects.filter(petition_id=petition_id).count()
+    # Online rows plus the confirmed paper lines of service centres (paper/, registered
+    # with opencity.identity): the threshold is reached by their sum.
+    paper = identity.offline_counts("petition", [petition_id]).get(petition_id, 0)
+    count = Signature.objects.filter(petition_id=petition_id).count() + paper
     # A run stores its count unless a later-started run already stored one; a larger count
     # always wins (signatures are never deleted), whatever the order the runs finish in.
     Petition.objects.filter(pk=petition_id).filter(
         Q(counted_at__isnull=True) | Q(counted_at__lt=started) | Q(signature_count__lt=count)
-    ).update(signature_count=count, counted_at=started)
+    ).update(signature_count=count, paper_signature_count=paper, counted_at=started)
     state = Petition.objects.filter(pk=petition_id).values("status", "threshold").first() or {}
     emit_milestones(petition_id=petition_id, count=count, threshold=state.get("threshold"))
     if (

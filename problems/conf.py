@@ -2,6 +2,7 @@
 
 from django.conf import settings
 
+from opencity import images
 from opencity.env import env_int
 
 TITLE_MAX_LENGTH = 200
@@ -11,8 +12,9 @@ MAX_PHOTOS = 5
 PHOTO_MAX_BYTES = env_int("PROBLEMS_PHOTO_MAX_MB", 10, min_value=1) * 1024 * 1024
 # Pillow refuses images above this many pixels (a "zip bomb" of pixels decompresses to
 # gigabytes); phone cameras stay far below it.
-PHOTO_MAX_PIXELS = 50_000_000
-PHOTO_FORMATS = ("JPEG", "PNG", "WEBP")
+PHOTO_MAX_PIXELS = images.DEFAULT_MAX_PIXELS
+# JPEG, PNG, WebP and HEIC/HEIF (opencity.images).
+PHOTO_FORMATS = images.PHOTO_FORMATS
 PUBLIC_IMAGE_MAX_SIDE = 1600
 THUMBNAIL_SIDE = 320
 
@@ -25,9 +27,10 @@ FIXED_CHECK_DAYS = 28
 REPORTS_PER_PAGE = 20
 # The list page counts matching reports up to this number, then says "more than".
 LIST_COUNT_CAP = 10_000
-# The map endpoint returns single points up to this many, else a grid of clusters.
-MAP_MAX_POINTS = 1000
-MAP_GRID_CELLS = 24
+# The map is computed by tiles (a view covers 2 × 2 to 3 × 3): a tile with up to this many
+# reports gives single points, a busier one a grid of MAP_TILE_CELLS × MAP_TILE_CELLS clusters.
+MAP_MAX_POINTS = 400
+MAP_TILE_CELLS = 16
 
 
 def map_tile_url() -> str:

@@ -1,6 +1,5 @@
 import django_filters
 from django import forms
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from problems import selectors
@@ -58,8 +57,26 @@ class ReportFilter(django_filters.FilterSet):
             self.filters["department"].queryset = Department.objects.filter(city=city)
             self.queryset = self.queryset.filter(city=city)
 
+    def use_catalog(self, catalog) -> None:
+        """Render the category and department choices from the city's cached catalog
+        (problems.selectors.catalog) instead of two queries; validation still asks the
+        database, and only for a chosen value."""
+        form = self.form
+        category, department = form.fields["category"], form.fields["department"]
+        category.widget.choices = [("", category.empty_label)] + [
+            (c.pk, str(c)) for c in catalog.categories
+        ]
+        department.widget.choices = [("", department.empty_label)] + [
+            (d.pk, str(d)) for d in catalog.departments
+        ]
+
     def filter_category(self, queryset, name, value):
-        return queryset.filter(Q(category=value) | Q(category__parent=value))
+        # A list of ids rather than a join on the parent: PostgreSQL then walks the newest
+        # reports by index and stops after a page, instead of joining every report.
+        children = list(
+            Category.objects.filter(parent=value).order_by().values_list("pk", flat=True)
+        )
+        return queryset.filter(category_id__in=[value.pk, *children])
 
     @property
     def ordered_qs(self):

@@ -4,6 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from opencity import images
 from opencity.cities.models import City
 from opencity.forms import clean_plain_text
 from problems import conf, photos, selectors
@@ -91,11 +92,8 @@ class ReportForm(forms.Form):
     photos = MultiplePhotoField(
         label=_("Photos"),
         required=False,
-        help_text=_(
-            "Up to 5 photos, JPEG, PNG or WebP, at most 10 MB each. Camera data "
-            "(including the GPS position) is removed before anything is published."
-        ),
-        widget=MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
+        help_text=images.photos_help_text(conf.MAX_PHOTOS, conf.PHOTO_MAX_BYTES),
+        widget=MultipleFileInput(attrs={"accept": images.ACCEPT}),
     )
     show_name = forms.BooleanField(
         label=_("Show my name on the report"),

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from opencity import notifications
 from opencity.accounts.models import User
 from opencity.notifications import registry
+from problems import pages
 from problems.models import Follow, Report, Support
 
 
@@ -31,6 +32,16 @@ def _sync(user: User, report: Report, following: bool) -> None:
         Follow.objects.get_or_create(report_id=report.pk, user=user)
     else:
         Follow.objects.filter(report_id=report.pk, user=user).delete()
+
+
+def followed_reports(user: User) -> QuerySet[Report]:
+    """Reports the person follows through problems' own list (filed, "me too", followed on
+    the report's page), newest follow first."""
+    return Report.objects.filter(follows__user=user).order_by("-follows__pk")
+
+
+def report_followers(report_id: int) -> QuerySet:
+    return Follow.objects.filter(report_id=report_id).values("user_id")
 
 
 def visible_reports(user: User) -> QuerySet[Report]:
@@ -65,6 +76,7 @@ def erase(user: User, remove_public_name: bool) -> None:
     Report.objects.filter(reporter=user).update(contact_name="", contact_email="")
     if remove_public_name:
         Report.objects.filter(reporter=user).update(public_name="")
+        pages.reports_changed(Report.objects.filter(reporter=user).values_list("pk", "city_id"))
     Follow.objects.filter(user=user).delete()
 
 
@@ -88,6 +100,8 @@ def register() -> None:
             visible_reports,
             lambda report: report.city_id,
             sync=_sync,
+            followed=followed_reports,
+            followers=report_followers,
         )
     )
     registry.register_data(registry.DataContribution("problems", export, erase))

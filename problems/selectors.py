@@ -3,22 +3,26 @@ directors' report figures. Nothing here returns a reporter's personal data to th
 
 from __future__ import annotations
 
+import contextlib
 import math
 import statistics
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncMonth
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from opencity import pagecache
 from opencity.cities.models import City
 from opencity.core.services import audit_trail
-from problems import conf
-from problems.models import Category, CityArea, Photo, Report, Support
+from problems import conf, pages
+from problems.models import Category, CityArea, Department, Photo, Report, Support
 
 Status = Report.Status
 METERS_PER_DEGREE_LAT = 111_320.0
@@ -29,29 +33,96 @@ def fileable_cities() -> QuerySet[City]:
 
 
 def area_of(city: City) -> CityArea | None:
-    return CityArea.objects.filter(city=city).first()
+    return catalog(city.pk).area
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """What filing in a city needs: its map area and its active categories (with their
+    departments), read in two queries and shared through the cache until admin changes a
+    category, a department or the area (problems.pages)."""
+
+    area: CityArea | None
+    active: tuple[Category, ...]
+    # Every category (with its parent) and department: the list's filter choices.
+    categories: tuple[Category, ...] = ()
+    departments: tuple[Department, ...] = ()
+
+    @property
+    def fileable(self) -> list[Category]:
+        """Leaves of the city's tree that accept reports (no active child)."""
+        parents = {c.parent_id for c in self.active if c.parent_id}
+        return [c for c in self.active if c.pk not in parents]
+
+    @property
+    def tree(self) -> list[tuple[Category, list[Category]]]:
+        """[(top-level category, [its active leaves])] for the filing form's grouped choices.
+        A top-level category without children is its own leaf."""
+        children: dict[int, list[Category]] = {}
+        for category in self.active:
+            if category.parent_id:
+                children.setdefault(category.parent_id, []).append(category)
+        return [
+            (category, children.get(category.pk, [category]))
+            for category in self.active
+            if category.parent_id is None
+        ]
+
+
+def _read_catalog(city_id: int) -> Catalog:
+    categories = tuple(
+        Category.objects.filter(city_id=city_id)
+        .select_related("department", "parent")
+        .order_by("position", "name_uk")
+    )
+    return Catalog(
+        area=CityArea.objects.filter(city_id=city_id).first(),
+        active=tuple(c for c in categories if c.is_active),
+        categories=categories,
+        departments=tuple(Department.objects.filter(city_id=city_id)),
+    )
+
+
+def catalog(city_id: int) -> Catalog:
+    return pages.shared(
+        f"catalog:{city_id}", [pages.catalog_tag(city_id)], lambda: _read_catalog(city_id)
+    )
 
 
 def category_tree(city: City) -> list[tuple[Category, list[Category]]]:
-    """[(top-level category, [its active leaves])] for the filing form's grouped choices.
-    A top-level category without children is its own leaf."""
-    categories = list(
-        Category.objects.filter(city=city, is_active=True).order_by("position", "name_uk")
-    )
-    children: dict[int, list[Category]] = {}
-    for category in categories:
-        if category.parent_id:
-            children.setdefault(category.parent_id, []).append(category)
-    tree = []
-    for category in categories:
-        if category.parent_id is None:
-            tree.append((category, children.get(category.pk, [category])))
-    return tree
+    return catalog(city.pk).tree
 
 
-def fileable_categories(city: City) -> QuerySet[Category]:
+def fileable_categories(city: City) -> list[Category]:
     """Leaves of the city's tree that accept reports."""
-    return Category.objects.filter(city=city, is_active=True).exclude(children__is_active=True)
+    return catalog(city.pk).fileable
+
+
+_city_ids: dict[str, tuple[float, int]] = {}
+CITY_ID_SECONDS = 60.0
+
+
+def forget_city_slug(slug: str | None = None) -> None:
+    """Forget one remembered slug (or all of them)."""
+    if slug is None:
+        _city_ids.clear()
+    else:
+        _city_ids.pop(slug, None)
+
+
+def city_id_for_slug(slug: str) -> int | None:
+    """A city's id by its slug, remembered by the process for a minute (slugs do not change
+    in practice; a wrong slug is looked up every time)."""
+    now = time.monotonic()
+    known = _city_ids.get(slug)
+    if known is not None and now - known[0] < CITY_ID_SECONDS:
+        return known[1]
+    city_id = City.objects.filter(slug=slug).values_list("pk", flat=True).first()
+    if city_id is not None:
+        if len(_city_ids) > 5000:
+            _city_ids.clear()
+        _city_ids[slug] = (now, city_id)
+    return city_id
 
 
 def public_reports() -> QuerySet[Report]:
@@ -159,10 +230,9 @@ class MapFilters:
     until: date | None = None
 
 
-def _map_where(box: tuple[float, float, float, float], f: MapFilters) -> tuple[str, list]:
-    west, south, east, north = box
-    where = ["lat BETWEEN %s AND %s", "lon BETWEEN %s AND %s"]
-    params: list = [south, north, west, east]
+def _filters_where(f: MapFilters) -> tuple[list[str], list]:
+    where: list[str] = []
+    params: list = []
     if f.city_id:
         where.append("city_id = %s")
         params.append(f.city_id)
@@ -189,37 +259,133 @@ def _map_where(box: tuple[float, float, float, float], f: MapFilters) -> tuple[s
             datetime.combine(f.until, datetime.min.time(), tzinfo=timezone.get_current_timezone())
             + timezone.timedelta(days=1)
         )
-    return " AND ".join(where), params
+    return where, params
+
+
+def _map_where(box: tuple[float, float, float, float], f: MapFilters) -> tuple[str, list]:
+    """The WHERE clause of the reports in a box (west, south, east, north) that match `f`."""
+    west, south, east, north = box
+    where, params = _filters_where(f)
+    return " AND ".join(["lat BETWEEN %s AND %s", "lon BETWEEN %s AND %s", *where]), [
+        south,
+        north,
+        west,
+        east,
+        *params,
+    ]
+
+
+def _tile_side(box: tuple[float, float, float, float]) -> float:
+    """The side (degrees, a power of two) of the map tiles for a view: at least half the
+    view's larger side, so a view touches at most 3 × 3 tiles."""
+    west, south, east, north = box
+    half = max(north - south, east - west) / 2
+    return 2.0 ** max(-20, min(8, math.ceil(math.log2(max(half, 1e-9)))))
+
+
+def _tile_box(side: float, tx: int, ty: int) -> tuple[float, float, float, float]:
+    return (tx * side, ty * side, (tx + 1) * side, (ty + 1) * side)
+
+
+def _compute_tiles(side: float, tiles: list[tuple[int, int]], filters: MapFilters) -> dict:
+    """{(tx, ty): ("p", points) or ("c", clusters)} for tiles of `side` degrees: a tile with
+    up to MAP_MAX_POINTS reports gives its points ([id, lat, lon, status]), a busier one a
+    grid of MAP_TILE_CELLS × MAP_TILE_CELLS clusters ([lat, lon, count]). Two queries at
+    most, whatever the number of tiles, each reading only the (city, lat, lon) index."""
+    cells = conf.MAP_TILE_CELLS
+    cell = side / cells
+    wanted = set(tiles)
+    west = min(tx for tx, _ty in tiles) * side
+    south = min(ty for _tx, ty in tiles) * side
+    east = (max(tx for tx, _ty in tiles) + 1) * side
+    north = (max(ty for _tx, ty in tiles) + 1) * side
+    where, params = _map_where((west, south, east, north), filters)
+    grid: dict[tuple[int, int], list] = {tile: [] for tile in tiles}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT floor(lat / %s)::bigint, floor(lon / %s)::bigint, count(*), avg(lat), "  # noqa: S608
+            f"avg(lon) FROM problems_report WHERE {where} GROUP BY 1, 2",
+            [cell, cell, *params],
+        )
+        for cy, cx, count, lat, lon in cursor.fetchall():
+            tile = (cx // cells, cy // cells)
+            if tile in wanted:
+                grid[tile].append([round(lat, 6), round(lon, 6), count])
+        sparse = [t for t in tiles if sum(c[2] for c in grid[t]) <= conf.MAP_MAX_POINTS]
+        points: dict[tuple[int, int], list] = {tile: [] for tile in sparse}
+        if sparse and any(grid[t] for t in sparse):
+            boxes, box_params = [], []
+            for tx, ty in sparse:
+                w, s_, e, n = _tile_box(side, tx, ty)
+                boxes.append("(lat BETWEEN %s AND %s AND lon BETWEEN %s AND %s)")
+                box_params += [s_, n, w, e]
+            extra, extra_params = _filters_where(filters)
+            cursor.execute(
+                "SELECT id, lat, lon, status FROM problems_report WHERE "  # noqa: S608
+                + " AND ".join([f"({' OR '.join(boxes)})", *extra]),
+                [*box_params, *extra_params],
+            )
+            for pk, lat, lon, status in cursor.fetchall():
+                tile = (math.floor(lon / side), math.floor(lat / side))
+                if tile in points:
+                    points[tile].append([pk, round(lat, 6), round(lon, 6), status])
+    return {tile: ("p", points[tile]) if tile in points else ("c", grid[tile]) for tile in tiles}
 
 
 def map_features(box: tuple[float, float, float, float], filters: MapFilters) -> dict:
     """Reports in a bounding box (west, south, east, north) for the map.
 
-    Up to MAP_MAX_POINTS single points ([id, lat, lon, status]); beyond that, a grid of
-    clusters ([lat, lon, count]) computed by PostgreSQL, so a city-wide view at a busy zoom
-    costs one index scan and never ships tens of thousands of markers.
+    The world is cut into square tiles whose side (a power of two in degrees) follows the
+    view's size, as map tiles follow the zoom. Each tile is computed once (points, or a grid
+    of clusters computed by PostgreSQL when busy) and shared through the cache until a report
+    of its city changes (problems.pages), so panning and many visitors of a city's map cost
+    one cache read. The answer has the points inside the box and the clusters of the tiles
+    that cover it.
     """
-    where, params = _map_where(box, filters)
-    limit = conf.MAP_MAX_POINTS
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id, lat, lon, status FROM problems_report WHERE {where} LIMIT %s",  # noqa: S608
-            [*params, limit + 1],
-        )
-        rows = cursor.fetchall()
-        if len(rows) <= limit:
-            return {"points": [[r[0], round(r[1], 6), round(r[2], 6), r[3]] for r in rows]}
-        west, south, east, north = box
-        cells = conf.MAP_GRID_CELLS
-        cell_lat = max((north - south) / cells, 1e-6)
-        cell_lon = max((east - west) / cells, 1e-6)
-        cursor.execute(
-            f"SELECT avg(lat), avg(lon), count(*) FROM problems_report WHERE {where} "  # noqa: S608
-            "GROUP BY floor((lat - %s) / %s), floor((lon - %s) / %s)",
-            [*params, south, cell_lat, west, cell_lon],
-        )
-        clusters = [[round(a, 6), round(b, 6), c] for a, b, c in cursor.fetchall()]
-    return {"clusters": clusters}
+    side = _tile_side(box)
+    west, south, east, north = box
+    tiles = [
+        (tx, ty)
+        for tx in range(math.floor(west / side), math.floor(east / side) + 1)
+        for ty in range(math.floor(south / side), math.floor(north / side) + 1)
+    ]
+    tag = pages.city_tag(filters.city_id) if filters.city_id else pages.LISTS_TAG
+    flavour = pages.digest(filters, conf.MAP_MAX_POINTS, conf.MAP_TILE_CELLS)
+    keys = {tile: f"problems:tile:{side!r}:{tile[0]}:{tile[1]}:{flavour}" for tile in tiles}
+    try:
+        version = pages.digest(pagecache.tag_versions(tag))
+        found = cache.get_many([f"{key}:{version}" for key in keys.values()])
+    except Exception:
+        version, found = None, {}
+    data = {}
+    missing = []
+    for tile, key in keys.items():
+        value = found.get(f"{key}:{version}")
+        if value is None:
+            missing.append(tile)
+        else:
+            data[tile] = value
+    if missing:
+        computed = _compute_tiles(side, missing, filters)
+        data.update(computed)
+        if version is not None:
+            with contextlib.suppress(Exception):  # the cache is an accelerator only
+                cache.set_many(
+                    {f"{keys[tile]}:{version}": value for tile, value in computed.items()},
+                    pages.SHARED_SECONDS,
+                )
+    points, clusters = [], []
+    for kind, rows in data.values():
+        if kind == "c":
+            clusters.extend(rows)
+        else:
+            points.extend(p for p in rows if south <= p[1] <= north and west <= p[2] <= east)
+    answer: dict = {}
+    if points or not clusters:
+        answer["points"] = sorted(points)
+    if clusters:
+        answer["clusters"] = clusters
+    return answer
 
 
 # --- list and exports -------------------------------------------------------------------------

@@ -9,18 +9,17 @@ e-mail to every follower through the outbox.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.core.exceptions import PermissionDenied
-from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from opencity import images, notifications
 from opencity.cities import access
 from opencity.cities.models import City
 from opencity.core import Refused
@@ -28,7 +27,7 @@ from opencity.core.services import audit, notify_user, queue_email
 from opencity.core.transitions import transition
 from opencity.queue import enqueue_on_commit
 from opencity.workdays import add_working_days
-from problems import conf, notices, photos
+from problems import conf, notices, pages, photos
 from problems.models import Category, Follow, Photo, Report, Support
 
 logger = logging.getLogger(__name__)
@@ -115,7 +114,7 @@ def report_file(
         )
         for upload in uploads:
             photo_add(report=report, upload=upload)
-        if reporter is not None:
+        if reporter is not None and notifications.auto_follows(reporter):
             Follow.objects.create(report=report, user=reporter)
         audit(
             obj=report,
@@ -125,6 +124,7 @@ def report_file(
             to_state=Status.NEW,
             data={"source": source, "category": data.category.pk},
         )
+        pages.report_changed(report.pk, data.city.pk)
         department = data.category.department
         if department is not None and department.email:
             queue_email(
@@ -142,9 +142,8 @@ def photo_add(*, report: Report, upload: UploadedFile) -> Photo:
     (`photos.check_upload`)."""
     from problems.tasks import process_photo
 
-    upload.seek(0)
     photo = Photo(report=report)
-    photo.original.save(uuid.uuid4().hex, upload, save=False)
+    images.store_original(photo, upload)
     photo.save()
     enqueue_on_commit(process_photo, photo.pk)
     return photo
@@ -153,45 +152,16 @@ def photo_add(*, report: Report, upload: UploadedFile) -> Photo:
 def photo_process(photo_id: int) -> bool:
     """Make the metadata-free public image and thumbnail of one photo. Idempotent: a photo
     already processed is left alone; concurrent runs keep one result."""
-    photo = Photo.objects.filter(pk=photo_id, processed_at__isnull=True).first()
-    if photo is None:
+    if not images.process_photo(Photo, photo_id, photos.limits()):
         return False
-    with photo.original.open("rb") as fp:
-        try:
-            public, thumb, width, height = photos.make_public_versions(fp)
-        except (photos.UnreadableImage, SyntaxError, ValueError) as exc:
-            # A file that passed the header check but cannot be decoded (truncated, corrupt)
-            # is never shown; marking it processed stops the sweep from retrying it forever.
-            logger.warning("photo %s cannot be decoded: %s", photo_id, type(exc).__name__)
-            Photo.objects.filter(pk=photo_id, processed_at__isnull=True).update(
-                processed_at=timezone.now()
-            )
-            return False
-    name = uuid.uuid4().hex
-    image = ContentFile(public, name=f"{name}.jpg")
-    thumbnail = ContentFile(thumb, name=f"{name}.jpg")
-    photo.image.save(image.name, image, save=False)
-    photo.thumbnail.save(thumbnail.name, thumbnail, save=False)
-    claimed = Photo.objects.filter(pk=photo_id, processed_at__isnull=True).update(
-        image=photo.image.name,
-        thumbnail=photo.thumbnail.name,
-        width=width,
-        height=height,
-        processed_at=timezone.now(),
-    )
-    if not claimed:
-        photo.image.storage.delete(photo.image.name)
-        photo.thumbnail.storage.delete(photo.thumbnail.name)
-    return bool(claimed)
+    photo = Photo.objects.filter(pk=photo_id).values("report_id", "report__city_id").first()
+    if photo is not None:  # the public copy is there: the report's pages show it
+        pages.report_changed(photo["report_id"], photo["report__city_id"])
+    return True
 
 
 def pending_photo_ids(older_than: timedelta = timedelta(minutes=5)) -> list[int]:
-    cutoff = timezone.now() - older_than
-    return list(
-        Photo.objects.filter(processed_at__isnull=True, created_at__lt=cutoff).values_list(
-            "pk", flat=True
-        )[:500]
-    )
+    return images.pending_photo_ids(Photo, older_than)
 
 
 # --- staff: the one transition function ---------------------------------------------------
@@ -274,6 +244,8 @@ def report_transition(
         )
         if to == Status.DUPLICATE:
             _move_followers(report, duplicate_of)
+            pages.report_changed(duplicate_of.pk, duplicate_of.city_id)
+        pages.report_changed(report.pk, report.city_id)
         _notify_followers(report, entry.pk)
     return report
 
@@ -298,6 +270,7 @@ def report_assign(*, report: Report, actor, department) -> Report:
     with transaction.atomic():
         Report.objects.filter(pk=report.pk).update(department=department, updated_at=timezone.now())
         report.department = department
+        pages.report_changed(report.pk, report.city_id)
         audit(
             obj=report,
             action="problems.report.assigned",
@@ -327,10 +300,15 @@ def _move_followers(duplicate: Report, original: Report) -> None:
 
 
 def _notify_followers(report: Report, change_id: int) -> None:
-    followers = Follow.objects.filter(report=report).select_related("user")
+    """Followers who want status changes at once are mailed here; the others (daily or
+    weekly digest, or never: their choice on /account/notifications/) through the event."""
+    followers = list(Follow.objects.filter(report=report).select_related("user"))
+    later = notifications.not_immediate([f.user_id for f in followers], "problems.status")
+    told = []
     for follow in followers:
-        if not follow.user.is_active or not follow.user.email:
+        if not follow.user.is_active or not follow.user.email or follow.user_id in later:
             continue
+        told.append(follow.user_id)
         notify_user(
             user=follow.user,
             key=f"problems:status:{report.pk}:{change_id}",
@@ -338,7 +316,7 @@ def _notify_followers(report: Report, change_id: int) -> None:
             context={"report": report},
             city=report.city,
         )
-    notices.status_changed(report, change_id, told=[f.user_id for f in followers])
+    notices.status_changed(report, change_id, told=told)
 
 
 def report_hide_text(*, report: Report, actor, reason: str, hidden: bool = True) -> Report:
@@ -350,6 +328,7 @@ def report_hide_text(*, report: Report, actor, reason: str, hidden: bool = True)
     with transaction.atomic():
         Report.objects.filter(pk=report.pk).update(text_hidden=hidden)
         report.text_hidden = hidden
+        pages.report_changed(report.pk, report.city_id)
         audit(
             obj=report,
             action="problems.report.text_hidden" if hidden else "problems.report.text_shown",
@@ -368,6 +347,7 @@ def photo_hide(*, photo: Photo, actor, reason: str, hidden: bool = True) -> Phot
     with transaction.atomic():
         Photo.objects.filter(pk=photo.pk).update(hidden=hidden)
         photo.hidden = hidden
+        pages.report_changed(photo.report_id, photo.report.city_id)
         audit(
             obj=photo.report,
             action="problems.photo.hidden" if hidden else "problems.photo.shown",
@@ -383,14 +363,17 @@ def photo_hide(*, photo: Photo, actor, reason: str, hidden: bool = True) -> Phot
 
 
 def report_support(*, report: Report, user) -> bool:
-    """ "Me too" (and follow). One per person, enforced by the database: returns False if the
-    person had already said it. Refused on a closed report."""
+    """ "Me too" (and follow, unless the person turned automatic follows off). One per
+    person, enforced by the database: returns False if the person had already said it.
+    Refused on a closed report."""
     if not report.is_open:
         raise Refused(_("This report is closed."), code="closed")
     try:
         with transaction.atomic():
             Support.objects.create(report=report, user=user)
-            Follow.objects.get_or_create(report=report, user=user)
+            if notifications.auto_follows(user):  # unless turned off in the settings
+                Follow.objects.get_or_create(report=report, user=user)
+            pages.report_changed(report.pk, report.city_id)
     except IntegrityError:
         return False
     return True
@@ -423,6 +406,7 @@ def ask_if_fixed(now: datetime | None = None) -> int:
                 continue
             report = Report.objects.select_related("reporter").get(pk=report_id)
             audit(obj=report, action="problems.report.fix_asked", city=report.city_id)
+            pages.report_changed(report.pk, report.city_id)
             notify_user(
                 user=report.reporter,
                 key=f"problems:fixed-check:{report.pk}",
@@ -450,6 +434,7 @@ def report_fixed_answer(*, report: Report, user, fixed: bool) -> Report:
         if not claimed:
             raise Refused(_("You have already answered."), code="already_answered")
         report.fixed_answer = answer
+        pages.report_changed(report.pk, report.city_id)
         audit(
             obj=report,
             action="problems.report.fix_answered",

@@ -19,20 +19,23 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from opencity import pagecache
 from opencity.accounts.selectors import has_verified_email
 from opencity.cities import access
 from opencity.cities.models import City
 from opencity.core import Refused
 from opencity.exports import spreadsheet_safe
 from opencity.ratelimit import allow
-from problems import conf, selectors, services
+from problems import conf, pages, selectors, services
 from problems.filters import ReportFilter
 from problems.forms import CityChoiceForm, FixedForm, ReportForm
-from problems.models import Category, Photo, Report
+from problems.models import Category, Follow, Photo, Report
 
 
 def _client_address(request: HttpRequest) -> str:
@@ -50,65 +53,139 @@ def _map_context(city: City | None) -> dict:
     }
 
 
-class _CappedPaginator(Paginator):
-    """A paginator that counts at most LIST_COUNT_CAP + 1 rows."""
+# From this row on, a list page reads its ids from the index first (OFFSET over index entries
+# only), then the rows; nearer the top one query is cheaper.
+DEFERRED_JOIN_FROM = 200
 
-    @property
+
+class _ReportPaginator(Paginator):
+    """Counts at most LIST_COUNT_CAP + 1 rows, once per filter combination while nothing
+    changes (problems.pages), and reads a page as a deferred join: the page's ids from the
+    index alone, then those rows, so a deep page does not fetch the rows it skips."""
+
+    def __init__(self, object_list, per_page, *, count_key: str, tags: list[str]):
+        super().__init__(object_list, per_page)
+        self.count_key = count_key
+        self.tags = tags
+
+    @cached_property
     def count(self) -> int:
-        return selectors.capped_count(self.object_list)
+        return pages.shared(
+            self.count_key, self.tags, lambda: selectors.capped_count(self.object_list)
+        )
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        columns = ("city", "category", "category__parent")
+        if bottom < DEFERRED_JOIN_FROM:
+            rows = self.object_list.select_related(*columns)[bottom : bottom + self.per_page]
+            return self._get_page(list(rows), number, self)
+        ids = list(self.object_list.values_list("pk", flat=True)[bottom : bottom + self.per_page])
+        by_id = Report.objects.select_related(*columns).in_bulk(ids)
+        return self._get_page([by_id[pk] for pk in ids if pk in by_id], number, self)
 
 
 def report_list(request: HttpRequest, city_slug: str | None = None) -> HttpResponse:
-    """The list (the accessible path) with the map above it; the same filters feed both."""
-    city = get_object_or_404(City, slug=city_slug) if city_slug else None
-    filterset = ReportFilter(request.GET or None, queryset=selectors.public_reports(), city=city)
-    if not filterset.is_bound:
-        filterset = ReportFilter({}, queryset=selectors.public_reports(), city=city)
-    queryset = filterset.ordered_qs.select_related("city", "category", "category__parent")
-    paginator = _CappedPaginator(queryset, conf.REPORTS_PER_PAGE)
-    page = paginator.get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(
+    """The list (the accessible path) with the map above it; the same filters feed both.
+    Served from the page cache; a change of any report of the city rebuilds it."""
+    city_id = None
+    if city_slug:
+        city_id = selectors.city_id_for_slug(city_slug)
+        if city_id is None:
+            raise Http404
+    tag = pages.city_tag(city_id) if city_id else pages.LISTS_TAG
+
+    def build() -> dict:
+        city = None
+        if city_id:
+            city = City.objects.filter(pk=city_id, slug=city_slug).first()
+            if city is None:  # the slug now names another city: look it up again next time
+                selectors.forget_city_slug(city_slug)
+                raise Http404
+        filterset = ReportFilter(request.GET or {}, queryset=selectors.public_reports(), city=city)
+        if city is not None:
+            filterset.use_catalog(selectors.catalog(city.pk))
+        query = request.GET.copy()
+        query.pop("page", None)
+        paginator = _ReportPaginator(
+            filterset.ordered_qs,
+            conf.REPORTS_PER_PAGE,
+            count_key="count:" + pages.digest(city_id, sorted(query.lists())),
+            tags=[tag],
+        )
+        page = paginator.get_page(request.GET.get("page"))
+        content = render_to_string(
+            "problems/_list_content.html",
+            {
+                "city": city,
+                "filterset": filterset,
+                "page": page,
+                "count_capped": paginator.count > conf.LIST_COUNT_CAP,
+                "count_cap": conf.LIST_COUNT_CAP,
+                "query": query.urlencode(),
+                "map_query": (f"city={city.slug}&" if city else "") + query.urlencode(),
+                **_map_context(city),
+            },
+        )
+        return {"city": city, "content": content}
+
+    return pagecache.page(
         request,
         "problems/list.html",
-        {
-            "city": city,
-            "filterset": filterset,
-            "page": page,
-            "count_capped": paginator.count > conf.LIST_COUNT_CAP,
-            "count_cap": conf.LIST_COUNT_CAP,
-            "query": query.urlencode(),
-            "map_query": (f"city={city.slug}&" if city else "") + query.urlencode(),
-            **_map_context(city),
-        },
+        key=f"problems:list:{city_id or ''}",
+        tags=[tag],
+        build=build,
+        fresh=pages.FRESH_SECONDS,
     )
 
 
 def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    report = selectors.report_for_page(pk)
+    """A report's page, from the page cache: rebuilt at once on any change of the report
+    (status, answer, "me too", photos); the visitor's own parts (me too, follow, "is it
+    fixed?", staff link) are rendered per visitor (_detail_personal)."""
+
+    def build() -> dict:
+        report = selectors.report_for_page(pk)
+        return {
+            "report": report,
+            "photos": selectors.public_photos(report),
+            "timeline": selectors.timeline(report),
+            "support_count": selectors.support_count(report),
+            **_map_context(report.city),
+        }
+
+    return pagecache.page(
+        request,
+        "problems/detail.html",
+        key=f"problems:report:{pk}",
+        tags=[pages.report_tag(pk), pages.CATALOGS_TAG],
+        build=build,
+        personal=_detail_personal,
+        fresh=pages.FRESH_SECONDS,
+    )
+
+
+def _detail_personal(request: HttpRequest, context: dict) -> dict:
     user = request.user
-    context = {
-        "report": report,
-        "photos": selectors.public_photos(report),
-        "timeline": selectors.timeline(report),
-        "support_count": selectors.support_count(report),
+    if not user.is_authenticated:
+        return {}
+    report = context["report"]
+    is_reporter = user.pk == report.reporter_id
+    return {
+        "has_supported": selectors.has_supported(report, user),
+        "is_following": Follow.objects.filter(report_id=report.pk, user=user).exists(),
+        "is_reporter": is_reporter,
         "is_staff_of_city": access.can_act_on_city(user, report.city_id),
-        **_map_context(report.city),
-    }
-    if user.is_authenticated:
-        context["has_supported"] = selectors.has_supported(report, user)
-        context["is_following"] = report.follows.filter(user=user).exists()
-        context["is_reporter"] = user.pk == report.reporter_id
-        context["fixed_form"] = (
+        "fixed_form": (
             FixedForm()
-            if context["is_reporter"]
+            if is_reporter
             and report.status == Report.Status.DONE
             and report.fixed_asked_at
             and not report.fixed_answer
             else None
-        )
-    return render(request, "problems/detail.html", context)
+        ),
+    }
 
 
 # --- filing ---------------------------------------------------------------------------------
@@ -229,8 +306,10 @@ def support(request: HttpRequest, pk: int) -> HttpResponse:
     except Refused as exc:
         messages.error(request, str(exc))
     else:
-        if added:
+        if added and report.follows.filter(user=request.user).exists():
             messages.success(request, _("Thank you, your voice is added. You follow this report."))
+        elif added:  # automatic follows turned off in the notification settings
+            messages.success(request, _("Thank you, your voice is added."))
         else:
             messages.info(request, _("You have already added your voice to this report."))
     return redirect(report)
@@ -329,7 +408,7 @@ def map_json(request: HttpRequest) -> JsonResponse:
     city = request.GET.get("city")
     city_id = None
     if city:
-        city_id = City.objects.filter(slug=city).values_list("pk", flat=True).first() or -1
+        city_id = selectors.city_id_for_slug(city) or -1
     status = request.GET.get("status")
     filters = selectors.MapFilters(
         city_id=city_id,

@@ -85,6 +85,7 @@ PRODUCTION = {
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "SITE_URL": "https://opencity.example.org",
     "LEDGER_SIGNING_KEY": "b3BlbmNpdHktdGVzdC1sZWRnZXIta2V5LTMyLWJ5dGU=",
+    "IDENTITY_HMAC_KEY": "b3BlbmNpdHktdGVzdC1pZGVudGl0eS1rZXktMzItYnl0ZXM=",
 }
 
 
@@ -108,6 +109,9 @@ def test_production_settings_load_with_the_required_variables():
         ({"DJANGO_ENV": "staging"}, "must be one of development, test, production"),
         ({"LEDGER_SIGNING_KEY": ""}, "LEDGER_SIGNING_KEY is required"),
         ({"LEDGER_SIGNING_KEY": "c2hvcnQ="}, "LEDGER_SIGNING_KEY must be 32 bytes"),
+        ({"IDENTITY_HMAC_KEY": ""}, "IDENTITY_HMAC_KEY is required"),
+        ({"IDENTITY_HMAC_KEY": "c2hvcnQ="}, "IDENTITY_HMAC_KEY must be at least 32 bytes"),
+        ({"IDENTITY_HMAC_KEY": "not base64!"}, "IDENTITY_HMAC_KEY must be base64"),
     ],
 )
 def test_production_refuses_unsafe_or_malformed_settings(override, message):

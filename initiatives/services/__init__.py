@@ -1,6 +1,7 @@
 """Workflows of public budgets, by what they do:
 
 - `proposals`: an author files, revises or withdraws an initiative;
+- `photos`: its photos (private originals, metadata-free public versions, hiding);
 - `review`: the city's working group accepts, sends back or rejects it;
 - `stages`: the programme calendar (extensions, announcements);
 - `rules`: the rules and budgets frozen when voting starts;
@@ -28,6 +29,12 @@ from initiatives.services.implementation import (
     implementation_update_post,
     notify_voters_of_completion,
     pending_voter_notifications,
+)
+from initiatives.services.photos import (
+    pending_photo_ids,
+    photo_hide,
+    photo_process,
+    photos_add,
 )
 from initiatives.services.proposals import (
     CostLineInput,
@@ -65,19 +72,16 @@ from initiatives.services.voting import (
 
 __all__ = [
     "RULES_FROZEN",
+    "CostLineInput",
     "Receipt",
+    "TallyRow",
     "ballot_check_voter",
     "ballot_confirm",
-    "eligibility_confirm",
-    "verified_facts",
     "ballot_receipt",
     "ballot_review",
-    "frozen_rules",
-    "programme_freeze_rules",
-    "refuse_if_frozen",
-    "CostLineInput",
-    "TallyRow",
     "ballot_set_notify",
+    "eligibility_confirm",
+    "frozen_rules",
     "implementation_update_post",
     "initiative_accept",
     "initiative_reject",
@@ -87,14 +91,21 @@ __all__ = [
     "initiative_withdraw",
     "notify_voters_of_completion",
     "notify_voters_of_results",
+    "pending_photo_ids",
     "pending_voter_notifications",
+    "photo_hide",
+    "photo_process",
+    "photos_add",
     "pick_winners",
     "programme_announce_stage",
     "programme_extend_stage",
+    "programme_freeze_rules",
     "programmes_due_for_tally",
+    "refuse_if_frozen",
     "results_publish",
     "tally_programme",
     "tally_request",
+    "verified_facts",
     "vote_cast",
     "vote_cast_for",
     "vote_check_voter",

@@ -24,6 +24,7 @@ from opencity.accounts.models import User
 from opencity.accounts.selectors import has_verified_email
 from opencity.core import Refused
 from opencity.core.services import notify_user
+from opencity.identity import services as identity
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud, typed back
 
@@ -144,6 +145,13 @@ def ballot_confirm(
                 return _confirm_once(voter, programme, rules, ids, notify, today)
         except _LostRace:
             continue  # a first ballot of the same voter committed meanwhile: read it again
+        except IntegrityError as exc:
+            # A new ballot's trigger claims the voter's identity key: counted on paper.
+            if not identity.is_counted_twice(exc):
+                raise
+            raise identity.already_counted(
+                scope="programme", subject_id=programme.pk, user_id=voter.pk
+            ) from None
     raise Refused(_("Your vote could not be recorded. Please try again."), code="retry")
 
 
@@ -263,6 +271,8 @@ def _confirm_orm(
             for n, p in enumerate(picks, start=1)
         )
     except IntegrityError as exc:
+        if identity.is_counted_twice(exc):
+            raise
         raise _LostRace from exc
     return True, ballot.pk, len(picks), [p.title for p in picks]
 

@@ -3,15 +3,18 @@ withdraws it. The total cost is computed here from the cost lines."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from initiatives.models import Category, CostLine, District, Initiative, Programme, Stage
 from initiatives.services._common import notify_author, notify_staff
+from initiatives.services.photos import photos_add
 from opencity import notifications
 from opencity.accounts.models import User
 from opencity.accounts.selectors import has_verified_email
@@ -80,10 +83,13 @@ def initiative_submit(
     latitude: Decimal | None,
     longitude: Decimal | None,
     cost_lines: list[CostLineInput],
+    photos: Sequence[UploadedFile] = (),
 ) -> Initiative:
     """File a new initiative (atomic). Only verified users, only in the submission stage.
 
     The total cost is the sum of the lines, computed here; it must fit the category's maximum.
+    Photos (already checked by the form) are kept privately; their public versions are made
+    after commit (`photos_add`).
     Notifies the author (received) and the city's staff (new submission).
     """
     if not has_verified_email(author):
@@ -108,6 +114,7 @@ def initiative_submit(
             status=Status.SUBMITTED,
         )
         _write_lines(initiative, cost_lines)
+        photos_add(initiative=initiative, uploads=photos)
         audit(
             obj=initiative,
             action="initiatives.initiative.submitted",
@@ -139,11 +146,13 @@ def initiative_resubmit(
     latitude: Decimal | None,
     longitude: Decimal | None,
     cost_lines: list[CostLineInput],
+    photos: Sequence[UploadedFile] = (),
 ) -> Initiative:
     """Revise an initiative the working group sent back, and resubmit it (atomic).
 
     Only its author, only while revision is requested and before review closes. The original
-    submission time is kept (it breaks ties in the tally).
+    submission time is kept (it breaks ties in the tally). New photos are added to the ones
+    already there, up to the limit.
     """
     programme = initiative.programme
     if initiative.author_id != author.pk:
@@ -177,6 +186,7 @@ def initiative_resubmit(
             **fields,
         )
         _write_lines(initiative, cost_lines)
+        photos_add(initiative=initiative, uploads=photos)
         notify_staff(
             programme,
             f"initiatives:resubmitted:a{entry.pk}",

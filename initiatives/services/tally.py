@@ -40,6 +40,7 @@ from opencity.accounts.models import User
 from opencity.cities.access import can_act_on_city
 from opencity.core import Refused
 from opencity.core.services import audit, notify_user
+from opencity.identity import services as identity
 from opencity.queue import enqueue_on_commit
 
 Status = Initiative.Status
@@ -135,7 +136,11 @@ def pick_winners_equal_shares(
             picks.setdefault(ballot_id, set()).add(initiative_id)
         for chosen in picks.values():
             ballots[frozenset(chosen)] = ballots.get(frozenset(chosen), 0) + 1
+    paper_ballots = identity.offline_counts("programme_ballots", [programme_id])
+    for chosen in paper_ballots.get(programme_id, []):
+        ballots[frozenset(chosen)] = ballots.get(frozenset(chosen), 0) + 1
     voters = Ballot.objects.filter(programme_id=programme_id).count()
+    voters += len(paper_ballots.get(programme_id, []))
     candidates = [
         Candidate(r.initiative_id, Fraction(r.amount), r.votes, int(r.submitted_at))
         for r in ordered
@@ -190,13 +195,15 @@ def _tally_inputs(programme_id: int) -> list[TallyRow]:
     with _driver_cursor() as cursor:
         cursor.execute(_TALLY_INPUTS_SQL, params)
         fetched = cursor.fetchall()
+    # Plus the confirmed paper ballots of service centres (paper/, via opencity.identity).
+    paper = identity.offline_counts("initiative", [row[0] for row in fetched])
     rows = []
     for pk, category_id, cost, order, votes in fetched:
         rows.append(
             TallyRow(
                 initiative_id=pk,
                 category_id=category_id,
-                votes=int(votes),
+                votes=int(votes) + paper.get(pk, 0),
                 amount=_money(cost),
                 submitted_at=int(order),
             )

@@ -5,10 +5,11 @@ transaction holding the voter's ballot row. A refusal is worded from what was re
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from datetime import date, datetime
 
 from allauth.account.models import EmailAddress
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -19,6 +20,7 @@ from opencity import notifications
 from opencity.accounts.models import User
 from opencity.accounts.selectors import has_verified_email
 from opencity.core import Refused
+from opencity.identity import services as identity
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +147,10 @@ def _vote_in_transaction(*, voter: User, initiative: Initiative, notify: bool | 
     for _attempt in range(programme.max_votes + 1):
         now = timezone.now()
         params["now"] = connection.ops.adapt_datetimefield_value(now)
-        row, refusal = _cast_in_transaction(params)
+        try:
+            row, refusal = _cast_in_transaction(params)
+        except IntegrityError as exc:
+            raise counted_elsewhere(exc, voter, initiative.pk) from None
         if row is not None:
             return _vote(voter, initiative, programme, row, now)
         if refusal is None:  # only a lost race: the retry reads fresh data
@@ -196,9 +201,17 @@ def _vote_in_one_statement(
     while True:
         now = timezone.now()
         params["now"] = now
-        with connection.cursor() as cursor:
-            cursor.execute(statements.VOTE_STATEMENT_SQL, params)
-            row = cursor.fetchone()
+        try:
+            # A savepoint only inside a caller's transaction; a request runs in autocommit and
+            # a vote stays one statement.
+            with (
+                transaction.atomic() if connection.in_atomic_block else nullcontext(),
+                connection.cursor() as cursor,
+            ):
+                cursor.execute(statements.VOTE_STATEMENT_SQL, params)
+                row = cursor.fetchone()
+        except IntegrityError as exc:
+            raise counted_elsewhere(exc, voter, initiative_pk) from None
         if row is None:
             raise Initiative.DoesNotExist
         initiative, programme = _vote_target(row)
@@ -224,6 +237,17 @@ def _vote_in_one_statement(
         if attempts > programme.max_votes:  # pragma: no cover - unreachable by the argument
             raise _REFUSALS["retry"]()
         attempts += 1
+
+
+def counted_elsewhere(exc: IntegrityError, voter: User, initiative_pk: int) -> Exception:
+    """A new ballot's trigger claims the voter's identity key (opencity.identity): the
+    person already voted in this programme on paper. Other integrity errors pass through."""
+    if not identity.is_counted_twice(exc):
+        return exc
+    programme_id = (
+        Initiative.objects.filter(pk=initiative_pk).values_list("programme_id", flat=True).first()
+    )
+    return identity.already_counted(scope="programme", subject_id=programme_id, user_id=voter.pk)
 
 
 def _vote_target(row: tuple) -> tuple[Initiative, Programme]:

@@ -175,6 +175,7 @@ class WaveAdmin(SecretariatOnly, admin.ModelAdmin):
         "opens_on",
         "closes_on",
         "sent_at",
+        "counted_at",
     ]
     actions = ["send"]
 

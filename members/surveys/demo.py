@@ -12,7 +12,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from members.models import EProduct
+from members.surveys import counting
 from members.surveys.models import (
+    OTHER,
     Answer,
     Choice,
     Invitation,
@@ -241,7 +243,7 @@ def _answer(rng: random.Random, q: Question, values: list[str], state: dict):
         picked = sorted(rng.sample(values, rng.randint(1, min(3, len(values)))))
         other = ""
         if q.allow_other and rng.random() < 0.05:
-            picked.append("other")
+            picked.append(OTHER)
             other = "Війна та відключення світла"
         return {"choices": picked, "other_text": other}
     if q.kind == K.SHORT_TEXT:
@@ -311,6 +313,7 @@ def answer_wave(
                 answers.append(Answer(response=response, question=q, **fields))
     Answer.objects.bulk_create(answers, batch_size=5000)
     MatrixAnswer.objects.bulk_create(matrix, batch_size=5000)
+    counting.request_count_on_commit(wave.pk)
     return len(responses)
 
 

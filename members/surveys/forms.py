@@ -13,10 +13,16 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from members.models import EProduct
-from members.surveys.models import Answer, MatrixAnswer, Question, QuestionnaireVersion, Response
+from members.surveys.models import (
+    OTHER,
+    Answer,
+    MatrixAnswer,
+    Question,
+    QuestionnaireVersion,
+    Response,
+)
 from members.surveys.services import AnswerValue
 
-OTHER = "other"
 YES_NO = [("yes", _("Yes")), ("no", _("No"))]
 
 
@@ -69,9 +75,7 @@ class SurveyForm(forms.Form):
         k, n = q.kind, name(q)
         label = q.text
         if k in Question.CHOICE_KINDS:
-            choices = [(c.value, c.label) for c in q.choices.all()]
-            if q.allow_other:
-                choices.append((OTHER, _("Other, please say")))
+            choices = q.options(_("Other, please say"))
             widget = (
                 forms.RadioSelect if k == Question.Kind.SINGLE else forms.CheckboxSelectMultiple
             )
@@ -191,11 +195,11 @@ class SurveyForm(forms.Form):
                     )
                 continue
             if q.kind in Question.CHOICE_KINDS and q.allow_other:
-                picked = data.get(n) or []
+                ticked = _ticked_other(data.get(n))
                 said = (data.get(f"{n}_other") or "").strip()
-                if (picked == OTHER or OTHER in picked) and not said:
+                if ticked and not said:
                     self.add_error(f"{n}_other", _("Say what the other answer is."))
-                elif said and not (picked == OTHER or OTHER in picked):
+                elif said and not ticked:
                     self.add_error(f"{n}_other", _("Tick “Other” too, or clear this box."))
             if q.kind == Question.Kind.MATRIX:
                 for p in self.products:
@@ -228,18 +232,18 @@ class SurveyForm(forms.Form):
                 if matrix:
                     out[q.pk] = AnswerValue(matrix=matrix)
             elif q.kind == Question.Kind.MULTIPLE:
-                out[q.pk] = AnswerValue(
-                    choices=list(value or []), other_text=self.cleaned_data.get(f"{n}_other", "")
-                )
+                out[q.pk] = AnswerValue(choices=list(value or []), other_text=self._other(q))
             elif q.kind == Question.Kind.NUMBER:
                 out[q.pk] = AnswerValue(number=value)
             elif q.kind in Question.TEXT_KINDS:
                 out[q.pk] = AnswerValue(text=value.strip())
             else:
-                out[q.pk] = AnswerValue(
-                    choice=value or "", other_text=self.cleaned_data.get(f"{n}_other", "")
-                )
+                out[q.pk] = AnswerValue(choice=value or "", other_text=self._other(q))
         return out
+
+    def _other(self, q: Question) -> str:
+        """The "other, please say" text (clean refuses it without "other" ticked)."""
+        return (self.cleaned_data.get(f"{name(q)}_other") or "").strip()
 
     def layout(self) -> list[tuple]:
         """[(section, [Item, …]), …] for the template."""
@@ -270,6 +274,14 @@ class SurveyForm(forms.Form):
                 items.append(item)
             out.append((section, items))
         return out
+
+
+def _ticked_other(picked: str | list[str] | None) -> bool:
+    """Whether a single (a code) or multiple (a list of codes) answer ticked "other" (a code
+    such as "another" is not "other")."""
+    if isinstance(picked, str):
+        return picked == OTHER
+    return OTHER in (picked or [])
 
 
 def _range_message(q: Question) -> str:

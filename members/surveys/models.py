@@ -12,6 +12,9 @@ from django.utils.translation import gettext_lazy as _
 from members.models import CityEService, EProduct
 from opencity.cities.models import City
 
+# The code of the "other, please say" answer of a choice question (its text in Answer.other_text).
+OTHER = "other"
+
 
 class _Bilingual:
     """`text` in the active language, falling back to Ukrainian."""
@@ -190,6 +193,14 @@ class Question(models.Model, _Bilingual):
     def help(self) -> str:
         return self._pick("help")
 
+    def options(self, other_label: str) -> list[tuple[str, str]]:
+        """(code, label) of a choice question's answers, "other" last where it is allowed: the
+        form, the results and the comparison list the same answers in the same order."""
+        options = [(c.value, c.label) for c in self.choices.all()]
+        if self.allow_other:
+            options.append((OTHER, other_label))
+        return options
+
 
 class Choice(models.Model, _Bilingual):
     question = models.ForeignKey(
@@ -208,7 +219,7 @@ class Choice(models.Model, _Bilingual):
         constraints = [
             models.UniqueConstraint(fields=["question", "value"], name="survey_choice_unique"),
             models.CheckConstraint(
-                condition=~models.Q(value="other"), name="survey_choice_other_reserved"
+                condition=~models.Q(value=OTHER), name="survey_choice_other_reserved"
             ),
         ]
 
@@ -242,6 +253,9 @@ class Wave(models.Model):
     opens_on = models.DateField(_("opens on"))
     closes_on = models.DateField(_("closes on"))
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True, editable=False)
+    counted_at = models.DateTimeField(
+        _("results counted at"), null=True, blank=True, editable=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -421,3 +435,36 @@ class MatrixAnswer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.response} — {self.product_id}: {self.status}"
+
+
+class ResultCount(models.Model):
+    """Pre-counted results of a wave (members.surveys.counting), one row per question, answer
+    value (or matrix e-product and status) and group of councils (oblast, tier, size band),
+    so the results page sums a few hundred rows instead of counting every answer. Rows with
+    no question hold the wave's invited and answered councils. Derived data: rebuilt whole
+    by `results_count`, never edited."""
+
+    wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="counts")
+    question = models.ForeignKey(Question, null=True, on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey(EProduct, null=True, on_delete=models.CASCADE, related_name="+")
+    value = models.CharField(max_length=40, blank=True)
+    oblast = models.CharField(max_length=80, blank=True)
+    tier = models.CharField(max_length=12)
+    size = models.CharField(max_length=10, blank=True)
+    n = models.PositiveIntegerField()
+    total = models.BigIntegerField(null=True)  # number questions: sum, lowest, highest
+    low = models.IntegerField(null=True)
+    high = models.IntegerField(null=True)
+
+    class Meta:
+        app_label = "members"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["wave", "question", "product", "value", "oblast", "tier", "size"],
+                nulls_distinct=False,
+                name="survey_count_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.wave_id}/{self.question_id}/{self.product_id}/{self.value}: {self.n}"

@@ -1,9 +1,10 @@
 """What directors read: response rates, each question's distribution, the e-services
 matrix, free-text answers and the two-wave comparison.
 
-Every builder runs a fixed number of GROUP BY queries whatever the number of councils and
-questions, and returns a `Report` (members.reports) that the page, CSV and XLSX all render
-from, plus per-question blocks for the page's charts."""
+Every builder sums the wave's pre-counted rows (counting.py, models.ResultCount) in a fixed
+number of small queries whatever the number of councils and questions, and returns a
+`Report` (members.reports) that the page, CSV and XLSX all render from, plus per-question
+blocks for the page's charts."""
 
 from __future__ import annotations
 
@@ -11,16 +12,15 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import connection
-from django.db.models import Avg, Count, F, Max, Min, Q, Window
+from django.db.models import F, Max, Min, Q, Sum, Window
 from django.db.models.functions import RowNumber
 from django.utils.translation import gettext as _
 
 from members.models import EProduct
 from members.reports import DECIMAL, INT, Bar, Chart, Column, Report, Table
-from members.surveys import conf
-from members.surveys.models import Answer, Invitation, MatrixAnswer, Question, Response, Wave
-from members.surveys.services import tier_of, tier_q
+from members.surveys import conf, counting
+from members.surveys.models import Answer, MatrixAnswer, Question, Response, ResultCount, Wave
+from members.surveys.services import tier_q
 
 DISCRETE = (Question.Kind.SINGLE, Question.Kind.YES_NO, Question.Kind.SCALE)
 STATUSES = [s for s, _l in MatrixAnswer.Status.choices]
@@ -45,6 +45,11 @@ class Filters:
                     if high is not None:
                         q &= Q(**{f"{prefix}population__lt": high})
         return q
+
+    def counted(self) -> Q:
+        """The same councils among the pre-counted groups (models.ResultCount)."""
+        wanted = {"oblast": self.oblast, "tier": self.tier, "size": self.size}
+        return Q(**{k: v for k, v in wanted.items() if v})
 
     def params(self) -> dict:
         return {"oblast": self.oblast, "tier": self.tier, "size": self.size}
@@ -73,6 +78,10 @@ def pct(part: int, whole: int) -> Decimal:
     return (Decimal(part) * 100 / whole).quantize(Decimal("0.1"), ROUND_HALF_UP)
 
 
+def _mean(row: dict | None) -> Decimal | None:
+    return row["mean"].quantize(Decimal("0.1"), ROUND_HALF_UP) if row else None
+
+
 def _questions(wave: Wave) -> list[Question]:
     return list(
         Question.objects.filter(section__version_id=wave.version_id)
@@ -86,29 +95,17 @@ def _labels(q: Question) -> list[tuple[str, str]]:
         return [("yes", _("Yes")), ("no", _("No"))]
     if q.kind == Question.Kind.SCALE:
         return [(str(v), str(v)) for v in range(q.min_value, q.max_value + 1)]
-    labels = [(c.value, c.label) for c in q.choices.all()]
-    if q.allow_other:
-        labels.append(("other", _("Other")))
-    return labels
+    return q.options(_("Other"))
 
 
-def _response_rate(wave: Wave, filters: Filters) -> list[Table]:
-    rows = Invitation.objects.filter(filters.q("city__"), wave=wave).values_list(
-        "city__oblast_uk", "city__population"
-    )
-    submitted = set(
-        Response.objects.filter(
-            filters.q("city__"), wave=wave, status=Response.Status.SUBMITTED
-        ).values_list("city__oblast_uk", "city__population", "city_id")
-    )
+def _response_rate(groups: list[tuple[str, str, str, int]]) -> list[Table]:
+    """The two response-rate tables from the counted (measure, oblast, tier, councils)."""
     by_oblast: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     by_tier: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for oblast, population in rows:
-        by_oblast[oblast][0] += 1
-        by_tier[tier_of(population)][0] += 1
-    for oblast, population, _city in submitted:
-        by_oblast[oblast][1] += 1
-        by_tier[tier_of(population)][1] += 1
+    for measure, oblast, tier, n in groups:
+        column = 0 if measure == "invited" else 1
+        by_oblast[oblast][column] += n
+        by_tier[tier][column] += n
     columns = [
         Column(_("Invited"), INT),
         Column(_("Answered"), INT),
@@ -143,86 +140,71 @@ class _Figures:
     matrix: dict[int, dict[int, Counter]]
     texts: dict[int, list[tuple[str, str]]]
     text_totals: Counter
+    rates: list[tuple[str, str, str, int]]
 
 
 def _figures(wave: Wave, questions: list[Question], filters: Filters, text_limit: int | None):
-    answers = Answer.objects.filter(
-        filters.q("response__city__"),
-        response__wave=wave,
-        response__status=Response.Status.SUBMITTED,
+    """The wave's figures among the councils that pass `filters`, summed from its pre-counted
+    rows (counting.results_count; counted now if never counted): two small GROUP BY queries,
+    plus one for the free text listed."""
+    counting.ensure_counted(wave)
+    counted = ResultCount.objects.filter(filters.counted(), wave=wave)
+    rates = list(
+        counted.filter(question__isnull=True)
+        .values_list("value", "oblast", "tier")
+        .annotate(councils=Sum("n"))
+        .order_by()
     )
-    respondents = Response.objects.filter(
-        filters.q("city__"), wave=wave, status=Response.Status.SUBMITTED
-    ).count()
+    respondents = sum(n for measure, _o, _t, n in rates if measure == "answered")
     kinds = {q.pk: q.kind for q in questions}
     discrete: dict[int, Counter] = defaultdict(Counter)
     text_totals: Counter = Counter()
-    for qid, choice, n in answers.values_list("question_id", "choice").annotate(n=Count("id")):
-        if kinds.get(qid) in Question.TEXT_KINDS:
+    numbers: dict[int, dict] = {}
+    matrix: dict[int, dict[int, Counter]] = defaultdict(lambda: defaultdict(Counter))
+    rows = (
+        counted.filter(question__isnull=False)
+        .values_list("question_id", "product_id", "value")
+        .annotate(councils=Sum("n"), total=Sum("total"), low=Min("low"), high=Max("high"))
+        .order_by()
+    )
+    for qid, product, value, n, total, low, high in rows:
+        kind = kinds.get(qid)
+        if kind == Question.Kind.MATRIX:
+            matrix[qid][product][value] += n
+        elif kind == Question.Kind.NUMBER:
+            numbers[qid] = {
+                "n": n,
+                "total": total,
+                "low": low,
+                "high": high,
+                "mean": Decimal(total) / n,
+            }
+        elif kind in Question.TEXT_KINDS:
             text_totals[qid] += n
         else:
-            discrete[qid][choice] += n
-    multiple = [pk for pk, k in kinds.items() if k == Question.Kind.MULTIPLE]
-    for qid, value, n in _multiple_counts(answers.filter(question_id__in=multiple)):
-        discrete[qid][value] += n
-    numbers = {
-        row["question_id"]: row
-        for row in answers.filter(number__isnull=False)
-        .values("question_id")
-        .annotate(n=Count("id"), low=Min("number"), high=Max("number"), mean=Avg("number"))
-    }
-    matrix: dict[int, dict[int, Counter]] = defaultdict(lambda: defaultdict(Counter))
-    for qid, product, status, n in (
-        MatrixAnswer.objects.filter(
+            discrete[qid][value] += n
+    texts: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    if text_limit != 0:
+        text_questions = [pk for pk, k in kinds.items() if k in Question.TEXT_KINDS]
+        listed = Answer.objects.filter(
             filters.q("response__city__"),
+            Q(question_id__in=text_questions, text__gt="") | ~Q(other_text=""),
             response__wave=wave,
             response__status=Response.Status.SUBMITTED,
+        ).annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("question_id")],
+                order_by=[F("response__city__name_uk").asc()],
+            )
         )
-        .values_list("question_id", "product_id", "status")
-        .annotate(n=Count("id"))
-    ):
-        matrix[qid][product][status] += n
-    text_questions = [pk for pk, k in kinds.items() if k in Question.TEXT_KINDS]
-    texts: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    listed = answers.filter(
-        Q(question_id__in=text_questions, text__gt="") | ~Q(other_text="")
-    ).annotate(
-        rank=Window(
-            RowNumber(),
-            partition_by=[F("question_id")],
-            order_by=[F("response__city__name_uk").asc()],
-        )
-    )
-    if text_limit is not None:
-        listed = listed.filter(rank__lte=text_limit)
-    rows = listed.values_list("question_id", "response__city__name_uk", "text", "other_text")
-    for qid, city, text, other in rows.order_by("question_id", "rank") if text_limit != 0 else []:
-        texts[qid].append((city, text or other))
-    return _Figures(respondents, discrete, numbers, matrix, texts, text_totals)
-
-
-MULTIPLE_SQL = (
-    "SELECT a.question_id, e.value, count(*) FROM members_answer a"
-    " CROSS JOIN LATERAL jsonb_array_elements_text(a.choices) AS e(value)"
-    " WHERE a.id IN ({answers}) GROUP BY a.question_id, e.value"
-)
-
-
-def _multiple_counts(answers) -> list[tuple[int, str, int]]:
-    """(question, choice, count) of multiple-choice answers: unnested and counted by
-    PostgreSQL (JSON decoded in Python cost ~50 ms for 13,000 answers); counted here on
-    other databases."""
-    if connection.vendor != "postgresql":
-        counts: Counter = Counter()
-        for qid, picked in answers.values_list("question_id", "choices"):
-            counts.update((qid, value) for value in picked)
-        return [(qid, value, n) for (qid, value), n in counts.items()]
-    sql, params = answers.values("pk").query.sql_with_params()
-    with connection.cursor() as cursor:
-        # the filtered answers are Django's own compiled SQL; every value stays in params
-        query = MULTIPLE_SQL.replace("{answers}", sql)
-        cursor.execute(query, params)
-        return cursor.fetchall()
+        if text_limit is not None:
+            listed = listed.filter(rank__lte=text_limit)
+        for qid, city, text, other in listed.values_list(
+            "question_id", "response__city__name_uk", "text", "other_text"
+        ).order_by("question_id", "rank"):
+            texts[qid].append((city, text or other))
+    return _Figures(respondents, discrete, numbers, matrix, texts, text_totals, rates)
 
 
 def wave_results(wave: Wave, filters: Filters, *, text_limit: int | None) -> Results:
@@ -231,7 +213,7 @@ def wave_results(wave: Wave, filters: Filters, *, text_limit: int | None) -> Res
     questions = _questions(wave)
     figures = _figures(wave, questions, filters, text_limit)
     products = {p.pk: p.name for p in EProduct.objects.only("pk", "name")}
-    tables = _response_rate(wave, filters)
+    tables = _response_rate(figures.rates)
     blocks: list[QuestionBlock] = []
     heat: dict[int, list[dict]] = {}
     for q in questions:
@@ -264,7 +246,7 @@ def wave_results(wave: Wave, filters: Filters, *, text_limit: int | None) -> Res
                 block.texts = figures.texts.get(q.pk, [])
         elif q.kind == Question.Kind.NUMBER:
             row = figures.numbers.get(q.pk)
-            mean = Decimal(row["mean"]).quantize(Decimal("0.1")) if row else None
+            mean = _mean(row)
             table = Table(
                 title,
                 [Column(_("Figure")), Column(_("Value"), DECIMAL)],
@@ -355,8 +337,7 @@ def comparison(wave_a: Wave, wave_b: Wave, filters: Filters) -> Report:
                 rows.append([q.code, label, a, b, b - a])
         elif q.kind == Question.Kind.NUMBER:
             na, nb = fa.numbers.get(q.pk), fb.numbers.get(other.pk)
-            a = Decimal(na["mean"]).quantize(Decimal("0.1")) if na else None
-            b = Decimal(nb["mean"]).quantize(Decimal("0.1")) if nb else None
+            a, b = _mean(na), _mean(nb)
             rows.append(
                 [q.code, _("Average"), a, b, (b - a) if a is not None and b is not None else None]
             )

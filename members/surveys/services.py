@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from members.models import CityContact, CityEService
 from members.selectors import member_cities
-from members.surveys import conf
+from members.surveys import conf, counting
 from members.surveys.models import (
     Answer,
     Choice,
@@ -350,6 +350,7 @@ def response_save(
             response.submitted_at = timezone.now()
         response.save()
         if submit:
+            counting.request_count_on_commit(wave.pk)
             audit(
                 obj=response,
                 action="members.survey_response.submitted",
@@ -414,6 +415,7 @@ def response_reopen(*, response: Response, actor, reason: str) -> Response:
         )
     response.status = Response.Status.DRAFT
     response.save(update_fields=["status", "updated_at"])
+    counting.request_count_on_commit(response.wave_id)
     audit(
         obj=response,
         action="members.survey_response.reopened",

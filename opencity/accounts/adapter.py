@@ -1,13 +1,21 @@
+import logging
 import uuid
 from datetime import date
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.translation import get_language
 
+from opencity.core import Refused
 from opencity.core.services import queue_rendered_email
+from opencity.identity.keys import DocumentType
+from opencity.identity.services import person_key_confirm
 from opencity.proxies import client_address
+
+logger = logging.getLogger(__name__)
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -55,12 +63,35 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         return user
 
     def pre_social_login(self, request, sociallogin):
-        # A returning person: refresh what the provider vouches for (a move, a correction).
         super().pre_social_login(request, sociallogin)
         if sociallogin.is_existing:
+            # A returning person: refresh what the provider vouches for (a move, a correction).
             store_identity_claims(
                 sociallogin.user, sociallogin.account.provider, sociallogin.account.extra_data
             )
+            return
+        # A first login through the provider: link it to the account it belongs to, after the
+        # person confirms (opencity/accounts/oidc.py), rather than open a second account.
+        from opencity.accounts import oidc
+
+        user = request.user if request.user.is_authenticated else None
+        if sociallogin.state.get("process") != "connect" or user is None:
+            user = oidc.verified_email_owner(sociallogin)
+        if user is not None:
+            oidc.stash_pending_link(request, sociallogin, user)
+            raise ImmediateHttpResponse(redirect("identity_link"))
+
+    def on_authentication_error(
+        self, request, provider, error=None, exception=None, extra_context=None
+    ):
+        # A clear reason (expired, meant for another site, unverifiable) instead of allauth's
+        # one generic sentence; see templates/socialaccount/authentication_error.html.
+        from opencity.accounts import oidc
+
+        super().on_authentication_error(request, provider, error, exception, extra_context)
+        if extra_context is not None:
+            extra_context["refusal"] = oidc.refusal_message(exception)
+            extra_context["provider_name"] = getattr(provider, "name", "")
 
 
 def store_identity_claims(user, provider: str, claims: dict) -> None:
@@ -85,3 +116,21 @@ def store_identity_claims(user, provider: str, claims: dict) -> None:
             "verified_address",
         ]
     )
+    store_identity_key(user, provider, claims)
+
+
+# Claims that carry the tax number (РНОКПП): BankID NBU's `drfocode`, ID.gov.ua's `drfo`.
+TAX_NUMBER_CLAIMS = ("drfocode", "drfo", "rnokpp", "tax_id")
+
+
+def store_identity_key(user, provider: str, claims: dict) -> None:
+    """Give the account the identity key of the provider's tax-number claim (only the keyed
+    hash is stored, see opencity.identity). A clash (the number is another account's, or the
+    account has another one) never stops the login: it is logged for staff."""
+    number = next((str(claims[name]) for name in TAX_NUMBER_CLAIMS if claims.get(name)), "")
+    if not number:
+        return
+    try:
+        person_key_confirm(user=user, kind=DocumentType.RNOKPP, number=number, source="provider")
+    except Refused as refusal:
+        logger.warning("identity key of user %s not stored: %s", user.pk, refusal.code)

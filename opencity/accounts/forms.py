@@ -41,3 +41,28 @@ class ProfileForm(forms.ModelForm):
 
     def clean_full_name(self):
         return clean_plain_text(self.cleaned_data["full_name"])
+
+
+class IdentityLinkForm(forms.Form):
+    """Confirms that the person logging in through the identity provider owns the existing
+    account with the same e-mail: its password, unless they are signed in to it already."""
+
+    password = forms.CharField(
+        label=_("Password of your account on this portal"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, *args, user: User, needs_password: bool, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if not needs_password:
+            del self.fields["password"]
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError(
+                _("The password is not right. Nothing was linked; you can try again.")
+            )
+        return password

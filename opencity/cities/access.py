@@ -16,7 +16,10 @@ from opencity.cities.models import City, StaffRole
 
 ASSOCIATION_GROUP = "Association staff"
 DIRECTORS_GROUP = "Directors"
-ALL_ROLES = tuple(StaffRole.Role.values)
+# Every role that works on a service's objects. A service centre clerk only enters paper
+# signatures and ballots (paper/): every other admin page stays closed to that role.
+ALL_ROLES = tuple(role for role in StaffRole.Role.values if role != StaffRole.Role.SERVICE_CLERK)
+PAPER_ROLES = (StaffRole.Role.SERVICE_CLERK, StaffRole.Role.CITY_ADMIN)
 
 
 def _cached_groups(user) -> set[str]:

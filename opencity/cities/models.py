@@ -85,6 +85,8 @@ class StaffRole(models.Model):
         MODERATOR = "moderator", _("moderator")
         RESPONDER = "responder", _("responder")
         CITY_ADMIN = "city_admin", _("city administrator")
+        # Enters paper signatures and ballots at an administrative service centre (ЦНАП).
+        SERVICE_CLERK = "service_clerk", _("service centre clerk")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,

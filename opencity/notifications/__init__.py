@@ -43,3 +43,17 @@ def auto_follow(user: Any, obj: Any) -> bool:
     from opencity.notifications.services import auto_follow as _auto_follow
 
     return _auto_follow(user, obj)
+
+
+def not_immediate(user_ids: list[int], kind: str) -> set[int]:
+    """Of these people, those who hear of `kind` in a digest or never, not at once."""
+    from opencity.notifications.services import not_immediate as _not_immediate
+
+    return _not_immediate(user_ids, kind)
+
+
+def auto_follows(user: Any) -> bool:
+    """Whether the person follows what they sign, vote for, file or register for."""
+    from opencity.notifications.services import auto_follows as _auto_follows
+
+    return _auto_follows(user)

@@ -57,13 +57,17 @@ def collect(user: User) -> dict:
             "date_of_birth": user.date_of_birth,
             "identity_verified_at": user.identity_verified_at,
             "identity_provider": user.identity_provider,
+            "verified_birth_date": user.verified_birth_date,
+            "verified_address": user.verified_address,
             "date_joined": user.date_joined,
             "last_login": user.last_login,
             "email_addresses": list(
                 EmailAddress.objects.filter(user=user).values("email", "verified", "primary")
             ),
             "identity_links": list(
-                SocialAccount.objects.filter(user=user).values("provider", "uid", "date_joined")
+                SocialAccount.objects.filter(user=user).values(
+                    "provider", "uid", "date_joined", "extra_data"
+                )
             ),
         },
         "notifications": {
@@ -139,6 +143,7 @@ def delete_account(user: User, *, remove_public_name: bool = False) -> None:
     votes, registrations stay counted), then the account loses everything personal and can
     no longer sign in. Irreversible; audited without personal data."""
     from allauth.account.models import EmailAddress
+    from allauth.mfa.models import Authenticator
     from allauth.socialaccount.models import SocialAccount
 
     with transaction.atomic():
@@ -151,7 +156,8 @@ def delete_account(user: User, *, remove_public_name: bool = False) -> None:
         Delivery.objects.filter(user=user).delete()
         DataExport.objects.filter(user=user).delete()
         EmailAddress.objects.filter(user=user).delete()
-        SocialAccount.objects.filter(user=user).delete()
+        SocialAccount.objects.filter(user=user).delete()  # with the provider's claims and tokens
+        Authenticator.objects.filter(user=user).delete()  # second-factor secrets
         StaffRole.objects.filter(user=user).delete()
         User.objects.filter(pk=user.pk).update(
             email=f"deleted-{user.pk}@deleted.invalid",
@@ -161,6 +167,8 @@ def delete_account(user: User, *, remove_public_name: bool = False) -> None:
             home_city=None,
             identity_verified_at=None,
             identity_provider="",
+            verified_birth_date=None,
+            verified_address=None,
             is_active=False,
             is_staff=False,
             is_superuser=False,

@@ -14,7 +14,11 @@ The core never imports a service: a service registers, from its ``AppConfig.read
     A model people can follow. ``model`` is "app_label.model_name"; ``visible(user) ->
     QuerySet`` the objects that person may see (following anything else answers 404);
     ``city_id(obj)`` the city an object belongs to (digests group by it); ``sync(user, obj,
-    following)`` (optional) mirrors follows into a service's own follower list.
+    following)`` (optional) mirrors follows into a service's own follower list;
+    ``followed(user) -> QuerySet`` (optional, with ``sync``) the objects the person follows
+    through that list, made by the service itself (filing, "me too"), so the settings page
+    lists them too; ``followers(object_id) -> QuerySet`` (optional) the ids of the people on
+    that list, who hear of the object's events like the people who follow it here.
 
 ``register_data(DataContribution(app, export, erase))``
     ``export(user) -> dict`` everything the service holds about the person (JSON-ready, and
@@ -56,6 +60,9 @@ class Followable:
     # For a service that keeps its own followers (problems/): told of every follow and
     # unfollow made here, as (user, obj, following).
     sync: Callable[[Any, Any, bool], None] | None = None
+    # ... and the objects a person follows through the service's own list.
+    followed: Callable[[Any], Any] | None = None
+    followers: Callable[[int], Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,10 @@ def kinds() -> tuple[Kind, ...]:
 
 def kind(key: str) -> Kind | None:
     return _kinds.get(key)
+
+
+def followables() -> tuple[Followable, ...]:
+    return tuple(_followables.values())
 
 
 def followable(model: str) -> Followable | None:

@@ -136,6 +136,17 @@ def paces_for(user: User) -> dict[str, str]:
     return {k.key: chosen.get(k.key, k.default_pace) for k in registry.kinds()}
 
 
+def not_immediate(user_ids: list[int], kind: str) -> set[int]:
+    """Of these people, those who chose to hear of `kind` in a digest or never (a service
+    that mails its followers itself leaves them to the digest: see problems/)."""
+    spec = registry.kind(kind)
+    chosen = dict(
+        Preference.objects.filter(user_id__in=user_ids, kind=kind).values_list("user_id", "pace")
+    )
+    default = spec.default_pace if spec else Pace.IMMEDIATE
+    return {pk for pk in user_ids if chosen.get(pk, default) != Pace.IMMEDIATE}
+
+
 def stopped(user: User, kind: str) -> bool:
     return Preference.objects.filter(user=user, kind=kind, pace=Pace.NONE).exists()
 
@@ -280,13 +291,17 @@ def fan_out(event_id: int, after: int = 0) -> int:
         return 0
     spec = registry.kind(event.kind)
     default = spec.default_pace if spec else Pace.IMMEDIATE
+    following = models.Q(
+        follows__content_type=event.content_type_id, follows__object_id=event.object_id
+    )
+    ct = ContentType.objects.get_for_id(event.content_type_id)
+    listed = registry.followable(f"{ct.app_label}.{ct.model}")
+    if listed is not None and listed.followers is not None:
+        # People on the service's own list of followers (a report's filer, "me too").
+        following |= models.Q(pk__in=listed.followers(event.object_id))
+    follower_ids = User.objects.filter(following).values("pk")
     batch = list(
-        User.objects.filter(
-            follows__content_type=event.content_type_id,
-            follows__object_id=event.object_id,
-            is_active=True,
-            pk__gt=after,
-        )
+        User.objects.filter(pk__in=follower_ids, is_active=True, pk__gt=after)
         .exclude(notification_deliveries__event=event)
         .exclude(pk__in=event.told)
         .order_by("pk")[:FAN_OUT_BATCH]

@@ -38,15 +38,33 @@ def settings_page(request: HttpRequest) -> HttpResponse:
             services.resume(user, form.cleaned_data.get("resume") or [])
         messages.success(request, _("Your notification settings are saved."))
         return redirect("notifications:settings")
+    return render(
+        request, "notifications/settings.html", {"form": form, "followed": _followed(user)}
+    )
+
+
+def _followed(user, limit: int = 200) -> list[dict]:
+    """What the person follows: the follows made here, and those a service keeps in its own
+    list (a problem report one filed or supported), each once."""
     follows = Follow.objects.filter(user=user).select_related("content_type").order_by("-pk")
-    followed = []
-    for item in follows[:200]:
+    followed, seen = [], set()
+    for item in follows[:limit]:
         model = item.content_type.model_class()
         obj = model._default_manager.filter(pk=item.object_id).first() if model else None
         if obj is None:  # the object is gone (a withdrawn draft): nothing to show
             continue
-        followed.append({"follow": item, "object": obj, "model": _model_label(item.content_type)})
-    return render(request, "notifications/settings.html", {"form": form, "followed": followed})
+        label = _model_label(item.content_type)
+        seen.add((label, obj.pk))
+        followed.append({"object": obj, "model": label, "pk": obj.pk})
+    for spec in registry.followables():
+        if spec.followed is None:
+            continue
+        for obj in spec.followed(user)[:limit]:
+            label = spec.model.lower()
+            if (label, obj.pk) not in seen:
+                seen.add((label, obj.pk))
+                followed.append({"object": obj, "model": label, "pk": obj.pk})
+    return followed
 
 
 def _model_label(ct: ContentType) -> str:

@@ -82,7 +82,9 @@ def _endpoint(dataset: registry.Dataset):
     def view(request: HttpRequest, query: Query[filters]):  # type: ignore[valid-type]
         if not allow("api", request.META.get("REMOTE_ADDR", "")):
             return _headers(JsonResponse({"error": "too many requests"}, status=429))
-        values = {k: v for k, v in query.dict().items() if k in {f.name for f in dataset.filters}}
+        values = {
+            k: v for k, v in query.model_dump().items() if k in {f.name for f in dataset.filters}
+        }
         try:
             rows = dataset.rows(
                 registry.filter_values(dataset, {k: v or "" for k, v in values.items()})

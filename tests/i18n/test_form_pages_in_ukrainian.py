@@ -20,6 +20,7 @@ ALLOWED_LATIN = {
     "OpenCity", "BankID", "ID", "GOV", "UA", "CSV", "PDF", "XLSX", "JSON", "QR", "URL",
     "Facebook", "Telegram", "X", "OGP", "Local", "TOTP", "iCalendar", "KATOTTG", "HTML",
     "English", "https", "www", "example", "org", "Ctrl", "Mac",
+    "JPEG", "PNG", "WebP", "HEIC", "GPS",  # named so in Ukrainian too
 }  # fmt: skip
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]+")
 

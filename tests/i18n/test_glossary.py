@@ -65,6 +65,10 @@ def test_glossary_lists_the_terms_the_issue_names():
         assert term in uses
 
 
+#: %(email)s and the like are names in code, not words of the text
+PLACEHOLDER = re.compile(r"%\(\w+\)[sd]")
+
+
 def test_no_catalogue_uses_a_term_the_glossary_rejects():
     assert len(CATALOGUES) >= 5
     rules = _rejected_terms()
@@ -74,7 +78,7 @@ def test_no_catalogue_uses_a_term_the_glossary_rejects():
             if not entry["id"]:
                 continue
             for text in entry["strs"]:
-                plain = PROPER_NAMES.sub("", text)
+                plain = PLACEHOLDER.sub("", PROPER_NAMES.sub("", text))
                 for use, pattern in rules:
                     match = pattern.search(plain)
                     if match:
@@ -116,7 +120,7 @@ def test_counts_use_plural_forms():
 
 
 def test_units_follow_numbers_after_a_non_breaking_space():
-    breaking = re.compile(r"(?:%\(\w+\)s|\d) (?:грн|МБ|КБ|км|хв|год|%)(?!\w)")
+    breaking = re.compile(r"(?:%\(\w+\)s|\d) (?:грн|МБ|КБ|км|хв|год|%(?!\())(?!\w)")
     found = [
         f"{path.relative_to(ROOT)}: {text[:100]!r}"
         for path in CATALOGUES

@@ -108,7 +108,7 @@ def _store(hashes: list[bytes]) -> None:
             acted_at=now, appended_at=now,
         )  # fmt: skip
         frontier.append(value, nodes)
-    Node.objects.bulk_create(nodes)
+    Node.objects.bulk_create(Node(level=lv, position=pos, hash=h) for lv, pos, h in nodes)
 
 
 @pytest.mark.django_db

@@ -173,3 +173,73 @@ def test_checkpoint_root_is_base64_of_the_tree_root(city_a, citizen):
     services.sequence()
     checkpoint = Checkpoint.objects.get()
     assert checkpoint.note.splitlines()[2] == base64.b64encode(tree.root(checkpoint.size)).decode()
+
+
+@pytest.mark.parametrize("person", [None, "ab" * 32])
+@pytest.mark.parametrize("subject", ["petitions.petition/7", 'дивна "тема"\\/\n\u2028'])
+def test_the_fast_act_leaf_is_the_canonical_json(subject, person):
+    payload = {"v": 1, "act": "petition.signature", "subject": subject, "at": "2026-01-01T00:00Z"}
+    if person is not None:
+        payload["person"] = person
+    assert services.act_leaf("petition.signature", subject, payload["at"], person) == (
+        services.canonical(payload)
+    )
+
+
+def test_receipt_codes_are_sixteen_letters_of_the_alphabet_and_differ():
+    codes = {services.new_receipt_code() for _ in range(2000)}
+    assert len(codes) == 2000
+    assert all(len(code) == 16 and set(code) <= set(services.RECEIPT_ALPHABET) for code in codes)
+    assert set("".join(codes)) == set(services.RECEIPT_ALPHABET)  # every letter is used
+
+
+@pytest.mark.django_db
+def test_a_replayed_act_in_a_batch_is_dropped_and_the_rest_logged_in_order(city_a):
+    petition = make_petition(city_a, threshold=1000)  # no "reached" decision leaf
+    petition_services.petition_sign(petition=petition.pk, user=make_user())
+    services.sequence()
+    first = Entry.objects.get(act="petition.signature")
+    petition_services.petition_sign(petition=petition.pk, user=make_user())
+    Pending.objects.create(
+        act=first.act, source_id=first.source_id, subject=first.subject, acted_at=first.acted_at
+    )
+    petition_services.petition_sign(petition=petition.pk, user=make_user())
+    assert services.sequence() == 2  # the COPY hit the unique (act, source_id); rebuilt
+    rows = list(Entry.objects.order_by("index").values_list("index", "source_id"))
+    assert [index for index, _ in rows] == [0, 1, 2]
+    assert len({source for _, source in rows}) == 3
+    assert not Pending.objects.exists()
+    hashes = [bytes(h) for h in Entry.objects.order_by("index").values_list("leaf_hash", flat=True)]
+    assert tree.root(3) == root_from_leaf_hashes(hashes) == bytes(Checkpoint.objects.first().root)
+
+
+@pytest.mark.django_db
+def test_a_waitlist_s_places_and_promotions_are_leaves_without_the_person(city_a):
+    from academy import services as academy
+    from tests.academy.factories import make_session
+
+    services.sequence_all()
+    start = Entry.objects.count()
+    session = make_session(capacity=1)
+    people = [make_user() for _ in range(3)]
+    seated, first, second = (
+        academy.register(session_id=session.pk, user=person) for person in people
+    )
+    academy.registration_cancel(registration_id=seated.pk, user=people[0])
+    academy.waitlist_promote(session_id=session.pk)
+    services.sequence_all()
+    logged = [
+        leaf(e)
+        for e in Entry.objects.filter(index__gte=start, act__startswith="academy.").order_by(
+            "index"
+        )
+    ]
+    assert [(d["act"], d["subject"], d["session"], d["waitlist_position"]) for d in logged] == [
+        ("academy.registration.registered", f"academy.registration/{seated.pk}", session.pk, None),
+        ("academy.registration.registered", f"academy.registration/{first.pk}", session.pk, 1),
+        ("academy.registration.registered", f"academy.registration/{second.pk}", session.pk, 2),
+        ("academy.registration.cancelled", f"academy.registration/{seated.pk}", session.pk, None),
+        ("academy.registration.promoted", f"academy.registration/{first.pk}", session.pk, 1),
+    ]
+    everything = b"".join(bytes(e.data) for e in Entry.objects.all())
+    assert not any(person.email.encode() in everything for person in people)

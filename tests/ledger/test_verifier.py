@@ -153,7 +153,7 @@ def test_a_rewritten_history_fails_consistency(live_server, log, tmp_path):
         acted_at=rows[0].acted_at, appended_at=rows[0].appended_at,
     )  # fmt: skip
     frontier.append(value, nodes)
-    Node.objects.bulk_create(nodes)
+    Node.objects.bulk_create(Node(level=lv, position=pos, hash=h) for lv, pos, h in nodes)
     root = frontier.root()
     Checkpoint.objects.create(size=8, root=root, note=keys.sign_checkpoint(8, root))
     with pytest.raises(verifier.Failed, match="consistency: the log is not an extension"):

@@ -247,3 +247,48 @@ def test_concurrent_double_submit_gives_one_submitted_response():
         t.join()
     assert sorted(outcomes) == ["ok", "survey_already_submitted"]
     assert Response.objects.filter(status="submitted").count() == 1
+
+
+def test_the_form_speaks_the_councils_language_ukrainian_first(client, version, invitation):
+    """Questions in Ukrainian by default, in English when chosen; an English text left empty
+    falls back to the Ukrainian one."""
+    from tests.members.survey_factories import question
+
+    level = question(version, "level")
+    level.text_en = ""
+    level.save()
+    page = client.get(url(invitation)).content.decode()
+    assert "Питання has_edms" in page and "Do you run document management?" not in page
+    client.cookies["opencity_language"] = "en"
+    page = client.get(url(invitation)).content.decode()
+    assert "Do you run document management?" in page and "Питання has_edms" not in page
+    assert "Питання level" in page  # no English text: the Ukrainian one
+    assert "Secretary" in page  # choice labels in English
+
+
+def test_a_choice_whose_code_contains_other_is_not_the_other_answer(client, version, invitation):
+    from members.surveys.models import Choice
+    from tests.members.survey_factories import question
+
+    level = question(version, "level")
+    level.allow_other = True
+    level.save()
+    Choice.objects.create(
+        question=level, order=3, value="another", label_uk="Інший орган", label_en="Another body"
+    )
+    data = complete(version, **{f"q{level.pk}": "another"})
+    assert client.post(url(invitation), {**data, "submit": "1"}).status_code == 302
+    answer = Answer.objects.get(question=level)
+    assert (answer.choice, answer.other_text) == ("another", "")
+
+
+def test_other_on_a_single_choice_keeps_its_text(client, version, invitation):
+    from tests.members.survey_factories import question
+
+    level = question(version, "level")
+    level.allow_other = True
+    level.save()
+    data = complete(version, **{f"q{level.pk}": "other", f"q{level.pk}_other": "Староста"})
+    assert client.post(url(invitation), {**data, "submit": "1"}).status_code == 302
+    answer = Answer.objects.get(question=level)
+    assert (answer.choice, answer.other_text) == ("other", "Староста")

@@ -97,26 +97,29 @@ class _SqlPatch:
     def __enter__(self):
         find, replace = self.mutant["find"], self.mutant["replace"]
         owner = sys.modules[self.mutant["module"]]
-        holders = [
-            (name, value)
+        # The snippet occurs once in the source (run.py checks), but a statement may be built
+        # from another at import (e.g. `_SIGN_SQL.replace(...)`): every module-level string
+        # holding it is mutated, so each statement built from the mutated text changes too.
+        holders = {
+            name: value
             for name, value in vars(owner).items()
             if isinstance(value, str) and find in value
-        ]
-        if len(holders) != 1:
+        }
+        if not holders:
             raise RuntimeError(
-                f"SQL mutation {self.mutant['id']}: {len(holders)} module-level strings of "
-                f"{self.mutant['module']} contain {find!r} (need exactly one)"
+                f"SQL mutation {self.mutant['id']}: no module-level string of "
+                f"{self.mutant['module']} contains {find!r}"
             )
-        original = holders[0][1]
-        mutated = original.replace(find, replace, 1)
         prefixes = tuple(p + "." for p in PLAN["packages"]) + tuple(PLAN["packages"])
-        for module in list(sys.modules.values()):
-            if not getattr(module, "__name__", "").startswith(prefixes):
-                continue
-            for name, value in list(vars(module).items()):
-                if value is original:
-                    setattr(module, name, mutated)
-                    self.swapped.append((module, name, original))
+        for original in holders.values():
+            mutated = original.replace(find, replace, 1)
+            for module in list(sys.modules.values()):
+                if not getattr(module, "__name__", "").startswith(prefixes):
+                    continue
+                for name, value in list(vars(module).items()):
+                    if value is original:
+                        setattr(module, name, mutated)
+                        self.swapped.append((module, name, original))
         return self
 
     def __exit__(self, *exc):

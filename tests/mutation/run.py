@@ -99,11 +99,11 @@ def generate(config: dict, only: str | None) -> tuple[list[Mutant], dict, dict]:
         for path in spec["files"]:
             source = (ROOT / path).read_text()
             module, mutations, _classes, _functions = create_mutations(path, source)
+            names = function_names(module)
             wanted = [
                 m
                 for m in mutations
-                if getattr(m.contained_by_top_level_function, "name", None) is not None
-                and m.contained_by_top_level_function.name.value in spec["functions"]
+                if names.get(m.contained_by_top_level_function) in spec["functions"]
             ]
             if not wanted:
                 continue
@@ -123,12 +123,13 @@ def generate(config: dict, only: str | None) -> tuple[list[Mutant], dict, dict]:
             }
             by_function: dict[str, int] = {}
             for mutation in wanted:
-                function = mutation.contained_by_top_level_function.name.value
+                function = names[mutation.contained_by_top_level_function]
                 by_function[function] = by_function.get(function, 0) + 1
                 if function not in spec["functions"]:
                     continue
                 found.add(function)
-                mutant_name = f"x_{function}__mutmut_{by_function[function]}"
+                mangled = mangled_name(function)
+                mutant_name = f"{mangled}__mutmut_{by_function[function]}"
                 mutants.append(
                     Mutant(
                         id=f"{module_name}.{mutant_name}",
@@ -136,7 +137,11 @@ def generate(config: dict, only: str | None) -> tuple[list[Mutant], dict, dict]:
                         kind="python",
                         function=function,
                         change=describe(module, mutation),
-                        extra={"name": f"{module_name}.{mutant_name}", "key": module_name},
+                        extra={
+                            "name": f"{module_name}.{mutant_name}",
+                            "key": module_name,
+                            "mangled": mangled,
+                        },
                     )
                 )
         missing = [f for f in spec["functions"] if f not in found]
@@ -149,6 +154,30 @@ def generate(config: dict, only: str | None) -> tuple[list[Mutant], dict, dict]:
     for entry in files.values():
         del entry["mutations"]
     return sorted(unique.values(), key=lambda m: m.id), files, tests
+
+
+def function_names(module) -> dict:
+    """Each top-level function and method of a parsed file -> its configured name
+    (`name`, or `Class.name` for a method)."""
+    import libcst as cst
+
+    names = {}
+    for statement in module.body:
+        if isinstance(statement, cst.FunctionDef):
+            names[statement] = statement.name.value
+        elif isinstance(statement, cst.ClassDef):
+            for member in statement.body.body:
+                if isinstance(member, cst.FunctionDef):
+                    names[member] = f"{statement.name.value}.{member.name.value}"
+    return names
+
+
+def mangled_name(function: str) -> str:
+    """mutmut's name of a function's trampoline (x_name, or xǁClassǁname for a method)."""
+    from mutmut.mutation.trampoline_templates import mangle_function_name
+
+    class_name, _, name = function.rpartition(".")
+    return mangle_function_name(name=name, class_name=class_name or None)
 
 
 def sql_mutant(module_name: str, spec: dict, sql: dict) -> Mutant:
@@ -225,6 +254,33 @@ def match_equivalents(mutants: list[Mutant], entries: list[dict]) -> tuple[dict,
     return matched, stale
 
 
+def by_ids(chosen: list[Mutant], spec: str) -> list[Mutant]:
+    """The mutants named by `--ids` (comma-separated, or @FILE: the first id-like word of
+    each line, so an earlier run's SURVIVED lines can be fed back)."""
+    if spec.startswith("@"):
+        words = [w for line in Path(spec[1:]).read_text().splitlines() for w in line.split()]
+    else:
+        words = [w.strip() for w in spec.split(",")]
+    known = {m.id: m for m in chosen}
+    wanted = {w for w in words if w in known}
+    unknown = [w for w in words if "__mutmut_" in w and w not in known]
+    if unknown:
+        sys.exit(f"--ids: no such mutant {unknown[0]!r} (the code changed since?)")
+    print(f"==> --ids: {len(wanted)} mutants")
+    return [m for m in chosen if m.id in wanted]
+
+
+def shard(chosen: list[Mutant], spec: str) -> list[Mutant]:
+    """The K-th of N contiguous slices (by id: a function's mutants stay together)."""
+    match = re.fullmatch(r"(\d+)/(\d+)", spec)
+    if not match or not 1 <= int(match[1]) <= int(match[2]):
+        sys.exit(f"--shard {spec!r}: expected K/N with 1 <= K <= N")
+    k, n = int(match[1]), int(match[2])
+    part = chosen[(k - 1) * len(chosen) // n : k * len(chosen) // n]
+    print(f"==> shard {k}/{n}: {len(part)} of {len(chosen)}")
+    return part
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bin/mutation", description=__doc__.split("\n")[0])
     parser.add_argument("--sample", type=int, help="run N mutants drawn from the full list")
@@ -232,7 +288,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--module", help="only this configured module")
     parser.add_argument("--list", action="store_true", help="print the mutants and stop")
     parser.add_argument("--only", help="run only the mutants whose id contains this text")
+    parser.add_argument(
+        "--ids",
+        help="run only these mutants: ids separated by commas, or @FILE with one id first on "
+        "each line (e.g. the SURVIVED lines of an earlier run, to check new tests)",
+    )
     parser.add_argument("--why", action="store_true", help="print how each mutant was killed")
+    parser.add_argument(
+        "--shard",
+        help="K/N: run only the K-th of N equal slices of the selection (parallel runs; each "
+        "needs its own DATABASE_URL and Redis databases); the shards' counts add up",
+    )
     args, pytest_args = parser.parse_known_args(argv)
 
     config = load_config()
@@ -246,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args, pytest_args: list[str], config: dict) -> int:
     mutants, files, tests = generate(config, args.module)
     equivalents, stale = match_equivalents(mutants, load_equivalents(ROOT / config["equivalents"]))
+    if args.module:  # entries of the other modules' functions are not stale
+        functions = {m.function for m in mutants}
+        stale = [entry for entry in stale if entry["function"] in functions]
     chosen = mutants
     if args.sample is not None and args.sample < len(mutants):
         chosen = sorted(random.Random(args.seed).sample(mutants, args.sample), key=lambda m: m.id)
@@ -254,8 +323,12 @@ def _run(args, pytest_args: list[str], config: dict) -> int:
         f"({', '.join(tests)}); running {len(chosen)}"
         + (f" (sample, seed {args.seed})" if chosen is not mutants else "")
     )
+    if args.ids:
+        chosen = by_ids(chosen, args.ids)
     if args.only:  # a look at some mutants (ids containing the text); not a score to report
         chosen = [m for m in chosen if args.only in m.id]
+    if args.shard:
+        chosen = shard(chosen, args.shard)
     if args.list:
         for m in chosen:
             flag = "  [equivalent]" if m.id in equivalents else ""
@@ -275,7 +348,7 @@ def _run(args, pytest_args: list[str], config: dict) -> int:
                 "id": m.id,
                 "kind": m.kind,
                 "name": m.extra.get("name"),
-                "function_key": f"{m.extra['key']}.x_{m.function}",
+                "function_key": f"{m.extra['key']}.{m.extra.get('mangled', 'x_' + m.function)}",
                 "module": m.extra["key"],
                 "find": m.extra.get("find"),
                 "replace": m.extra.get("replace"),

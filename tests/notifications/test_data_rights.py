@@ -146,3 +146,66 @@ def test_deletion_leaves_other_people_untouched(client, two_people):
     assert other.is_active and other.email == "ivan@example.org"
     assert Follow.objects.filter(user=other).count() == 2
     assert not DataExport.objects.filter(user=me).exists()
+
+
+def identified_person(city, clerk):
+    """Someone the identity provider vouched for and a clerk checked, with a second factor."""
+    from allauth.mfa.models import Authenticator
+    from allauth.socialaccount.models import SocialAccount
+
+    from initiatives.services import eligibility_confirm
+    from opencity.accounts.adapter import store_identity_claims
+    from tests.initiatives.factories import years_ago
+
+    person = make_user(full_name="Марта Ідентифікована", email="marta@example.org")
+    claims = {"sub": "ua-777", "birthdate": "1990-05-06", "address": {"locality": "Луцьк"}}
+    SocialAccount.objects.create(
+        user=person, provider="id-gov-ua", uid="ua-777", extra_data={"userinfo": claims}
+    )
+    store_identity_claims(person, "id-gov-ua", {"userinfo": claims})
+    eligibility_confirm(
+        clerk=clerk,
+        city=city,
+        user=person,
+        birth_date=years_ago(36),
+        resident=True,
+        document="паспорт КВ123456",
+    )
+    Authenticator.objects.create(user=person, type=Authenticator.Type.TOTP, data={"s": "x"})
+    return person
+
+
+def test_export_contains_the_identity_claims_and_eligibility_checks(
+    client, committed, city_a, moderator_a
+):
+    person = identified_person(city_a, moderator_a)
+    client.force_login(person)
+    with committed():
+        client.post(reverse("notifications:data"))
+    link = export_link(person)
+    payload = client.get(link[link.index("/account/") :], {"format": "json"}).json()
+    account = payload["account"]
+    assert account["verified_birth_date"] == "1990-05-06"
+    assert account["verified_address"] == {"locality": "Луцьк"}
+    assert account["identity_links"][0]["extra_data"]["userinfo"]["sub"] == "ua-777"
+    [check] = payload["initiatives"]["eligibility_checks"]
+    assert check["document"] == "паспорт КВ123456" and check["resident"] is True
+
+
+def test_deletion_erases_identity_claims_links_checks_and_second_factor(
+    client, city_a, moderator_a
+):
+    from allauth.mfa.models import Authenticator
+    from allauth.socialaccount.models import SocialAccount
+
+    from initiatives.models import EligibilityCheck
+
+    person = identified_person(city_a, moderator_a)
+    client.force_login(person)
+    assert client.post(reverse("notifications:delete"), {"confirm": "on"}).status_code == 302
+    person.refresh_from_db()
+    assert person.identity_verified_at is None and person.identity_provider == ""
+    assert person.verified_birth_date is None and person.verified_address is None
+    assert not SocialAccount.objects.filter(user=person).exists()
+    assert not EligibilityCheck.objects.filter(user=person).exists()
+    assert not Authenticator.objects.filter(user=person).exists()

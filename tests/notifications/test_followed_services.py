@@ -1,7 +1,11 @@
 """Public budgets and problem reports tell their followers (issue 16)."""
 
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from initiatives.models import Initiative
 from initiatives.services import initiative_accept, programme_announce_stage
@@ -102,3 +106,81 @@ def file_report_for(city, category, reporter):
     from tests.problems.factories import file_report
 
     return file_report(city, category, reporter)
+
+
+def test_problem_reports_followed_by_filing_or_me_too_are_listed_and_can_be_unfollowed(
+    client, city_a
+):
+    from problems import services as problems
+    from problems.models import Follow as ProblemFollow
+    from tests.problems.factories import make_area, make_tree
+
+    make_area(city_a)
+    potholes = make_tree(city_a)[2]
+    reporter = make_user()
+    filed = file_report_for(city_a, potholes, reporter)
+    other = file_report_for(city_a, potholes, make_user())
+    problems.report_support(report=other, user=reporter)  # "me too" follows it as well
+    unrelated = file_report_for(city_a, potholes, make_user())
+    client.force_login(reporter)
+    page = client.get(reverse("notifications:settings")).content.decode()
+    for report in (filed, other):
+        assert reverse("notifications:follow", args=["problems.report", report.pk]) in page
+        assert report.get_absolute_url() in page
+    assert unrelated.get_absolute_url() not in page
+    response = client.post(
+        reverse("notifications:follow", args=["problems.report", filed.pk]),
+        {"action": "unfollow", "next": reverse("notifications:settings")},
+    )
+    assert response["Location"] == reverse("notifications:settings")
+    assert not ProblemFollow.objects.filter(report=filed, user=reporter).exists()
+    page = client.get(reverse("notifications:settings")).content.decode()
+    assert filed.get_absolute_url() not in page and other.get_absolute_url() in page
+
+
+def test_problem_report_status_waits_for_the_digest_of_a_follower_who_chose_one(
+    committed, city_a, moderator_a
+):
+    from problems import services as problems
+    from tests.problems.factories import make_area, make_tree
+
+    make_area(city_a)
+    potholes = make_tree(city_a)[2]
+    reporter = make_user(preferred_language="en")
+    report = file_report_for(city_a, potholes, reporter)  # the filer follows it
+    services.set_pace(reporter, "problems.status", "daily")
+    quiet = make_user()
+    problems.report_support(report=report, user=quiet)  # "me too" follows it too
+    services.set_pace(quiet, "problems.status", "none")
+    at_once = make_user()
+    problems.report_support(report=report, user=at_once)
+    with committed():
+        problems.report_transition(report, to="accepted", actor=moderator_a)
+    mailed = set(OutboundEmail.objects.values_list("to", flat=True))
+    assert at_once.email in mailed
+    assert reporter.email not in mailed and quiet.email not in mailed
+    assert Delivery.objects.get(user=reporter).status == Delivery.Status.WAITING
+    assert Delivery.objects.get(user=quiet).status == Delivery.Status.SKIPPED
+    assert not Delivery.objects.filter(user=at_once).exists()  # told once, by problems
+    with committed():
+        kyiv_eight = timezone.localtime(timezone.now(), ZoneInfo("Europe/Kyiv")).replace(hour=8)
+        services.send_digests(kyiv_eight + timedelta(days=1))
+    digest = OutboundEmail.objects.get(to=reporter.email, key__startswith="digest:daily")
+    assert "The report's status is now: accepted" in digest.body_text
+
+
+def test_filing_and_me_too_do_not_follow_a_report_when_automatic_follows_are_off(client, city_a):
+    from problems.models import Follow as ProblemFollow
+    from tests.problems.factories import make_area, make_tree
+
+    make_area(city_a)
+    potholes = make_tree(city_a)[2]
+    reporter = make_user()
+    services.set_auto_follow(reporter, False)
+    filed = file_report_for(city_a, potholes, reporter)
+    other = file_report_for(city_a, potholes, make_user())
+    client.force_login(reporter)
+    response = client.post(reverse("problems:support", args=[other.pk]), follow=True)
+    assert "You follow this report" not in response.content.decode()
+    assert not ProblemFollow.objects.filter(user=reporter).exists()
+    assert filed.follows.count() == 0 and other.follows.count() == 1  # its own filer

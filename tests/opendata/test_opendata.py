@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 EXPECTED = {
     "petitions", "signature_counts", "programmes", "projects", "results",
-    "academy_sessions", "cities", "eservices",
+    "academy_sessions", "cities", "eservices", "problems",
 }  # fmt: skip
 
 
@@ -139,6 +139,7 @@ def test_atom_feeds_of_new_petitions_and_responses(client, data, city_a):
         ("/academy/", "academy_sessions"),
         ("/cities/", "cities"),
         ("/cities/e-services/", "eservices"),
+        ("/problems/", "problems"),
     ],
 )
 def test_every_public_list_page_links_its_open_data(client, data, url, dataset):

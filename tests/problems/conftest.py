@@ -15,6 +15,16 @@ def _media(settings, tmp_path):
     conf.PRIVATE_FILES_ROOT = original
 
 
+@pytest.fixture(autouse=True)
+def _forget_city_slugs():
+    """Each test creates its cities anew: the process must not remember their old ids."""
+    from problems import selectors
+
+    selectors.forget_city_slug()
+    yield
+    selectors.forget_city_slug()
+
+
 @pytest.fixture
 def area_a(city_a):
     return make_area(city_a)

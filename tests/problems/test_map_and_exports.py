@@ -38,7 +38,7 @@ def test_the_map_endpoint_returns_points_in_the_box(client, reports):
 
 
 def test_a_busy_box_is_returned_as_clusters(client, reports, monkeypatch):
-    monkeypatch.setattr(conf, "MAP_MAX_POINTS", 2)
+    monkeypatch.setattr(conf, "MAP_MAX_POINTS", 0)
     data = client.get(reverse("problems:map_json"), {"bbox": LUTSK_BOX}).json()
     assert "points" not in data
     assert sum(c[2] for c in data["clusters"]) == 5

@@ -181,10 +181,11 @@ def test_a_hidden_photo_is_not_shown(
         report = file_report(city_a, potholes, citizen, uploads=[photo_upload()])
     photo = Photo.objects.get(report=report)
     assert photo.thumbnail.url in client.get(report.get_absolute_url()).content.decode()
-    clerk_client.post(
-        reverse("admin:problems_report_hide_photo", args=[report.pk, photo.pk]),
-        {"reason": "Обличчя людей"},
-    )
+    with django_capture_on_commit_callbacks(execute=True):  # the request's commit
+        clerk_client.post(
+            reverse("admin:problems_report_hide_photo", args=[report.pk, photo.pk]),
+            {"reason": "Обличчя людей"},
+        )
     photo.refresh_from_db()
     assert photo.hidden and photo.original.storage.exists(photo.original.name)
     client.logout()

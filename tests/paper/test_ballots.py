@@ -1,0 +1,107 @@
+"""Paper ballots follow the programme's frozen rules, line by line, and count in the tally."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import TestCase
+from django.utils import timezone
+
+from initiatives.services.rules import programme_freeze_rules
+from initiatives.services.tally import tally_programme
+from initiatives.services.voting import vote_cast
+from opencity.core import Refused
+from paper import services
+from paper.models import Line
+from tests.initiatives.factories import (
+    make_category,
+    make_initiative,
+    make_programme,
+    make_voter,
+)
+from tests.paper.factories import enter, open_batch, rnokpp
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def programme(city_a):
+    programme = make_programme(city_a, max_votes=2, min_voter_age=16, live_counts=True)
+    return programme
+
+
+@pytest.fixture
+def projects(programme):
+    small, large = make_category(programme), make_category(programme)
+    made = [make_initiative(programme, small), make_initiative(programme, small)]
+    made += [make_initiative(programme, large)]
+    programme_freeze_rules(programme_id=programme.pk)
+    return made
+
+
+def ballot(clerk, batch, picks, **kw):
+    kw.setdefault("resident", True)
+    kw.setdefault("birth_date", timezone.localdate() - timedelta(days=365 * 40))
+    return enter(clerk, batch, initiative_ids=[p.pk for p in picks], **kw)
+
+
+def test_a_ballot_over_the_limit_is_refused_on_its_line(clerk_a, programme, projects):
+    batch = open_batch(clerk_a, programme=programme)
+    with pytest.raises(Refused) as refused:
+        ballot(clerk_a, batch, projects)  # 3 of at most 2
+    assert refused.value.code == "ballot" and refused.value.field == "picks"
+    ballot(clerk_a, batch, projects[:2])
+    assert Line.objects.filter(batch=batch).count() == 1
+
+
+def test_a_ballot_breaking_the_other_frozen_rules_is_refused(clerk_a, city_a, projects):
+    programme = projects[0].programme
+    batch = open_batch(clerk_a, programme=programme)
+    with pytest.raises(Refused):
+        ballot(clerk_a, batch, [])  # nothing marked
+    with pytest.raises(Refused) as young:
+        ballot(clerk_a, batch, projects[:1], birth_date=timezone.localdate() - timedelta(3000))
+    assert young.value.field == "birth_date"
+    with pytest.raises(Refused) as outsider:
+        ballot(clerk_a, batch, projects[:1], resident=False)
+    assert outsider.value.field == "resident"
+    other = make_initiative(make_programme(city_a))
+    with pytest.raises(Refused):
+        ballot(clerk_a, batch, [other])  # not on this ballot
+    assert not Line.objects.exists()
+
+
+def test_one_per_category_is_enforced_on_paper_too(clerk_a, city_a):
+    programme = make_programme(city_a, max_votes=3, one_per_category=True)
+    category = make_category(programme)
+    first, second = make_initiative(programme, category), make_initiative(programme, category)
+    programme_freeze_rules(programme_id=programme.pk)
+    batch = open_batch(clerk_a, programme=programme)
+    with pytest.raises(Refused):
+        ballot(clerk_a, batch, [first, second])
+
+
+def test_paper_ballots_count_in_the_tally_and_pages_show_both_channels(
+    clerk_a, clerk_a2, client, programme, projects
+):
+    voter = make_voter(programme.city)
+    vote_cast(voter=voter, initiative=projects[2])
+    batch = open_batch(clerk_a, programme=programme)
+    ballot(clerk_a, batch, [projects[0], projects[2]])
+    ballot(clerk_a, batch, [projects[0]], number=rnokpp())
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        services.batch_confirm(clerk=clerk_a2, batch=batch)
+
+    snapshot = tally_programme(programme_id=programme.pk, force=True)
+    votes = {row.initiative_id: row.votes for row in snapshot.rows.all()}
+    assert votes[projects[0].pk] == 2 and votes[projects[2].pk] == 2
+
+    page = client.get(programme.get_absolute_url()).content.decode()
+    assert "3" in page and ("on paper 2" in page or "на папері: 2" in page)
+    detail = client.get(projects[2].get_absolute_url()).content.decode()
+    assert "on paper 1" in detail or "на папері: 1" in detail
+
+
+def test_a_ballot_batch_is_refused_outside_voting(clerk_a, city_a):
+    programme = make_programme(city_a, stage="results")
+    with pytest.raises(Refused):
+        open_batch(clerk_a, programme=programme)

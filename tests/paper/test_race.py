@@ -1,0 +1,100 @@
+"""A clerk and the same person online at the same moment, on PostgreSQL: exactly one act is
+counted, the other gets the worded refusal."""
+
+import threading
+
+import pytest
+from django.db import connection
+
+from initiatives.services.voting import vote_cast
+from opencity.core import Refused
+from opencity.identity.keys import DocumentType
+from opencity.identity.models import CountedAct
+from opencity.identity.services import person_key_confirm
+from paper.models import Line
+from petitions.models import Signature
+from petitions.services import petition_sign
+from tests.factories import make_user
+from tests.initiatives.factories import make_initiative, make_programme, make_voter
+from tests.paper.factories import enter, open_batch, rnokpp
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PEOPLE = 12
+
+
+def _race(online, paper) -> dict[str, list]:
+    """Run online() and paper() at once; collect what each returned or the refusal code."""
+    barrier = threading.Barrier(2)
+    results: dict[str, list] = {"online": [], "paper": []}
+
+    def run(name, function):
+        try:
+            barrier.wait()
+            results[name].append(function())
+        except Refused as refusal:
+            results[name].append(refusal.code)
+        except Exception as exc:  # shown in the assertion below
+            results[name].append(repr(exc))
+            raise
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=run, args=("online", online)),
+        threading.Thread(target=run, args=("paper", paper)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    return results
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL concurrency")
+def test_a_clerk_and_the_same_person_online_end_with_one_counted_signature(clerk_a, petition):
+    batch = open_batch(clerk_a, petition=petition)
+    outcomes = []
+    for _ in range(PEOPLE):
+        number = rnokpp()
+        person = make_user()
+        person_key_confirm(user=person, kind=DocumentType.RNOKPP, number=number, source="clerk")
+        result = _race(
+            lambda person=person: petition_sign(petition=petition, user=person),
+            lambda number=number: enter(clerk_a, batch, number),
+        )
+        outcomes.append(result)
+        online, paper = result["online"][0], result["paper"][0]
+        won = [isinstance(online, Signature), isinstance(paper, Line)]
+        assert sum(won) == 1, result  # exactly one counted act...
+        assert (online if won[1] else paper) == "counted"  # ...and a worded refusal
+    assert CountedAct.objects.filter(scope="petition", subject_id=petition.pk).count() == PEOPLE
+    assert (
+        Signature.objects.filter(petition=petition).count()
+        + Line.objects.filter(batch=batch).count()
+        == PEOPLE
+    )
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL concurrency")
+def test_a_paper_ballot_and_the_same_voter_online_end_with_one_counted_ballot(clerk_a, city_a):
+    programme = make_programme(city_a, residents_only=False, min_voter_age=0)
+    project = make_initiative(programme)
+    from initiatives.services.rules import programme_freeze_rules
+
+    programme_freeze_rules(programme_id=programme.pk)
+    batch = open_batch(clerk_a, programme=programme)
+    for _ in range(6):
+        number = rnokpp()
+        voter = make_voter(city_a)
+        person_key_confirm(user=voter, kind=DocumentType.RNOKPP, number=number, source="clerk")
+        result = _race(
+            lambda voter=voter: vote_cast(voter=voter, initiative=project),
+            lambda number=number: enter(
+                clerk_a, batch, number, resident=True, initiative_ids=[project.pk]
+            ),
+        )
+        online, paper = result["online"][0], result["paper"][0]
+        assert isinstance(online, str) != isinstance(paper, str), result
+        assert "counted" in (online, paper), result
+    assert CountedAct.objects.filter(scope="programme", subject_id=programme.pk).count() == 6
