@@ -88,9 +88,10 @@ INSTALLED_APPS = [
     "members",
     "petitions",
     "initiatives",
-    "paper",
     "academy",
     "problems",
+    # Paper is a channel into petitions and budgets: its report figures come after the services'.
+    "paper",
 ]
 
 MIDDLEWARE = [
@@ -338,7 +339,7 @@ ACCOUNT_RATE_LIMITS = {
 MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
 MFA_TOTP_ISSUER = "OpenCity"
 # One 30-second step either side (RFC 6238 §5.2): a code typed as the window turns, or read off a
-# phone whose clock is a few seconds out, still signs a clerk in. allauth still refuses a reused code.
+# phone whose clock is a few seconds out, still signs a clerk in; a reused code is still refused.
 MFA_TOTP_TOLERANCE = 1
 MFA_PASSKEY_LOGIN_ENABLED = False
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not PRODUCTION

@@ -65,6 +65,7 @@ def production_env(tmp_path):
         MEDIA_ROOT=str(tmp_path / "media"),
         PRIVATE_FILES_ROOT=str(tmp_path / "private"),
         LEDGER_SIGNING_KEY="b3BlbmNpdHktdGVzdC1sZWRnZXIta2V5LTMyLWJ5dGU=",
+        IDENTITY_HMAC_KEY="b3BlbmNpdHktdGVzdC1pZGVudGl0eS1rZXktMzItYnl0ZXM=",
         LOG_LEVEL="WARNING",
     )
     return env

@@ -24,6 +24,7 @@ PRODUCTION = {
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "SITE_URL": "https://opencity.example.org",
     "LEDGER_SIGNING_KEY": "b3BlbmNpdHktdGVzdC1sZWRnZXIta2V5LTMyLWJ5dGU=",
+    "IDENTITY_HMAC_KEY": "b3BlbmNpdHktdGVzdC1pZGVudGl0eS1rZXktMzItYnl0ZXM=",
 }
 
 

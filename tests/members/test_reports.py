@@ -150,8 +150,12 @@ def test_period_report(world):
     summary, joined, left, introduced = report.tables
     figures = dict(summary.rows)
     # joined, left, e-services introduced; then what petitions, initiatives and academy register
-    # … and problem reports (none filed in this world): filed, answered, answered on time
-    assert list(figures.values()) == [1, 2, 1, 8, 6, 1, 2, 2, 6, 1, 2, 7, Decimal("12.5"), 0, 0, 0]
+    # … and problem reports (none filed in this world): filed, answered, answered on time; and
+    # the paper channel's signatures and ballots online and on paper (none either)
+    assert list(figures.values()) == [
+        *[1, 2, 1, 8, 6, 1, 2, 2, 6, 1, 2, 7, Decimal("12.5"), 0, 0, 0],
+        *[0, 0, 0, 0],
+    ]
     assert joined.rows == [["Бета", "Рівненська", date(2024, 2, 15), "загальні збори", "GA-2024/1"]]
     assert [(r[0], r[2], r[4]) for r in left.rows] == [
         ("Дельта", date(2024, 1, 20), "GA-2024/0"),
@@ -195,8 +199,9 @@ def test_dues_report_all_years_and_one_year(dues):
     assert all(isinstance(v, Decimal) for row in table.rows for v in row[2:])
 
 
-# Problem reports filed, answered, answered on time, median hours to answer: none here.
-NO_PROBLEMS = [0, 0, 0, Decimal("0")]
+# Problem reports filed, answered, answered on time, median hours to answer: none here; then
+# signatures online and on paper, ballots online and on paper: none either.
+NO_PROBLEMS = [0, 0, 0, Decimal("0"), 0, 0, 0, 0]
 
 
 def test_activity_per_city(world):

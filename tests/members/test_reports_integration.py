@@ -79,9 +79,10 @@ def test_activity_and_period_reports_on_real_petitions_and_trainings(city_a, cit
     (table,) = reports.activity_report(date(2024, 1, 1), date(2024, 3, 31)).tables
     rows = {row[0]: row[2:] for row in table.rows}
     # filed, published, on time, late, initiatives submitted, funded, staff trained; then
-    # problem reports filed, answered, answered on time, median hours (none here)
-    assert rows[city_a.name_uk] == [3, 2, 1, 0, 0, 0, 2, 0, 0, 0, Decimal("0")]
-    assert rows[city_b.name_uk] == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, Decimal("0")]
+    # problem reports filed, answered, answered on time, median hours (none here); then
+    # signatures online and on paper, ballots online and on paper (none here either)
+    assert rows[city_a.name_uk] == [3, 2, 1, 0, 0, 0, 2, 0, 0, 0, Decimal("0"), 0, 0, 0, 0]
+    assert rows[city_b.name_uk] == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, Decimal("0"), 0, 0, 0, 0]
 
     summary = dict(reports.period_report(date(2024, 1, 1), date(2024, 3, 31)).tables[0].rows)
     values = list(summary.values())

@@ -289,7 +289,7 @@ def test_a_burst_of_submissions_queues_one_delayed_count_and_a_cache_outage_stil
     from django.core.cache import cache
 
     task = counting.task_named(counting.TASK)
-    monkeypatch.setattr(task.app.conf, "task_always_eager", False)
+    monkeypatch.setitem(task.app.conf, "task_always_eager", False)
     sent: list = []
     monkeypatch.setattr(counting, "send_now", lambda t, *args, **kw: sent.append((args, kw)))
     for _ in range(3):

@@ -3,6 +3,7 @@ duplicate refused on its line keeping what was typed, the scan served privately.
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from opencity.identity.keys import DocumentType
 from opencity.identity.models import PersonKey
@@ -23,7 +24,7 @@ def test_a_clerk_opens_a_batch_enters_lines_and_a_second_clerk_confirms(
         {
             "subject": f"p{petition.pk}",
             "place": "ЦНАП Луцьк",
-            "collected_on": petition.published_at.date().isoformat(),
+            "collected_on": timezone.localdate(petition.published_at).isoformat(),
             "scan": scan(),
         },
     )
@@ -107,7 +108,7 @@ def test_an_upload_that_is_not_a_scan_is_refused(client, clerk_a, petition):
         {
             "subject": f"p{petition.pk}",
             "place": "ЦНАП",
-            "collected_on": petition.published_at.date().isoformat(),
+            "collected_on": timezone.localdate(petition.published_at).isoformat(),
             "scan": SimpleUploadedFile("x.pdf", b"MZ\x90\x00", content_type="application/pdf"),
         },
     )

@@ -3,6 +3,7 @@
 on the service centre's pages."""
 
 import pytest
+from django.utils import timezone
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select
@@ -40,7 +41,9 @@ def test_a_clerk_enters_a_batch_and_a_second_clerk_confirms_it(browser, tmp_path
     browser.find_element(By.ID, "id_place").send_keys("ЦНАП, вул. Винниченка, 8")
     date_input = browser.find_element(By.ID, "id_collected_on")
     browser.execute_script(
-        "arguments[0].value = arguments[1]", date_input, petition.published_at.date().isoformat()
+        "arguments[0].value = arguments[1]",
+        date_input,
+        timezone.localdate(petition.published_at).isoformat(),
     )
     browser.find_element(By.ID, "id_scan").send_keys(str(sheets))
     browser.find_element(By.CSS_SELECTOR, "#content-main input[type=submit]").click()

@@ -3,6 +3,7 @@
 import pytest
 from django.db import IntegrityError, transaction
 from django.test import TestCase
+from django.utils import timezone
 
 from opencity.core import Refused
 from opencity.core.models import AuditEntry
@@ -232,7 +233,9 @@ def test_a_batch_outside_the_collection_period_is_refused(clerk_a, petition):
     from datetime import timedelta
 
     with pytest.raises(Refused) as refused:
-        open_batch(clerk_a, petition=petition, day=petition.published_at.date() - timedelta(3))
+        open_batch(
+            clerk_a, petition=petition, day=timezone.localdate(petition.published_at) - timedelta(3)
+        )
     assert refused.value.field == "collected_on"
 
 

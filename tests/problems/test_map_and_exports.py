@@ -131,15 +131,20 @@ def test_the_list_counts_at_most_the_cap(client, reports, monkeypatch):
     assert "Понад 3 звернення" in page or "More than 3 reports" in page
 
 
-def test_the_list_page_runs_a_fixed_number_of_queries(client, reports, city_a, tree_a):
+def test_the_list_page_runs_a_fixed_number_of_queries(
+    client, reports, city_a, tree_a, django_capture_on_commit_callbacks
+):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     url = reverse("problems:city", args=[city_a.slug])
     with CaptureQueriesContext(connection) as few:
         client.get(url, {"status": "new"})
-    for i in range(5):
-        tree_a[1].children.create(city=city_a, name_uk=f"Підкатегорія {i}")
+    # committed, the new categories invalidate the cached list, so it is built again
+    with django_capture_on_commit_callbacks(execute=True):
+        for i in range(5):
+            tree_a[1].children.create(city=city_a, name_uk=f"Підкатегорія {i}")
     with CaptureQueriesContext(connection) as more:
         client.get(url, {"status": "new"})
-    assert len(more) == len(few) <= 12, [q["sql"][:120] for q in more.captured_queries]
+    # more categories, no more queries (the city's id by its slug is cached the second time)
+    assert len(more) <= len(few) <= 12, [q["sql"][:120] for q in more.captured_queries]
