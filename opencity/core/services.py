@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import smtplib
+import threading
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -12,7 +14,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.contenttypes.models import ContentType
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import QuerySet
 from django.template.loader import render_to_string
@@ -264,7 +266,7 @@ def deliver_email(email_id: int) -> bool:
     if email.body_html:
         message.attach_alternative(email.body_html, "text/html")
     try:
-        message.send()
+        _send(message)
     except Exception as exc:
         _record_failure(email, exc)
         return False
@@ -273,6 +275,52 @@ def deliver_email(email_id: int) -> bool:
     )
     _release_deferred()
     return True
+
+
+#: one open connection to the mail server per worker process (and thread), reused
+_mail = threading.local()
+
+
+def _mail_settings() -> tuple:
+    return (settings.EMAIL_BACKEND, settings.EMAIL_HOST, settings.EMAIL_PORT,
+            settings.EMAIL_HOST_USER, settings.EMAIL_USE_TLS, settings.EMAIL_USE_SSL)  # fmt: skip
+
+
+def _drop_mail_connection() -> None:
+    connection_ = getattr(_mail, "connection", None)
+    _mail.connection = None
+    if connection_ is not None and hasattr(connection_, "close"):
+        with contextlib.suppress(Exception):  # broken already; a new one is opened next
+            connection_.close()
+
+
+def _mail_connection():
+    """This process's open connection to the mail server, opened now if there is none (or
+    the mail settings changed). Opened by us, so `send_messages` leaves it open."""
+    if getattr(_mail, "connection", None) is not None and _mail.settings != _mail_settings():
+        _drop_mail_connection()
+    if getattr(_mail, "connection", None) is None:
+        connection_ = get_connection()
+        if hasattr(connection_, "open"):
+            connection_.open()
+        _mail.connection, _mail.settings = connection_, _mail_settings()
+        return connection_, True
+    return _mail.connection, False
+
+
+def _send(message: EmailMultiAlternatives) -> None:
+    """Send one message on the reused connection. Any error drops the connection; if the
+    connection was an old one (a server may close an idle one), the message is tried once
+    more on a fresh connection before the error counts as a failed attempt."""
+    while True:
+        connection_, fresh = _mail_connection()
+        try:
+            connection_.send_messages([message])
+            return
+        except Exception as exc:
+            _drop_mail_connection()
+            if fresh or _is_permanent(exc):
+                raise
 
 
 def _record_failure(email: OutboundEmail, exc: Exception) -> None:
