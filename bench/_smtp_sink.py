@@ -48,8 +48,8 @@ async def main(host: str, port: int, path: str) -> None:
                 else:
                     writer.write(b"250 OK\r\n")
                 await writer.drain()
-        except ConnectionError:
-            pass
+        except (ConnectionError, asyncio.CancelledError):
+            pass  # the client went away, or this server is stopping
         finally:
             writer.close()
 

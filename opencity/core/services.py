@@ -7,6 +7,7 @@ import logging
 import re
 import smtplib
 import threading
+import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -256,6 +257,14 @@ def deliver_email(email_id: int) -> bool:
     if claimed != 1:
         return False
     email = OutboundEmail.objects.get(pk=email_id)
+    if not _send_claimed(email):
+        return False
+    _release_deferred()
+    return True
+
+
+def _send_claimed(email: OutboundEmail) -> bool:
+    """Send an outbox row this run has claimed (SENDING); record the outcome."""
     message = EmailMultiAlternatives(
         subject=email.subject,
         body=email.body_text,
@@ -268,17 +277,70 @@ def deliver_email(email_id: int) -> bool:
     try:
         _send(message)
     except Exception as exc:
+        _mail.failing = True
         _record_failure(email, exc)
         return False
-    OutboundEmail.objects.filter(pk=email_id).update(
+    _mail.failing = False
+    OutboundEmail.objects.filter(pk=email.pk).update(
         status=OutboundEmail.Status.SENT, sent_at=timezone.now(), next_attempt_at=None
     )
-    _release_deferred()
     return True
+
+
+#: A delivery task goes on with other due e-mails on its open connection, so that a backlog
+#: (a burst of receipts, mail queued while the broker or the mail server was down) drains at
+#: the mail server's pace instead of one Celery task per e-mail behind a long queue.
+DRAIN_BATCH = 20
+DRAIN_MAX = 200
+DRAIN_SECONDS = 10.0
+
+
+def drain_outbox(*, limit: int = DRAIN_MAX, seconds: float = DRAIN_SECONDS) -> int:
+    """Send due e-mails (oldest first; not the bulk, which keeps its own pace) until none is
+    due, `limit` were sent, `seconds` passed, or one fails; returns how many were sent.
+
+    Rows are claimed a batch at a time with FOR UPDATE SKIP LOCKED, so workers draining at
+    once take different rows, and the claim is the same as `deliver_email`'s (SENDING, one
+    more attempt): a row's own task finds it taken and does nothing."""
+    deadline = time.monotonic() + seconds
+    sent = 0
+    while sent < limit and time.monotonic() < deadline:
+        now = timezone.now()
+        with transaction.atomic():
+            batch = list(
+                OutboundEmail.objects.select_for_update(skip_locked=True)
+                .filter(status=OutboundEmail.Status.PENDING, bulk=False)
+                .filter(models.Q(next_attempt_at__isnull=True) | models.Q(next_attempt_at__lte=now))
+                .order_by("created_at")[: min(DRAIN_BATCH, limit - sent)]
+            )
+            if not batch:
+                return sent
+            OutboundEmail.objects.filter(pk__in=[e.pk for e in batch]).update(
+                status=OutboundEmail.Status.SENDING,
+                claimed_at=now,
+                attempts=models.F("attempts") + 1,
+            )
+        for n, email in enumerate(batch):
+            email.status, email.claimed_at, email.attempts = (
+                OutboundEmail.Status.SENDING, now, email.attempts + 1)  # fmt: skip
+            if not _send_claimed(email):
+                # The server fails: the rest of the batch is given back untried.
+                rest = [e.pk for e in batch[n + 1 :]]
+                OutboundEmail.objects.filter(
+                    pk__in=rest, status=OutboundEmail.Status.SENDING
+                ).update(status=OutboundEmail.Status.PENDING, attempts=models.F("attempts") - 1)
+                return sent
+            sent += 1
+    return sent
 
 
 #: one open connection to the mail server per worker process (and thread), reused
 _mail = threading.local()
+
+
+def mail_server_failing() -> bool:
+    """Did this process's last attempt to send an e-mail fail?"""
+    return getattr(_mail, "failing", False)
 
 
 def _mail_settings() -> tuple:
