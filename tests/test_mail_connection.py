@@ -134,3 +134,35 @@ def test_a_server_that_is_gone_is_one_failed_attempt(smtp):
     assert second.status == OutboundEmail.Status.PENDING
     assert second.attempts == 1 and second.next_attempt_at is not None
     assert smtp.delivered == ["reader1@example.org"]
+
+
+def test_a_delivery_task_drains_the_backlog_on_its_connection_oldest_first(smtp):
+    from opencity.core.tasks import deliver_email as deliver_task
+
+    backlog = [_queued(n) for n in range(1, 5)]
+    with transaction.atomic():
+        bulk = queue_email(key="conn:bulk", to="bulk@example.org", template="generic_notice",
+                           context={"title": "T", "body": "B"}, bulk=True)  # fmt: skip
+    assert deliver_task(backlog[2].pk) is True  # its own row, then the others due
+    assert smtp.delivered == [f"reader{n}@example.org" for n in (3, 1, 2, 4)]
+    assert smtp.connections == 1
+    assert set(OutboundEmail.objects.values_list("key", "status", "attempts")) == {
+        *((f"conn:{n}", OutboundEmail.Status.SENT, 1) for n in range(1, 5)),
+        ("conn:bulk", OutboundEmail.Status.PENDING, 0),  # the bulk keeps its own pace
+    }
+    # the rows' own tasks find them sent: nothing goes out twice
+    assert [deliver_task(e.pk) for e in backlog] == [False] * 4
+    assert len(smtp.delivered) == 4 and bulk.pk
+
+
+def test_a_failing_server_stops_the_drain_and_gives_the_batch_back(smtp):
+    from opencity.core.tasks import deliver_email as deliver_task
+
+    backlog = [_queued(n) for n in range(1, 4)]
+    smtp.close()
+    assert deliver_task(backlog[0].pk) is False
+    assert services.drain_outbox() == 0  # one failed attempt for the oldest due, not three
+    rows = {e.key: (e.status, e.attempts) for e in OutboundEmail.objects.all()}
+    assert rows["conn:1"][1] == 1  # deferred by its own task's failure, not tried again
+    assert rows["conn:2"] == (OutboundEmail.Status.PENDING, 1)  # the drain's one attempt
+    assert rows["conn:3"] == (OutboundEmail.Status.PENDING, 0)  # given back untried
