@@ -166,25 +166,3 @@ def test_a_failing_server_stops_the_drain_and_gives_the_batch_back(smtp):
     assert rows["conn:1"][1] == 1  # deferred by its own task's failure, not tried again
     assert rows["conn:2"] == (OutboundEmail.Status.PENDING, 1)  # the drain's one attempt
     assert rows["conn:3"] == (OutboundEmail.Status.PENDING, 0)  # given back untried
-
-
-@pytest.mark.django_db(transaction=True)
-def test_no_more_than_two_processes_drain_at_once(smtp):
-    from django.db import connections
-
-    _queued(1)  # its own task sent it at commit: make it due again
-    OutboundEmail.objects.update(status=OutboundEmail.Status.PENDING, sent_at=None)
-    smtp.delivered.clear()
-    other = connections.create_connection("default")  # another worker process's session
-    try:
-        with other.cursor() as cursor:
-            for slot in range(services.DRAIN_SLOTS):
-                cursor.execute("SELECT pg_advisory_lock(%s, %s)", [services.DRAIN_LOCK, slot])
-        assert services.drain_outbox() == 0  # every slot is taken: this one leaves the mail
-        assert smtp.delivered == []
-        with other.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, 1)", [services.DRAIN_LOCK])
-        assert services.drain_outbox() == 1  # a slot is free again
-        assert smtp.delivered == ["reader1@example.org"]
-    finally:
-        other.close()
