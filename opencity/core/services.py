@@ -290,34 +290,12 @@ def _send_claimed(email: OutboundEmail) -> bool:
 #: A delivery task goes on with other due e-mails on its open connection, so that a backlog
 #: (a burst of receipts, mail queued while the broker or the mail server was down) drains at
 #: the mail server's pace instead of one Celery task per e-mail behind a long queue.
-#: At most DRAIN_SLOTS processes drain at once (PostgreSQL advisory locks): the others go on
-#: with the rest of the queue (tallies, recounts), which a drain in every process would starve.
 DRAIN_BATCH = 20
 DRAIN_MAX = 200
-DRAIN_SECONDS = 5.0
-DRAIN_SLOTS = 2
-DRAIN_LOCK = 0x6F75  # the advisory lock class of the drain slots
+DRAIN_SECONDS = 10.0
 
 
 def drain_outbox(*, limit: int = DRAIN_MAX, seconds: float = DRAIN_SECONDS) -> int:
-    """`_drain` in one of the DRAIN_SLOTS drain slots; 0 when all are taken."""
-    if connection.vendor != "postgresql":
-        return _drain(limit, seconds)
-    with connection.cursor() as cursor:
-        for slot in range(DRAIN_SLOTS):
-            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [DRAIN_LOCK, slot])
-            if cursor.fetchone()[0]:
-                break
-        else:
-            return 0
-    try:
-        return _drain(limit, seconds)
-    finally:
-        with contextlib.suppress(Exception), connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [DRAIN_LOCK, slot])
-
-
-def _drain(limit: int, seconds: float) -> int:
     """Send due e-mails (oldest first; not the bulk, which keeps its own pace) until none is
     due, `limit` were sent, `seconds` passed, or one fails; returns how many were sent.
 
