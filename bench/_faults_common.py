@@ -3,7 +3,6 @@ the signing and voting load and the e-mail producer. Ports 5495, 6395, 9500, 952
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import http.client
 import itertools
@@ -143,64 +142,66 @@ def start_redis(folder: Path) -> subprocess.Popen:
 
 
 class SmtpSink:
-    """Accepts every message and records its recipients and Message-IDs; stop() refuses
-    connections."""
+    """The mail server, run as a process of its own (bench/_smtp_sink.py) as a real one is, not
+    in this process whose interpreter the load's threads keep busy. It accepts every message
+    and records its recipients and Message-IDs in a file this class reads back; stop()
+    terminates it (connections are refused), start() launches it again on the same port."""
 
-    def __init__(self):
-        self.received: Counter = Counter()
-        self.message_ids: dict[str, set[str]] = {}
+    def __init__(self, folder: Path | None = None):
+        import tempfile
+
+        self.path = (folder or Path(tempfile.mkdtemp(prefix="opencity-sink-"))) / "smtp-sink.tsv"
+        self.path.touch()
+        self.process: subprocess.Popen | None = None
+        self._received: Counter = Counter()
+        self._message_ids: dict[str, set[str]] = {}
+        self._offset = 0
+        self._read_at = 0.0
         self.lock = threading.Lock()
-        self.loop = asyncio.new_event_loop()
-        self.server = None
-        threading.Thread(target=self.loop.run_forever, daemon=True).start()
 
-    async def _session(self, reader, writer):
-        recipients: list[str] = []
-        writer.write(b"220 sink ESMTP\r\n")
-        try:
-            while line := await reader.readline():
-                verb = line[:4].upper()
-                if verb in (b"EHLO", b"HELO"):
-                    writer.write(b"250-sink\r\n250 8BITMIME\r\n")
-                elif verb == b"MAIL":
-                    recipients = []
-                    writer.write(b"250 OK\r\n")
-                elif verb == b"RCPT":
-                    recipients.append(line.split(b":", 1)[1].strip(b" <>\r\n").decode())
-                    writer.write(b"250 OK\r\n")
-                elif verb == b"DATA":
-                    writer.write(b"354 go on\r\n")
-                    message_id = ""
-                    while (data := await reader.readline()) not in (b".\r\n", b""):
-                        if data.lower().startswith(b"message-id:"):
-                            message_id = data.split(b":", 1)[1].strip().decode()
-                    with self.lock:
-                        self.received.update(recipients)
-                        for recipient in recipients:
-                            self.message_ids.setdefault(recipient, set()).add(message_id)
-                    writer.write(b"250 queued\r\n")
-                elif verb == b"QUIT":
-                    writer.write(b"221 bye\r\n")
-                    await writer.drain()
-                    break
-                else:
-                    writer.write(b"250 OK\r\n")
-                await writer.drain()
-        finally:
-            writer.close()
+    def _refresh(self) -> None:
+        with self.lock:
+            if time.monotonic() - self._read_at < 0.2:
+                return
+            with self.path.open("rb") as handle:
+                handle.seek(self._offset)
+                chunk = handle.read()
+            complete = chunk.rfind(b"\n") + 1  # a line still being written waits
+            for line in chunk[:complete].decode().splitlines():
+                recipient, _, message_id = line.partition("\t")
+                self._received[recipient] += 1
+                self._message_ids.setdefault(recipient, set()).add(message_id)
+            self._offset += complete
+            self._read_at = time.monotonic()
+
+    def reread(self) -> None:
+        """The next look reads the file again (the accounts at the end see every line)."""
+        self._read_at = 0.0
+
+    @property
+    def received(self) -> Counter:
+        self._refresh()
+        return self._received
+
+    @property
+    def message_ids(self) -> dict[str, set[str]]:
+        self._refresh()
+        return self._message_ids
 
     def start(self) -> None:
-        async def serve():
-            return await asyncio.start_server(self._session, HOST, SMTP_PORT, reuse_address=True)
-
-        self.server = asyncio.run_coroutine_threadsafe(serve(), self.loop).result()
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("_smtp_sink.py")), HOST,
+             str(SMTP_PORT), str(self.path)],
+            stdout=subprocess.PIPE,
+            start_new_session=True,
+        )  # fmt: skip
+        if self.process.stdout.readline().strip() != b"ready":
+            raise RuntimeError("the SMTP sink did not start")
 
     def stop(self) -> None:
-        async def close():
-            self.server.close()
-            await self.server.wait_closed()
-
-        asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
+        stop_process(self.process)
+        self.process = None
+        self._read_at = 0.0
 
 
 # --- load ------------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ Starts everything it uses, on its own ports (never the shared servers):
 - PostgreSQL on 127.0.0.1:5495, its own cluster made with `initdb` in a temporary folder
   (as root it runs as the `postgres` user), database `bench_faults`, restarted;
 - gunicorn on 127.0.0.1:9500 and a Celery worker with embedded beat, SIGKILLed mid-tally;
-- an SMTP sink on 127.0.0.1:9525 (a few lines of asyncio), stopped for BENCH_SMTP_DOWN_S.
+- an SMTP sink on 127.0.0.1:9525 (bench/_smtp_sink.py, a process of its own, as a real mail
+  server is), stopped for BENCH_SMTP_DOWN_S.
 
 Faults, one after the other: Redis down 30 s, worker SIGKILL during a 200,000-vote tally,
 PostgreSQL restart, SMTP down 5 minutes. The bench itself queues one e-mail every half
@@ -247,7 +248,7 @@ def main() -> None:  # noqa: C901 - one story, told in order
     sys.path.insert(0, str(ROOT))
     postgres = Postgres(folder)
     redis_process = web = worker = None
-    sink = SmtpSink()
+    sink = SmtpSink(folder)
     try:
         log(f"own PostgreSQL on :{PG_PORT}, Redis on :{REDIS_PORT}, SMTP sink on :{SMTP_PORT}")
         postgres.init()
@@ -417,6 +418,7 @@ def main() -> None:  # noqa: C901 - one story, told in order
             duplicate_rows = cursor.fetchone()[0]
         lost_signatures = len(load.signed - stored_signatures)
         lost_votes = len(load.voted - stored_votes)
+        sink.reread()
         lost_mail = sum(1 for to in mailer.committed if not sink.received[to])
         # Two different messages to one recipient is a duplicate; the same message (one
         # Message-ID) delivered again after a worker died mid-send is SMTP's at-least-once,
@@ -461,6 +463,7 @@ def main() -> None:  # noqa: C901 - one story, told in order
         stop_process(web)
         stop_process(worker)
         stop_process(redis_process)
+        sink.stop()
         with contextlib.suppress(Exception):
             from django.db import connections
 

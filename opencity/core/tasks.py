@@ -11,8 +11,14 @@ from opencity.core.models import OutboundEmail
 def deliver_email(email_id: int) -> bool:
     """Send one outbox e-mail. Failures are retried by the outbox itself (backoff for 24
     hours, re-queued by `sweep_outbox`), not by Celery countdowns: a countdown longer than
-    the broker's visibility timeout would be delivered twice."""
-    return services.deliver_email(email_id)
+    the broker's visibility timeout would be delivered twice.
+
+    Then other due e-mails go out on the same connection (`drain_outbox`), also when the
+    row was sent already (by another task's drain), unless the mail server just failed."""
+    sent = services.deliver_email(email_id)
+    if sent or not services.mail_server_failing():
+        services.drain_outbox()
+    return sent
 
 
 @shared_task
