@@ -56,7 +56,9 @@ def test_a_clerk_enters_a_batch_and_a_second_clerk_confirms_it(browser, tmp_path
         browser.find_element(By.ID, "id_full_name").send_keys(name)
         browser.find_element(By.ID, "id_id_number").send_keys(number)
         browser.find_element(By.ID, "id_address").send_keys("м. Луцьк, вул. Шевченка, 5")
+        entered = browser.find_element(By.ID, "line-form")
         browser.find_element(By.CSS_SELECTOR, "form[action$='/line/'] input[type=submit]").click()
+        wait_for(browser, EC.staleness_of(entered))  # the next page, not the one just sent
         wait_for(browser, EC.presence_of_element_located((By.ID, "line-form")))
     # the second entry of the same person: refused on its line, the typed name kept
     error = browser.find_element(By.CSS_SELECTOR, ".errorlist")
@@ -69,7 +71,9 @@ def test_a_clerk_enters_a_batch_and_a_second_clerk_confirms_it(browser, tmp_path
 
     sign_in(browser, second, next_path="/admin/")
     browser.get(f"{browser.base_url}/admin/paper/batch/{batch.pk}/change/")
-    browser.find_element(By.CSS_SELECTOR, "form[action$='/confirm/'] input[type=submit]").click()
+    confirm = browser.find_element(By.CSS_SELECTOR, "form[action$='/confirm/'] input[type=submit]")
+    confirm.click()
+    wait_for(browser, EC.staleness_of(confirm))
     wait_for(browser, EC.presence_of_element_located((By.CSS_SELECTOR, ".messagelist")))
     accessible_at_desktop(browser)
     batch.refresh_from_db()
