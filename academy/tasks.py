@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from celery.signals import worker_process_init
 
-from academy import services
+from academy import reminders, services
 from opencity.queue import send_now
 
 
@@ -25,7 +25,7 @@ def promote_missed_waitlists() -> int:
 
 @shared_task
 def send_reminders() -> int:
-    return services.send_due_reminders()
+    return reminders.send_due_reminders()
 
 
 @shared_task(

@@ -7,13 +7,10 @@ the publication and implementation updates go through services (audited).
 from __future__ import annotations
 
 import contextlib
-from decimal import Decimal
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.forms.models import BaseInlineFormSet
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -22,6 +19,14 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from initiatives import services
+from initiatives.admin_forms import (
+    DATE_FIELDS,
+    CategoryFormSet,
+    ImplementationUpdateForm,
+    ProgrammeForm,
+    frozen_message,
+    rules_locked,
+)
 from initiatives.forms import ExtendStageForm, PhotoHideForm, ReviewForm
 from initiatives.models import (
     FROZEN_PROGRAMME_FIELDS,
@@ -40,7 +45,6 @@ from opencity.cities.admin_scoping import CityScopedAdmin
 from opencity.cities.models import StaffRole
 from opencity.core import Refused
 from opencity.core.services import audit
-from opencity.formats import money
 
 REVIEWERS = (StaffRole.Role.MODERATOR, StaffRole.Role.CITY_ADMIN)
 
@@ -79,81 +83,19 @@ class ReadOnlyInline(ScopedInline):
         return False
 
 
-DATE_FIELDS = (
-    "submission_opens",
-    "submission_closes",
-    "review_closes",
-    "voting_opens",
-    "voting_closes",
-    "implementation_starts",
-)
-
-
-def _rules_locked(programme: Programme | None) -> bool:
-    """Rules are frozen (or about to be: voting has started) for this programme."""
-    if programme is None or programme.pk is None:
-        return False
-    return programme.voting_has_started or services.frozen_rules(programme) is not None
-
-
-def _frozen_message(programme: Programme) -> str:
-    try:
-        services.refuse_if_frozen(programme)
-    except Refused as exc:
-        return exc.message
-    return gettext("Voting has started: the rules and budgets of this programme cannot change.")
-
-
-class ProgrammeForm(forms.ModelForm):
-    class Meta:
-        model = Programme
-        fields = (
-            "city", "title", "slug", "year", "description", "total_budget", *DATE_FIELDS,
-            "max_votes", "one_per_category", "min_voter_age", "residents_only",
-            "votes_changeable", "live_counts", "winner_rule", "verified_eligibility",
-        )  # fmt: skip
-
-    def clean(self):
-        data = super().clean()
-        changed = set(self.changed_data) & set(FROZEN_PROGRAMME_FIELDS)
-        if changed and _rules_locked(self.instance):
-            raise forms.ValidationError(_frozen_message(self.instance))
-        return data
-
-
-class CategoryFormSet(BaseInlineFormSet):
-    def clean(self):
-        super().clean()
-        if _rules_locked(self.instance) and (
-            any(form.has_changed() for form in self.forms) or self.deleted_forms
-        ):
-            raise forms.ValidationError(_frozen_message(self.instance))
-        total = Decimal("0")
-        for form in self.forms:
-            data = getattr(form, "cleaned_data", None) or {}
-            if data and not data.get("DELETE"):
-                total += data.get("budget") or Decimal("0")
-        budget = getattr(self.instance, "total_budget", None)
-        if budget is not None and total > budget:
-            raise forms.ValidationError(
-                _("The categories' budgets (%(sum)s UAH) exceed the programme's total budget."),
-                params={"sum": money(total)},
-            )
-
-
 class CategoryInline(ScopedInline):
     model = Category
     formset = CategoryFormSet
     fields = ("name", "budget", "max_project_cost", "position")
 
     def has_add_permission(self, request, obj=None):
-        return not _rules_locked(obj) and super().has_add_permission(request, obj)
+        return not rules_locked(obj) and super().has_add_permission(request, obj)
 
     def has_change_permission(self, request, obj=None):
-        return not _rules_locked(obj) and super().has_change_permission(request, obj)
+        return not rules_locked(obj) and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
-        return not _rules_locked(obj) and super().has_delete_permission(request, obj)
+        return not rules_locked(obj) and super().has_delete_permission(request, obj)
 
 
 class DistrictInline(ScopedInline):
@@ -225,7 +167,7 @@ class ProgrammeAdmin(CityScopedAdmin):
             return ("tools",)
         # Dates change only through "Extend a stage" (audited); the city never changes; the
         # rules never change once voting has started (the database refuses it too).
-        frozen = FROZEN_PROGRAMME_FIELDS if _rules_locked(obj) else ()
+        frozen = FROZEN_PROGRAMME_FIELDS if rules_locked(obj) else ()
         return ("city", "slug", *DATE_FIELDS, "tools", *frozen)
 
     def get_prepopulated_fields(self, request, obj=None):
@@ -235,8 +177,8 @@ class ProgrammeAdmin(CityScopedAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         programme = self.get_object(request, object_id)
-        if request.method == "GET" and _rules_locked(programme):
-            self.message_user(request, _frozen_message(programme), messages.WARNING)
+        if request.method == "GET" and rules_locked(programme):
+            self.message_user(request, frozen_message(programme), messages.WARNING)
         return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
@@ -528,13 +470,6 @@ class InitiativeAdmin(CityScopedAdmin):
             success=gettext("The update is published."),
             redirect_to=lambda i: reverse("admin:initiatives_initiative_change", args=[i.pk]),
         )
-
-
-class ImplementationUpdateForm(forms.ModelForm):
-    class Meta:
-        model = ImplementationUpdate
-        fields = ("status", "happened_on", "text")
-        widgets = {"happened_on": forms.DateInput(attrs={"type": "date"})}
 
 
 @admin.register(InitiativeForReview)

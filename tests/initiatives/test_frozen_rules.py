@@ -144,7 +144,7 @@ def test_admin_refuses_rule_edits_after_the_freeze_with_a_clear_message(
 
 
 def test_admin_form_refuses_changed_rules_once_voting_started(city_admin_a, programme):
-    from initiatives.admin import ProgrammeForm
+    from initiatives.admin_forms import ProgrammeForm
 
     form = ProgrammeForm(
         data={
