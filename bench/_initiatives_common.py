@@ -19,7 +19,8 @@ import _addresses as addresses  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = os.environ.get("BENCH_DB", "bench_initiatives")
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
-REDIS = "redis://127.0.0.1:6379/12"
+# BENCH_REDIS_URL moves it when another run (a test suite) uses this Redis db.
+REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 
 ENV = {
     "DJANGO_ENV": "development",

@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 DB_NAME = "bench_petitions"
 PG = "postgres://postgres@127.0.0.1:5432"
-REDIS = "redis://127.0.0.1:6379/11"
+# BENCH_REDIS_URL moves it when another run (a test suite) uses this Redis db.
+REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
 HOST = "127.0.0.1"
 
 
