@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as gettext_now
 from django.utils.translation import gettext_lazy as _
 
-from academy.models import Registration, Session
+from academy.models import Expert, Registration, Session
 from opencity import notifications
 from opencity.accounts.models import User
 from opencity.notifications import registry
@@ -87,14 +88,52 @@ def visible_sessions(user: User) -> QuerySet[Session]:
     return Session.objects.filter(course__is_published=True)
 
 
+def _expert_profile(user: User) -> dict | None:
+    expert = (
+        Expert.objects.filter(user=user).prefetch_related("expertise", "cities", "products").first()
+    )
+    if expert is None:
+        return None
+    return {
+        "full_name": expert.full_name,
+        "slug": expert.slug,
+        "headline": expert.headline,
+        "bio": expert.bio,
+        "photo": expert.photo.name or None,
+        "languages": expert.language_codes,
+        "expertise": sorted(topic.name_uk for topic in expert.expertise.all()),
+        "cities": sorted(city.full_name for city in expert.cities.all()),
+        "products": sorted(product.name for product in expert.products.all()),
+        "email": expert.email,
+        "phone": expert.phone,
+        "website": expert.website,
+        "is_public": expert.is_public,
+        "updated_at": expert.updated_at,
+    }
+
+
 def export(user: User) -> dict:
     return {
         "registrations": list(
             Registration.objects.filter(user=user)
             .order_by("pk")
             .values("session_id", "session__course__title", "status", "attended", "created_at")
-        )
+        ),
+        "expert_profile": _expert_profile(user),
     }
+
+
+def erase(user: User, remove_public_name: bool) -> None:
+    """Registrations stay (they count in the training figures and keep the waitlist order
+    on the record). The expert profile the person may edit is theirs: it goes, with its
+    photo (the file after commit), and with it the person's place among the trainers of
+    sessions; the sessions themselves, their hours and attendance stay."""
+    for expert in Expert.objects.filter(user=user):
+        photo = expert.photo.name
+        storage = expert.photo.storage
+        expert.delete()
+        if photo:
+            transaction.on_commit(lambda name=photo, storage=storage: storage.delete(name))
 
 
 def register() -> None:
@@ -110,4 +149,4 @@ def register() -> None:
     registry.register_followable(
         registry.Followable("academy.session", "academy", visible_sessions, lambda s: s.city_id)
     )
-    registry.register_data(registry.DataContribution("academy", export))
+    registry.register_data(registry.DataContribution("academy", export, erase))

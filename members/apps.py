@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class MembersConfig(AppConfig):
     name = "members"
     verbose_name = _("Member cities")
+
+    def ready(self) -> None:
+        from members import data
+
+        data.register()

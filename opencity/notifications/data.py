@@ -11,12 +11,17 @@ from django.contrib.auth.hashers import make_password
 from django.core import signing
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext
 
 from opencity.accounts.models import User
 from opencity.cities.models import StaffRole
+from opencity.core.models import OutboundEmail
 from opencity.core.services import audit, queue_email
+from opencity.identity.models import PersonKey
 from opencity.notifications import registry
 from opencity.notifications.models import (
     DataExport,
@@ -41,6 +46,47 @@ def request_export(user: User) -> DataExport:
 
 def _jsonable(value: object) -> object:
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+def _any_of(field: str, addresses: set[str]) -> Q:
+    """`field` equals one of `addresses`, in any letter case (an empty set matches nothing)."""
+    matches = Q(pk__in=[])
+    for address in addresses:
+        matches |= Q(**{f"{field}__iexact": address})
+    return matches
+
+
+def _addresses(user: User) -> set[str]:
+    """The person's e-mail addresses, lower-cased: the account's and every one they
+    confirmed, less any that is another account's (mail to it is that person's)."""
+    from allauth.account.models import EmailAddress
+
+    confirmed = EmailAddress.objects.filter(user=user, verified=True).values_list("email")
+    addresses = {user.email.lower(), *(address.lower() for (address,) in confirmed)}
+    taken = User.objects.exclude(pk=user.pk).filter(_any_of("email", addresses))
+    return addresses - {e.lower() for e in taken.values_list("email", flat=True)} - {""}
+
+
+def _mail_to(addresses: set[str]) -> QuerySet[OutboundEmail]:
+    return OutboundEmail.objects.filter(_any_of("to", addresses))
+
+
+def _identity_key(user: User) -> dict | None:
+    """Whether a key is on file and since when; never the key itself (it identifies the
+    person across every channel, and an export travels by e-mail link)."""
+    person_key = PersonKey.objects.filter(user=user).first()
+    if person_key is None:
+        return None
+    since = timezone.localtime(person_key.created_at)
+    with translation.override(user.preferred_language or settings.LANGUAGE_CODE):
+        statement = gettext("An identity key is on file since %(date)s.") % {
+            "date": date_format(since, "j E Y")
+        }
+    return {
+        "on_file_since": person_key.created_at,
+        "confirmed_by": person_key.source,
+        "statement": statement,
+    }
 
 
 def collect(user: User) -> dict:
@@ -69,7 +115,15 @@ def collect(user: User) -> dict:
                     "provider", "uid", "date_joined", "extra_data"
                 )
             ),
+            "identity_key": _identity_key(user),
         },
+        # What the portal mailed the person: when and about what (the bodies carry links
+        # that act for them, such as one-click unsubscribe, and stay out of the export).
+        "emails": list(
+            _mail_to(_addresses(user))
+            .order_by("created_at", "pk")
+            .values("created_at", "sent_at", "subject", "status")
+        ),
         "notifications": {
             "follows": [
                 {
@@ -140,13 +194,15 @@ def export_for(token_value: str, user: User) -> DataExport | None:
 
 def delete_account(user: User, *, remove_public_name: bool = False) -> None:
     """Erase the person, keep their acts: every service anonymises what it holds (signatures,
-    votes, registrations stay counted), then the account loses everything personal and can
-    no longer sign in. Irreversible; audited without personal data."""
+    votes, registrations stay counted), then the account loses everything personal (its tie
+    to an identity key, the mail addressed to it) and can no longer sign in. Irreversible;
+    audited without personal data."""
     from allauth.account.models import EmailAddress
     from allauth.mfa.models import Authenticator
     from allauth.socialaccount.models import SocialAccount
 
     with transaction.atomic():
+        addresses = _addresses(user)
         for contribution in registry.data_contributions():
             if contribution.erase is not None:
                 contribution.erase(user, remove_public_name)
@@ -159,6 +215,10 @@ def delete_account(user: User, *, remove_public_name: bool = False) -> None:
         SocialAccount.objects.filter(user=user).delete()  # with the provider's claims and tokens
         Authenticator.objects.filter(user=user).delete()  # second-factor secrets
         StaffRole.objects.filter(user=user).delete()
+        # The counted acts keep their key: counts stay exact, and the same person coming
+        # back with a new account is still counted once. The tie to this account goes.
+        PersonKey.objects.filter(user=user).delete()
+        _erase_mail(addresses)
         User.objects.filter(pk=user.pk).update(
             email=f"deleted-{user.pk}@deleted.invalid",
             full_name="—",
@@ -178,3 +238,13 @@ def delete_account(user: User, *, remove_public_name: bool = False) -> None:
         user.user_permissions.clear()
         audit(obj=user, action="accounts.user.deleted", actor=None, data={})
     user.refresh_from_db()
+
+
+def _erase_mail(addresses: set[str]) -> None:
+    """Mail not yet sent to the person is never sent; mail already sent (or being sent)
+    keeps its subject, status and dates for the outbox's record, without the address, the
+    body or the headers (which carry the person's unsubscribe token)."""
+    mail = _mail_to(addresses)
+    Status = OutboundEmail.Status
+    mail.filter(status__in=[Status.PENDING, Status.FAILED]).delete()
+    mail.update(to="", body_text="", body_html="", headers={})

@@ -4,23 +4,30 @@ signing, unless the person asks to remove it."""
 
 import json
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from unittest import mock
 
 import pytest
 from allauth.account.models import EmailAddress
+from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
 
 from opencity.core.models import AuditEntry, OutboundEmail
+from opencity.identity.models import PersonKey
 from opencity.notifications import data, services
 from opencity.notifications.models import DataExport, Follow
 from petitions import selectors as petition_selectors
 from petitions import services as petitions
 from petitions.models import Petition, Signature
 from tests.factories import PASSWORD, make_user
+from tests.paper.factories import rnokpp
 from tests.petitions.factories import make_petition
 
 Status = Petition.Status
+MY_NUMBER, OTHER_NUMBER = rnokpp(), rnokpp()
 
 
 def export_link(user) -> str:
@@ -28,10 +35,46 @@ def export_link(user) -> str:
     return re.search(r"http\S+/account/data/export/\S+/", email.body_text).group(0)
 
 
+def give_profile_application_and_key(person, city, *, name, phone, number):
+    """An expert profile the person edits, a membership application they submitted for
+    `city` and their identity key (the document number `number`)."""
+    from academy.models import Topic
+    from members.services import application_submit
+    from opencity.identity.keys import DocumentType
+    from opencity.identity.services import person_key_confirm
+    from tests.academy.factories import make_expert
+    from tests.members.factories import pdf_upload
+
+    expert = make_expert(
+        user=person, full_name=name, phone=phone, bio=f"Про себе: {name}", website=""
+    )
+    expert.expertise.add(Topic.objects.create(slug=f"t-{person.pk}", name_uk="Цифра", name_en="D"))
+    application_submit(
+        applicant=person,
+        city=city,
+        council_decision_number=f"№ {person.pk}/24",
+        council_decision_date=date(2024, 3, 15),
+        contact_name=name,
+        contact_email=person.email,
+        contact_phone=phone,
+        message=f"Просимо прийняти. {name}",
+        decision_file=pdf_upload(),
+    )
+    person_key_confirm(user=person, kind=DocumentType.RNOKPP, number=number, source="clerk")
+    return expert
+
+
 @pytest.fixture
-def two_people(committed, city_a):
+def two_people(committed, city_a, city_b):
     me = make_user(full_name="Оксана Перша", email="oksana@example.org")
     other = make_user(full_name="Іван Другий", email="ivan@example.org")
+    with committed():  # the applications' receipts are sent
+        give_profile_application_and_key(
+            me, city_a, name="Оксана Перша", phone="+380 50 111 11 11", number=MY_NUMBER
+        )
+        give_profile_application_and_key(
+            other, city_b, name="Іван Другий", phone="+380 67 222 22 22", number=OTHER_NUMBER
+        )
     petition = make_petition(city_a, author=other, status=Status.COLLECTING, threshold=100)
     with committed():
         petitions.petition_sign(petition=petition, user=me)
@@ -42,6 +85,12 @@ def two_people(committed, city_a):
 
 def test_export_contains_everything_and_nothing_of_anyone_else(client, committed, two_people):
     me, other, petition, mine = two_people
+    mailed_to_me = list(
+        OutboundEmail.objects.filter(to=me.email)
+        .order_by("created_at", "pk")
+        .values_list("subject", flat=True)
+    )
+    assert len(mailed_to_me) == 1  # the application's receipt
     client.force_login(me)
     with committed():
         assert client.post(reverse("notifications:data")).status_code == 302
@@ -53,8 +102,28 @@ def test_export_contains_everything_and_nothing_of_anyone_else(client, committed
     assert [s["petition_id"] for s in payload["petitions"]["signatures"]] == [petition.pk]
     assert [p["title"] for p in payload["petitions"]["petitions_filed"]] == ["Моя петиція"]
     assert {f["id"] for f in payload["notifications"]["follows"]} == {petition.pk}
+    profile = payload["academy"]["expert_profile"]
+    assert profile["full_name"] == "Оксана Перша" and profile["phone"] == "+380 50 111 11 11"
+    assert profile["bio"] == "Про себе: Оксана Перша" and profile["expertise"] == ["Цифра"]
+    [application] = payload["members"]["membership_applications"]
+    assert application["contact_name"] == "Оксана Перша"
+    assert application["contact_email"] == me.email
+    assert application["contact_phone"] == "+380 50 111 11 11"
+    assert application["message"] == "Просимо прийняти. Оксана Перша"
+    key = payload["account"]["identity_key"]
+    since = PersonKey.objects.get(user=me).created_at
+    with translation.override(me.preferred_language):
+        on_file = date_format(timezone.localtime(since), "j E Y")
+    assert abs(parse_datetime(key["on_file_since"]) - since) < timedelta(milliseconds=1)
+    assert on_file in key["statement"] and key["confirmed_by"] == "clerk"
+    assert [m["subject"] for m in payload["emails"]] == mailed_to_me
+    assert "body_text" not in payload["emails"][0] and "to" not in payload["emails"][0]
     dumped = json.dumps(payload, ensure_ascii=False)
     assert other.email not in dumped and "Іван Другий" not in dumped
+    assert "+380 67 222 22 22" not in dumped
+    for person_key in PersonKey.objects.all():  # never a key, not even one's own
+        assert person_key.key not in dumped
+    assert MY_NUMBER not in dumped and OTHER_NUMBER not in dumped
     page = client.get(path).content.decode()
     assert "Оксана Перша" in page and "Іван Другий" not in page
 
@@ -209,3 +278,112 @@ def test_deletion_erases_identity_claims_links_checks_and_second_factor(
     assert not SocialAccount.objects.filter(user=person).exists()
     assert not EligibilityCheck.objects.filter(user=person).exists()
     assert not Authenticator.objects.filter(user=person).exists()
+
+
+def test_deletion_erases_the_expert_profile_application_contacts_identity_key_and_mail(
+    client, committed, two_people
+):
+    from django.core.files.base import ContentFile
+
+    from academy.models import Expert
+    from members.models import MembershipApplication
+
+    me, other, petition, mine = two_people
+    expert = Expert.objects.get(user=me)
+    expert.photo.save("oksana.jpg", ContentFile(b"\xff\xd8 a face"))
+    photo = expert.photo.path
+    sent = OutboundEmail.objects.get(to=me.email)  # the application's receipt
+    assert sent.status == OutboundEmail.Status.SENT and sent.body_text and sent.headers
+    unsent = OutboundEmail.objects.create(  # queued under another spelling of the address
+        key="later", to="Oksana@Example.org", language="uk", subject="Ще лист", body_text="…"
+    )
+    others_mail = OutboundEmail.objects.get(to=other.email)
+    others_body = others_mail.body_text
+    client.force_login(me)
+    with committed():
+        assert client.post(reverse("notifications:delete"), {"confirm": "on"}).status_code == 302
+
+    assert not Expert.objects.filter(full_name="Оксана Перша").exists()
+    assert not __import__("os").path.exists(photo)
+    assert Expert.objects.get(user=other).phone == "+380 67 222 22 22"
+    application = MembershipApplication.objects.get(applicant=me)  # the city's record stays
+    assert application.status == MembershipApplication.Status.SUBMITTED
+    assert (application.contact_name, application.contact_email, application.contact_phone) == (
+        "",
+        "",
+        "",
+    )
+    assert MembershipApplication.objects.get(applicant=other).contact_name == "Іван Другий"
+    assert not PersonKey.objects.filter(user=me).exists()
+    assert PersonKey.objects.filter(user=other).exists()
+    sent.refresh_from_db()
+    assert sent.subject and sent.sent_at and sent.status == OutboundEmail.Status.SENT
+    assert (sent.to, sent.body_text, sent.body_html, sent.headers) == ("", "", "", {})
+    assert not OutboundEmail.objects.filter(pk=unsent.pk).exists()  # never sent now
+    assert not OutboundEmail.objects.filter(to__icontains="oksana").exists()
+    others_mail.refresh_from_db()
+    assert others_mail.to == other.email and others_mail.body_text == others_body != ""
+
+
+def test_deletion_keeps_the_petition_count_and_the_person_still_counts_once(client, two_people):
+    from opencity.core import Refused
+    from opencity.identity.keys import DocumentType
+    from opencity.identity.models import CountedAct
+    from opencity.identity.services import person_key_confirm
+
+    me, other, petition, mine = two_people
+    key = PersonKey.objects.get(user=me).key
+    client.force_login(me)
+    assert client.post(reverse("notifications:delete"), {"confirm": "on"}).status_code == 302
+    assert CountedAct.objects.filter(scope="petition", subject_id=petition.pk, key=key).exists()
+    petitions.petition_tally(petition_id=petition.pk)
+    petition.refresh_from_db()
+    assert petition.signature_count == 2
+    # The same person, back with a new account and the same document, is not counted twice.
+    again = make_user(email="oksana.nova@example.org")
+    person_key_confirm(user=again, kind=DocumentType.RNOKPP, number=MY_NUMBER, source="provider")
+    with pytest.raises(Refused) as refused, transaction.atomic():
+        petitions.petition_sign(petition=petition, user=again)
+    assert refused.value.code == "counted"
+    petitions.petition_tally(petition_id=petition.pk)
+    petition.refresh_from_db()
+    assert petition.signature_count == 2
+
+
+def test_deletion_keeps_budget_votes_and_academy_registrations_counted(client, committed, city_a):
+    from academy import selectors as academy_selectors
+    from academy import services as academy
+    from academy.models import Registration
+    from initiatives.models import ResultRow
+    from initiatives.services import tally_programme, vote_cast
+    from tests.academy.factories import make_past_session, make_session, seat
+    from tests.initiatives.factories import make_initiative, make_programme, make_voter, stage_dates
+
+    programme = make_programme(city_a, stage="voting")
+    project = make_initiative(programme)
+    person, neighbour = make_voter(city_a), make_voter(city_a)
+    with committed():
+        vote_cast(voter=person, initiative=project)
+        vote_cast(voter=neighbour, initiative=project)
+    session = make_session(city=city_a)
+    registration = academy.register(session_id=session.pk, user=person)
+    seat(make_past_session(city=city_a), person, city=city_a, attended=True)
+    trained = academy_selectors.training_stats(by="total")["total"]["people_trained"]
+    assert trained == 1
+
+    client.force_login(person)
+    with committed():
+        assert client.post(reverse("notifications:delete"), {"confirm": "on"}).status_code == 302
+
+    person.refresh_from_db()
+    assert not person.is_active and person.home_city is None
+    Programme = type(programme)
+    Programme.objects.filter(pk=programme.pk).update(**stage_dates("results"))
+    snapshot = tally_programme(programme_id=programme.pk)
+    assert ResultRow.objects.get(snapshot=snapshot, initiative=project).votes == 2
+    registration.refresh_from_db()
+    assert registration.status == Registration.Status.SEATED
+    assert session.registrations.filter(status=Registration.Status.SEATED).count() == 1
+    stats = academy_selectors.training_stats(by="total")["total"]
+    assert stats["people_trained"] == trained
+    assert academy_selectors.training_stats(by="city")[city_a.pk]["people_trained"] == 1

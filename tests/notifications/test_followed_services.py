@@ -1,4 +1,5 @@
-"""Public budgets and problem reports tell their followers (issue 16)."""
+"""Public budgets, petitions, academy sessions and problem reports tell their followers, and
+voting and registering follow automatically (issue 16)."""
 
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -11,7 +12,7 @@ from initiatives.models import Initiative
 from initiatives.services import initiative_accept, programme_announce_stage
 from opencity.core.models import OutboundEmail
 from opencity.notifications import services
-from opencity.notifications.models import Delivery
+from opencity.notifications.models import Delivery, Follow
 from tests.factories import make_user
 from tests.initiatives.factories import make_category, make_initiative, make_programme
 
@@ -184,3 +185,93 @@ def test_filing_and_me_too_do_not_follow_a_report_when_automatic_follows_are_off
     assert "You follow this report" not in response.content.decode()
     assert not ProblemFollow.objects.filter(user=reporter).exists()
     assert filed.follows.count() == 0 and other.follows.count() == 1  # its own filer
+
+
+def test_casting_a_budget_vote_follows_the_project_unless_turned_off(committed, city_a):
+    from initiatives.services import vote_cast
+    from tests.initiatives.factories import make_voter
+
+    programme = make_programme(city_a, stage="voting")
+    project = make_initiative(programme)
+    voter, quiet = make_voter(city_a), make_voter(city_a)
+    services.set_auto_follow(quiet, False)
+    with committed():  # the follow is made after commit, by a task
+        vote_cast(voter=voter, initiative=project)
+        vote_cast(voter=quiet, initiative=project)
+    assert services.is_following(voter, project)
+    assert not services.is_following(quiet, project)
+    follows = Follow.objects.filter(user=voter)
+    assert [(f.content_type.model, f.object_id) for f in follows] == [("initiative", project.pk)]
+
+
+def test_registering_for_an_academy_session_follows_it_unless_turned_off(city_a):
+    from academy import services as academy
+    from tests.academy.factories import make_session
+
+    session = make_session(city=city_a)
+    person, quiet = make_user(home_city=city_a), make_user(home_city=city_a)
+    services.set_auto_follow(quiet, False)
+    academy.register(session_id=session.pk, user=person)
+    academy.register(session_id=session.pk, user=quiet)
+    assert services.is_following(person, session)
+    assert not services.is_following(quiet, session)
+
+
+def test_petition_closed_reaches_a_follower_once(committed, city_a):
+    from petitions import services as petitions
+    from tests.petitions.factories import make_petition
+
+    petition = make_petition(
+        city_a,
+        status="collecting",
+        threshold=100,
+        collection_ends_at=timezone.now() - timedelta(days=1),
+    )
+    follower = make_user(preferred_language="en")
+    services.follow(follower, petition)
+    services.follow(petition.author, petition)
+    with committed():
+        assert petitions.close_expired() == 1
+    with committed():
+        assert petitions.close_expired() == 0
+    notices = OutboundEmail.objects.filter(to=follower.email, key__startswith="notification:")
+    assert notices.count() == 1
+    assert "closed below its threshold" in notices.get().body_text
+    assert Delivery.objects.filter(user=follower).count() == 1
+    # The author hears it once, by the petition's own mail, not a second time as a follower.
+    assert not OutboundEmail.objects.filter(
+        to=petition.author.email, key__startswith="notification:"
+    ).exists()
+
+
+def test_results_reach_a_programme_follower_once(committed, city_a, moderator_a):
+    from initiatives.models import Ballot
+    from initiatives.services import results_publish, tally_programme, vote_cast
+    from opencity.core import Refused
+    from tests.initiatives.factories import make_voter, stage_dates
+
+    programme = make_programme(city_a, stage="voting")
+    project = make_initiative(programme)
+    voter = make_voter(city_a, preferred_language="en")
+    with committed():
+        vote_cast(voter=voter, initiative=project)
+    Ballot.objects.filter(voter=voter).update(notify=True)  # asked for the results by mail
+    follower = make_user(preferred_language="en")
+    for person in (follower, voter):
+        services.follow(person, programme)
+    type(programme).objects.filter(pk=programme.pk).update(**stage_dates("results"))
+    snapshot = tally_programme(programme_id=programme.pk)
+    with committed():
+        results_publish(snapshot=snapshot, actor=moderator_a)
+    with pytest.raises(Refused), committed():
+        results_publish(snapshot=snapshot, actor=moderator_a)
+    notices = OutboundEmail.objects.filter(to=follower.email, key__startswith="notification:")
+    assert notices.count() == 1 and "results are published" in notices.get().body_text
+    assert Delivery.objects.filter(user=follower).count() == 1
+    # The voter who asked for the results hears of them by that mail only.
+    assert not OutboundEmail.objects.filter(
+        to=voter.email, key__startswith="notification:"
+    ).exists()
+    assert OutboundEmail.objects.filter(
+        to=voter.email, key__startswith="initiatives:results:"
+    ).exists()
