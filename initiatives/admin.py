@@ -498,7 +498,7 @@ class ReviewQueueAdmin(InitiativeAdmin):
 
 class ResultRowInline(ReadOnlyInline):
     model = ResultRow
-    fields = ("category", "rank", "initiative", "votes", "amount", "winner")
+    fields = ("category", "rank", "initiative", "votes", "paper_votes", "amount", "winner")
     readonly_fields = fields
     ordering = ("category__position", "rank")
 

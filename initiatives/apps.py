@@ -34,9 +34,14 @@ class InitiativesConfig(AppConfig):
 
         from opencity.ledger.registry import register_decision
 
-        # Public decisions recorded in the public ledger (opencity/ledger).
+        # Public decisions recorded in the public ledger (opencity/ledger), moderation included
+        # as for petitions and problem reports. A revision request's comment and the reason for
+        # hiding a photo are free text for the author or the audit log: they stay out.
         register_decision("initiatives.initiative.accepted")
+        register_decision("initiatives.initiative.revision_requested")
         register_decision("initiatives.initiative.rejected", with_reason=True)
+        register_decision("initiatives.photo.hidden", data_keys=("photo",))
+        register_decision("initiatives.photo.shown", data_keys=("photo",))
         register_decision("initiatives.snapshot.recorded", data_keys=("hash", "votes"))
         register_decision("initiatives.snapshot.published", data_keys=("winners",))
 

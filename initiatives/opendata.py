@@ -52,8 +52,9 @@ def results(filters: Mapping[str, str]) -> QuerySet:
     if "programme" in filters:
         rows = rows.filter(snapshot__programme__slug=filters["programme"])
     return rows.order_by("snapshot__programme__slug", "category__name", "rank", "pk").values(
-        "rank", "votes", "amount",
-        x_programme=F("snapshot__programme__slug"), x_category=F("category__name"),
+        "rank", "votes", "amount", x_votes_online=F("votes") - F("paper_votes"),
+        x_votes_paper=F("paper_votes"), x_programme=F("snapshot__programme__slug"),
+        x_category=F("category__name"),
         x_initiative_id=F("initiative__id"), x_title=F("initiative__title"),
         x_funded=F("winner"), x_published_at=F("snapshot__published_at"),
         x_content_hash=F("snapshot__content_hash"),
@@ -135,7 +136,19 @@ register_dataset(
             Column("rank", "int", "rank in the category"),
             Column("initiative_id", "int", "project number", source="x_initiative_id"),
             Column("title", "str", "project title", source="x_title"),
-            Column("votes", "int", "votes"),
+            Column("votes", "int", "votes, online and on paper"),
+            Column(
+                "votes_online",
+                "int",
+                "of them online (empty for results tallied before the split was kept)",
+                source="x_votes_online",
+            ),
+            Column(
+                "votes_paper",
+                "int",
+                "of them on paper ballots of service centres (empty likewise)",
+                source="x_votes_paper",
+            ),
             Column("amount", "decimal", "cost, UAH"),
             Column("funded", "bool", "funded", source="x_funded"),
             Column(

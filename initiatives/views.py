@@ -87,6 +87,8 @@ def programme_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "tile_url": settings.MAP_TILE_URL,
             "tile_attribution": settings.MAP_TILE_ATTRIBUTION,
             "ballots": selectors.ballot_counts(programme, frozen),
+            # The open-data link: the projects dataset filtered as /initiatives/?programme=…
+            "open_data_params": f"programme={programme.pk}",
         }
 
     def personal(request: HttpRequest, context: dict) -> dict:
@@ -480,6 +482,9 @@ def _export_rows(rows: list[ResultRow]) -> Iterator[dict]:
             "initiative_id": row.initiative_id,
             "title": row.initiative.title,
             "votes": row.votes,
+            # None (an empty cell) on results tallied before the channels were kept apart.
+            "votes_online": row.online_votes,
+            "votes_paper": row.paper_votes,
             "amount": str(row.amount),
             "funded": row.winner,
             "outcome": row.outcome,
@@ -491,8 +496,8 @@ def results_csv(request: HttpRequest, slug: str) -> HttpResponse:
     programme = _programme(slug)
     snapshot = _snapshot_for(request, programme)
     fields = [
-        "category", "rank", "initiative_id", "title", "votes", "amount", "funded", "outcome",
-        "explanation",
+        "category", "rank", "initiative_id", "title", "votes", "votes_online", "votes_paper",
+        "amount", "funded", "outcome", "explanation",
     ]  # fmt: skip
     return csv_response(
         ([item[f] for f in fields] for item in _export_rows(selectors.result_rows(snapshot))),

@@ -44,7 +44,7 @@ class ProblemsConfig(AppConfig):
         # public from filing), every status change (a rejection with its reason, which the
         # report's timeline shows), a duplicate with its original, the answering department,
         # and moderation (text or photo hidden or shown again; the reason stays private).
-        # "Me too" acts reach the ledger through the trigger of 0002_supports_to_ledger.
+        # "Me too" acts reach the ledger through the trigger of 0003_supports_to_ledger.
         register_decision("problems.report.filed")
         for status in Report.Status.values:
             register_decision(

@@ -60,6 +60,9 @@ class ResultRow(models.Model):
     )
     rank = models.PositiveIntegerField(_("rank in category"))
     votes = models.PositiveIntegerField(_("votes"))
+    # Of `votes`, those on confirmed paper ballots of service centres (the rest were cast
+    # online), as counted by the tally. NULL on snapshots tallied before the split was kept.
+    paper_votes = models.PositiveIntegerField(_("of them on paper"), null=True, blank=True)
     amount = models.DecimalField(_("cost, UAH"), **MONEY)
     winner = models.BooleanField(_("funded"))
     outcome = models.CharField(
@@ -72,10 +75,18 @@ class ResultRow(models.Model):
         ordering = ["snapshot", "category__position", "rank"]
         constraints = [
             models.UniqueConstraint(fields=["snapshot", "initiative"], name="resultrow_unique"),
+            models.CheckConstraint(
+                condition=models.Q(paper_votes__lte=models.F("votes")),
+                name="resultrow_paper_within_votes",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.initiative_id}: {self.votes}"
+
+    @property
+    def online_votes(self) -> int | None:
+        return None if self.paper_votes is None else self.votes - self.paper_votes
 
 
 class ImplementationUpdate(models.Model):

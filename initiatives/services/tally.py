@@ -50,13 +50,14 @@ Status = Initiative.Status
 class TallyRow:
     initiative_id: int
     category_id: int
-    votes: int
+    votes: int  # online and paper together: what the winners are picked by
     amount: Decimal
     # Orders ties: the submission time, or (in the tally) the submission order as an integer.
     submitted_at: object
     rank: int = 0
     winner: bool = False
     outcome: str = ""
+    paper_votes: int = 0  # of `votes`, on confirmed paper ballots
 
 
 def pick_winners(rows: list[TallyRow], budgets: dict[int, Decimal]) -> list[TallyRow]:
@@ -166,6 +167,10 @@ def _content_hash(
     }
     if rule != WinnerRule.CATEGORY:  # today's rule keeps the hashes it always had
         payload["rule"] = rule
+    if any(r.paper_votes for r in rows):
+        # The split is part of the result (exports show it); without paper ballots the hash
+        # stays what it always was.
+        payload["paper"] = [[r.initiative_id, r.paper_votes] for r in rows if r.paper_votes]
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -206,6 +211,7 @@ def _tally_inputs(programme_id: int) -> list[TallyRow]:
                 votes=int(votes) + paper.get(pk, 0),
                 amount=_money(cost),
                 submitted_at=int(order),
+                paper_votes=paper.get(pk, 0),
             )
         )
     return rows
@@ -289,10 +295,11 @@ _RECORD_SNAPSHOT_SQL = """
         RETURNING id
     ), result_rows AS (
         INSERT INTO initiatives_resultrow
-            (snapshot_id, initiative_id, category_id, rank, votes, amount, winner, outcome)
+            (snapshot_id, initiative_id, category_id, rank, votes, amount, winner, outcome,
+             paper_votes)
         SELECT snapshot.id, r.* FROM snapshot, unnest(
             %b::bigint[], %b::bigint[], %b::integer[], %b::integer[], %b::numeric[], %b::boolean[],
-            %b::text[]
+            %b::text[], %b::integer[]
         ) AS r
     )
     SELECT id FROM snapshot
@@ -316,6 +323,7 @@ def _record_snapshot(snapshot: ResultSnapshot, rows: list[TallyRow]) -> bool:
                         amount=r.amount,
                         winner=r.winner,
                         outcome=r.outcome,
+                        paper_votes=r.paper_votes,
                     )
                     for r in rows
                 )
@@ -330,6 +338,7 @@ def _record_snapshot(snapshot: ResultSnapshot, rows: list[TallyRow]) -> bool:
         [r.amount for r in rows],
         [r.winner for r in rows],
         [r.outcome for r in rows],
+        [r.paper_votes for r in rows],
     )
     params = [
         snapshot.programme_id,

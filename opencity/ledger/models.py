@@ -34,7 +34,8 @@ class Entry(models.Model):
     """One leaf of the log. `index` is its position; `data` the exact bytes that were hashed."""
 
     index = models.BigIntegerField(primary_key=True)
-    act = models.CharField(max_length=40)
+    # A decision's act is its audit action: as long as AuditEntry.action may be.
+    act = models.CharField(max_length=64)
     source_id = models.BigIntegerField()
     data = models.BinaryField()
     leaf_hash = models.BinaryField(max_length=32)

@@ -297,13 +297,27 @@ def test_results_csv_and_json_list_votes_amounts_and_winners(published, client):
     programme, p = published
     csv_text = client.get(f"/initiatives/{programme.slug}/results.csv").content.decode("utf-8-sig")
     lines = csv_text.strip().splitlines()
-    assert lines[0] == "category,rank,initiative_id,title,votes,amount,funded,outcome,explanation"
-    row = f"Малі,1,{p['a'].pk},{p['a'].title},3,700.00,True,won,"
+    assert lines[0] == (
+        "category,rank,initiative_id,title,votes,votes_online,votes_paper,amount,funded,outcome,"
+        "explanation"
+    )
+    row = f"Малі,1,{p['a'].pk},{p['a'].title},3,3,0,700.00,True,won,"
     assert any(line.startswith(row) and "Переміг" in line for line in lines)
     data = client.get(f"/initiatives/{programme.slug}/results.json").json()
     assert data["total_votes"] == 10 and data["funded_amount"] == "6000.00"
     funded = {r["initiative_id"] for r in data["rows"] if r["funded"]}
     assert funded == {p["a"].pk, p["c"].pk, p["d"].pk}
+
+
+@pytest.mark.django_db
+def test_results_tallied_before_the_channel_split_leave_it_empty_not_zero(published, client):
+    programme, p = published
+    ResultRow.objects.filter(snapshot__programme=programme).update(paper_votes=None)
+    csv_text = client.get(f"/initiatives/{programme.slug}/results.csv").content.decode("utf-8-sig")
+    assert f",{p['a'].pk},{p['a'].title},3,,,700.00," in csv_text
+    data = client.get(f"/initiatives/{programme.slug}/results.json").json()
+    row = next(r for r in data["rows"] if r["initiative_id"] == p["a"].pk)
+    assert (row["votes"], row["votes_online"], row["votes_paper"]) == (3, None, None)
 
 
 @pytest.mark.django_db

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 EXPECTED = {
     "petitions", "signature_counts", "programmes", "projects", "results",
-    "academy_sessions", "cities", "eservices", "problems",
+    "academy_sessions", "academy_experts", "cities", "eservices", "problems",
 }  # fmt: skip
 
 
@@ -137,6 +137,7 @@ def test_atom_feeds_of_new_petitions_and_responses(client, data, city_a):
         ("/petitions/", "petitions"),
         ("/initiatives/", "projects"),
         ("/academy/", "academy_sessions"),
+        ("/academy/experts/", "academy_experts"),
         ("/cities/", "cities"),
         ("/cities/e-services/", "eservices"),
         ("/problems/", "problems"),
@@ -147,6 +148,45 @@ def test_every_public_list_page_links_its_open_data(client, data, url, dataset):
     assert reverse("opendata:csv", args=[dataset]) in page
     assert reverse("opendata:json", args=[dataset]) in page
     assert f"/api/{dataset}" in page
+
+
+def test_a_programme_page_links_the_open_data_of_its_own_projects(client, data, city_a):
+    programme = make_programme(city_a)
+    make_initiative(programme, title="Дитячий майданчик")
+    page = client.get(programme.get_absolute_url()).content.decode()
+    link = f"{reverse('opendata:csv', args=['projects'])}?programme={programme.pk}"
+    assert link in page
+    assert f"{reverse('opendata:json', args=['projects'])}?programme={programme.pk}" in page
+    assert f"/api/projects?programme={programme.pk}" in page
+    rows = list(csv.DictReader(io.StringIO(
+        b"".join(client.get(link).streaming_content).decode("utf-8-sig")
+    )))  # fmt: skip
+    assert [row["title"] for row in rows] == ["Дитячий майданчик"]  # not the other programme's
+
+
+def test_the_experts_directory_is_open_data_without_contacts(client, db):
+    from tests.academy.factories import make_expert, make_topic
+
+    topic = make_topic(name_uk="Е-петиції")
+    shown = make_expert(full_name="Олена Коваль", headline="Тренерка з е-демократії")
+    shown.expertise.add(topic)
+    make_expert(full_name="Прихований Експерт", is_public=False)
+    make_expert(full_name="Інша Тема")
+    page = client.get("/academy/experts/", {"topic": topic.pk}).content.decode()
+    assert f"{reverse('opendata:json', args=['academy_experts'])}?topic={topic.pk}" in page
+    items = client.get("/api/academy_experts", {"topic": topic.pk}).json()["results"]
+    assert items == [
+        {
+            "slug": shown.slug,
+            "full_name": "Олена Коваль",
+            "headline": "Тренерка з е-демократії",
+            "expertise": "Е-петиції",
+        }
+    ]
+    everything = b"".join(client.get("/opendata/academy_experts.csv").streaming_content).decode()
+    assert "Інша Тема" in everything and "Прихований" not in everything
+    assert shown.email not in everything and shown.phone not in everything
+    assert client.get("/api/academy_experts", {"language": "xx"}).status_code == 400
 
 
 def test_the_open_data_index_lists_datasets_and_feeds(client, db):

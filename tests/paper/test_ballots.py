@@ -1,13 +1,16 @@
 """Paper ballots follow the programme's frozen rules, line by line, and count in the tally."""
 
+import csv
+import io
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.test import TestCase
 from django.utils import timezone
 
 from initiatives.services.rules import programme_freeze_rules
-from initiatives.services.tally import tally_programme
+from initiatives.services.tally import results_publish, tally_programme
 from initiatives.services.voting import vote_cast
 from opencity.core import Refused
 from paper import services
@@ -80,8 +83,8 @@ def test_one_per_category_is_enforced_on_paper_too(clerk_a, city_a):
         ballot(clerk_a, batch, [first, second])
 
 
-def test_paper_ballots_count_in_the_tally_and_pages_show_both_channels(
-    clerk_a, clerk_a2, client, programme, projects
+def test_paper_ballots_count_in_the_tally_and_pages_and_exports_show_both_channels(
+    clerk_a, clerk_a2, client, programme, projects, moderator_a
 ):
     voter = make_voter(programme.city)
     vote_cast(voter=voter, initiative=projects[2])
@@ -99,6 +102,26 @@ def test_paper_ballots_count_in_the_tally_and_pages_show_both_channels(
     assert "3" in page and ("on paper 2" in page or "на папері: 2" in page)
     detail = client.get(projects[2].get_absolute_url()).content.decode()
     assert "on paper 1" in detail or "на папері: 1" in detail
+
+    # The published results say how many of each project's votes came on paper.
+    with transaction.atomic():
+        results_publish(snapshot=snapshot, actor=moderator_a)
+    # (votes, of them online, of them on paper)
+    split = {projects[0].pk: (2, 0, 2), projects[1].pk: (0, 0, 0), projects[2].pk: (2, 1, 1)}
+    csv_text = client.get(f"/initiatives/{programme.slug}/results.csv").content.decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    assert {
+        int(r["initiative_id"]): (int(r["votes"]), int(r["votes_online"]), int(r["votes_paper"]))
+        for r in rows
+    } == split
+    data = client.get(f"/initiatives/{programme.slug}/results.json").json()
+    assert {
+        r["initiative_id"]: (r["votes"], r["votes_online"], r["votes_paper"]) for r in data["rows"]
+    } == split
+    dataset = client.get("/api/results", {"programme": programme.slug}).json()["results"]
+    assert {
+        r["initiative_id"]: (r["votes"], r["votes_online"], r["votes_paper"]) for r in dataset
+    } == split
 
 
 def test_a_ballot_batch_is_refused_outside_voting(clerk_a, city_a):
