@@ -1,6 +1,8 @@
 """The Method of Equal Shares with add-one completion, fast and exact (used by winners.py).
 
-Exactness: budgets, shares and prices are fractions.Fraction; nothing is rounded.
+Exactness: money is kept as integers over a common denominator (prices as Fractions);
+nothing is rounded. Floats only order budgets and settle "can they afford it" when the
+answer is far from the edge (see _Money.share); every close call is decided exactly.
 
 Speed comes from sharing work that does not depend on the voters' starting budget:
 
@@ -10,8 +12,9 @@ Speed comes from sharing work that does not depend on the voters' starting budge
   of the picks, and a project's supporters are kept as {class: weight}: an equal share is
   computed over a few classes instead of every voter.
 - How a pick splits the classes (which groups move where, for every project) depends only
-  on the sequence of picks, not on the budgets, so it is computed once per sequence and
-  replayed by every add-one run that picks the same way; successive runs mostly do.
+  on the set of projects picked before and the one picked, not on the budgets, so it is
+  computed once and replayed by the next add-one run that picks alike; successive runs
+  mostly do. Splits not used by the last run are forgotten (memory stays bounded).
 - Lazy choice: a project's price per unit of utility (rho) never falls during a run (budgets
   only shrink), so the last rho computed for it is a lower bound; a project is chosen as
   soon as its current rho (with the tie-break) is not above every other lower bound.
@@ -33,8 +36,9 @@ ROOT = 0  # the class of every group before any pick
 class Split:
     """What picking a project does to the classes after a given sequence of picks."""
 
-    classes: list[tuple[int, int]]  # (class, its payers' new class) for the project's own
-    moves: list[tuple[int, int, int, int]]  # (project, class, new class, weight) of others
+    # For each class among the project's supporters: their new class, and for each other
+    # project still open, how many of them support it (they move with them).
+    classes: list[tuple[int, int, list[tuple[int, int]]]]
     touched: frozenset[int]  # the projects whose supporters moved
 
 
@@ -63,7 +67,11 @@ class Problem:
                 self.supporters[p].append(g)
         self.votes = [sum(self.weights[g] for g in s) for s in self.supporters]
         self._classes: dict[frozenset[int], int] = {frozenset(): ROOT}
-        self._splits: dict[tuple[frozenset[int], int], Split] = {}
+        self._splits: dict[tuple[frozenset[int], int], Split] = {}  # this run's
+        self._last: dict[tuple[frozenset[int], int], Split] = {}  # the run before's
+
+    def new_run(self) -> None:
+        self._last, self._splits = self._splits, {}
 
     def _class(self, paid: frozenset[int]) -> int:
         return self._classes.setdefault(paid, len(self._classes))
@@ -72,22 +80,24 @@ class Problem:
         """The split made by picking p after `picked` (computed once, then remembered)."""
         done = frozenset(picked)
         key = (done, p)  # the classes depend on which projects were picked, not the order
-        if key in self._splits:
-            return self._splits[key]
-        classes: dict[int, int] = {}
-        moves: dict[tuple[int, int, int], int] = {}
+        known = self._splits.get(key) or self._last.get(key)
+        if known is not None:
+            self._splits[key] = known
+            return known
+        classes: dict[int, tuple[int, dict[int, int]]] = {}
         for g in self.supporters[p]:
             ballot = self.ballots[g]
             paid = frozenset(q for q in ballot if q in done)
-            old, new = self._class(paid), self._class(paid | {p})
-            classes[old] = new
+            old = self._class(paid)
+            if old not in classes:
+                classes[old] = (self._class(paid | {p}), {})
+            moves = classes[old][1]
             for q in ballot:
                 if q != p and q not in done:
-                    moves[q, old, new] = moves.get((q, old, new), 0) + self.weights[g]
+                    moves[q] = moves.get(q, 0) + self.weights[g]
         split = Split(
-            list(classes.items()),
-            [(q, old, new, w) for (q, old, new), w in moves.items()],
-            frozenset(q for q, _old, _new in moves),
+            [(old, new, list(moves.items())) for old, (new, moves) in classes.items()],
+            frozenset(q for _new, moves in classes.values() for q in moves),
         )
         self._splits[key] = split
         return split
@@ -124,22 +134,52 @@ class _Money:
         margin = (approx + bound) * (len(held) + 8) * 2.0**-52  # far above rounding errors
         if approx < bound - margin:
             return None
-        value = {c: amount[c] * scale[level[c]] for c in held}
-        if approx <= bound + margin and sum(value[c] * w for c, w in held.items()) < cost:
-            return None
-        left, weight = cost, sum(held.values())
-        exhausted: set[int] = set()
-        for c in sorted(held, key=lambda c: (rough[c], value[c])):
-            if left <= value[c] * weight:
-                break
-            left -= value[c] * held[c]
-            weight -= held[c]
-            exhausted.add(c)
+        if approx <= bound + margin:
+            exact = sum(amount[c] * scale[level[c]] * w for c, w in held.items())
+            if exact < cost:
+                return None
+        order = sorted(held, key=rough.__getitem__)
+        found = self._pay_in_order(cost, held, order)
+        if found is None:  # the order among equal floats mattered: order them exactly
+            order.sort(key=lambda c: (rough[c], amount[c] * scale[level[c]]))
+            found = self._pay_in_order(cost, held, order, exact=True)
+        assert found is not None
+        left, weight, exhausted = found
         common = math.gcd(left, weight)
         return left // common, weight // common * self.denominators[-1], exhausted
 
-    def pay(self, split: Split, numerator: int, denominator: int, exhausted: set[int]) -> None:
-        """The payers of a share pay it, or all they have: the new classes of `split`."""
+    def _pay_in_order(
+        self, cost: int, held: dict[int, int], order: list[int], exact: bool = False
+    ) -> tuple[int, int, set[int]] | None:
+        """Poorest first, the classes that pay all they have, until the rest can pay the
+        remainder equally: (remainder, weight of the rest, the exhausted). None when the
+        rest begins among classes of equal floats (their order might not be exact)."""
+        amount, level, scale, rough = self.amount, self.level, self.scale, self.rough
+        left, weight = cost, sum(held.values())
+        exhausted: set[int] = set()
+        for i, c in enumerate(order):
+            value = amount[c] * scale[level[c]]
+            if left <= value * weight:
+                if not exact and rough[c] in (
+                    rough[order[i - 1]] if i else None,
+                    rough[order[i + 1]] if i + 1 < len(order) else None,
+                ):
+                    return None
+                break
+            left -= value * held[c]
+            weight -= held[c]
+            exhausted.add(c)
+        return left, weight, exhausted
+
+    def pay(
+        self,
+        split: Split,
+        held: list[dict[int, int]],
+        due: tuple[int, int, set[int]],
+    ) -> None:
+        """The payers of a share pay it, or all they have: the new classes of `split`, and
+        the supporters of the other projects (`held`) move with them."""
+        numerator, denominator, exhausted = due
         current = math.lcm(self.denominators[-1], denominator)
         if current != self.denominators[-1]:
             self.denominators.append(current)
@@ -147,16 +187,28 @@ class _Money:
         share = numerator * (current // denominator)
         amount, level, scale, rough = self.amount, self.level, self.scale, self.rough
         top = len(self.denominators) - 1
-        for old, new in split.classes:
-            if old in amount and old not in exhausted:
+        for old, new, moves in split.classes:
+            if old not in amount:
+                continue  # a class without money stays without: nobody tracks it
+            if old not in exhausted:
                 left = amount[old] * scale[level[old]] - share
                 if left > 0:
                     amount[new], level[new], rough[new] = left, top, left / current
+            funded = new in amount
+            for q, w in moves:
+                row = held[q]
+                if row[old] == w:
+                    del row[old]
+                else:
+                    row[old] -= w
+                if funded:
+                    row[new] = row.get(new, 0) + w
 
 
 def run(problem: Problem, start: Fraction, limit: Fraction) -> list[int]:
     """One MES run with every voter starting at `start`: the projects in the order picked.
     It stops early once they cost more than `limit`."""
+    problem.new_run()
     costs, ties = problem.costs, problem.ties
     money = _Money(start, costs)
     held: list[dict[int, int]] = [{ROOT: v} if v else {} for v in problem.votes]
@@ -194,17 +246,7 @@ def run(problem: Problem, start: Fraction, limit: Fraction) -> list[int]:
         spent += costs[p]
         if spent > limit:
             break
-        money.pay(split, *found[p])
-        for q, old, new, w in split.moves:
-            if old not in money.amount:
-                continue  # a class without money stays without: nobody tracks it
-            row = held[q]
-            if row[old] == w:
-                del row[old]
-            else:
-                row[old] -= w
-            if new in money.amount:
-                row[new] = row.get(new, 0) + w
+        money.pay(split, held, found[p])
         fresh -= split.touched | {p}
     return chosen
 

@@ -8,7 +8,10 @@
   MES is rerun from scratch each time, and the LAST outcome whose cost stays within B is
   kept (the one just before the first that exceeds it); then greedy by votes for the money
   left. When every supported project fits, they are all taken (the loop would only end
-  there). Identical ballots are grouped: they always pay alike, so grouping is exact.
+  there). Identical ballots are grouped: they always pay alike, so grouping is exact. The
+  fast exact implementation (budget classes, lazy choice, splits reused across the add-one
+  runs) is in equal_shares.py; tests/initiatives/test_winners_fast.py keeps the plain
+  version it replaced and checks both agree.
 - Ties, in MES and in the greedy completion: lower cost, then more votes, then earlier
   submission (TIE_BREAK). Projects without a vote never win.
 
