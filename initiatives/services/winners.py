@@ -8,7 +8,10 @@
   MES is rerun from scratch each time, and the LAST outcome whose cost stays within B is
   kept (the one just before the first that exceeds it); then greedy by votes for the money
   left. When every supported project fits, they are all taken (the loop would only end
-  there). Identical ballots are grouped: they always pay alike, so grouping is exact.
+  there). Identical ballots are grouped: they always pay alike, so grouping is exact. The
+  fast exact implementation (budget classes, lazy choice, splits reused across the add-one
+  runs) is in equal_shares.py; tests/initiatives/test_winners_fast.py keeps the plain
+  version it replaced and checks both agree.
 - Ties, in MES and in the greedy completion: lower cost, then more votes, then earlier
   submission (TIE_BREAK). Projects without a vote never win.
 
@@ -20,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
+
+from initiatives.services.equal_shares import Problem, add_one
 
 WON, LOST_VOTES, LOST_MONEY, LOST_SHARES = "won", "votes", "money", "equal_shares"
 
@@ -35,49 +40,6 @@ class Candidate:
 def tie_break(candidate: Candidate) -> tuple:
     """Lower cost, then more votes, then earlier submission."""
     return (candidate.cost, -candidate.votes, candidate.order)
-
-
-def _mes(
-    candidates: Mapping[int, Candidate],
-    groups: list[tuple[frozenset[int], int]],
-    per_voter: Fraction,
-) -> list[int]:
-    """One run of MES with cost utilities from `per_voter` each; the projects in order."""
-    budget = [per_voter] * len(groups)
-    supporters: dict[int, list[int]] = {pk: [] for pk in candidates}
-    for g, (ballot, _m) in enumerate(groups):
-        for pk in ballot:
-            if pk in supporters:
-                supporters[pk].append(g)
-    remaining = {pk for pk, s in supporters.items() if s}
-    chosen: list[int] = []
-    while remaining:
-        best: tuple | None = None
-        for pk in list(remaining):
-            cost = candidates[pk].cost
-            members = sorted(supporters[pk], key=budget.__getitem__)
-            if sum(budget[g] * groups[g][1] for g in members) < cost:
-                remaining.discard(pk)  # budgets only shrink: never affordable again
-                continue
-            left, weight, share = cost, sum(groups[g][1] for g in members), None
-            for g in members:  # the equal share p with sum(m * min(budget, p)) == cost
-                if left <= budget[g] * weight:
-                    share = left / weight
-                    break
-                left -= budget[g] * groups[g][1]
-                weight -= groups[g][1]
-            # rho = p / cost: the price per unit of utility, the utility being the cost.
-            key = (share / cost if cost else Fraction(0), tie_break(candidates[pk]))
-            if best is None or key < best[0]:
-                best = (key, pk, share, members)
-        if best is None:
-            break
-        _key, pk, share, members = best
-        for g in members:
-            budget[g] -= min(budget[g], share)
-        remaining.discard(pk)
-        chosen.append(pk)
-    return chosen
 
 
 def _greedy_fill(
@@ -111,26 +73,22 @@ def equal_shares(
     `ballots` maps each distinct ballot (its project ids) to how many voters cast it;
     `voters` counts every ballot, empty ones too. `progress(k)` is told each step.
     """
-    by_id = {c.id: c for c in candidates}
-    groups = [(ballot, m) for ballot, m in sorted(ballots.items(), key=lambda x: sorted(x[0]))]
+    ordered = list(candidates)
+    by_id = {c.id: c for c in ordered}
     if not voters:
         return [], set()
-    supported = [pk for pk, c in by_id.items() if c.votes > 0]
-    if sum((by_id[pk].cost for pk in supported), Fraction(0)) <= budget:
-        chosen = sorted(supported, key=lambda pk: tie_break(by_id[pk]))
+    supported = [c for c in ordered if c.votes > 0]
+    if sum((c.cost for c in supported), Fraction(0)) <= budget:
+        chosen = [c.id for c in sorted(supported, key=tie_break)]
         return chosen, set(chosen)
-    per_voter = budget / voters
-    previous: list[int] = []
-    step = 0
-    while True:
-        outcome = _mes(by_id, groups, per_voter)
-        if sum((by_id[pk].cost for pk in outcome), Fraction(0)) > budget:
-            break
-        previous = outcome
-        step += 1
-        per_voter += unit
-        if progress is not None:
-            progress(step)
+    index = {c.id: i for i, c in enumerate(ordered)}
+    problem = Problem(
+        [Fraction(c.cost) for c in ordered],
+        [(*tie_break(c), c.id) for c in ordered],  # the id only parts exact duplicates
+        (([index[pk] for pk in ballot if pk in index], m) for ballot, m in ballots.items()),
+    )
+    outcome = add_one(problem, Fraction(budget), voters, Fraction(unit), progress)
+    previous = [ordered[p].id for p in outcome]
     spent = sum((by_id[pk].cost for pk in previous), Fraction(0))
     return previous + _greedy_fill(by_id, previous, budget - spent), set(previous)
 
