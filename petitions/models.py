@@ -146,7 +146,9 @@ class Petition(models.Model):
     # Written only by the tally.
     signature_count = models.PositiveIntegerField(_("signatures"), default=0)
     # Of those, the ones entered from paper at a service centre (paper/); also the tally's.
-    paper_signature_count = models.PositiveIntegerField(_("of them on paper"), default=0, db_default=0)
+    paper_signature_count = models.PositiveIntegerField(
+        _("of them on paper"), default=0, db_default=0
+    )
     # Full-text document of title and text, kept by a PostgreSQL trigger (migration 0005);
     # NULL on SQLite, where search falls back to a case-insensitive match.
     search_document = SearchVectorField(null=True, editable=False)
