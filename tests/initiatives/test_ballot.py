@@ -241,3 +241,60 @@ def test_a_programme_may_show_live_counts(client, city_a, voter):
     confirm(voter, programme, [initiative])
     assert all(_count_visible_everywhere(client, programme, initiative))
     assert Programme.objects.get(pk=programme.pk).frozen_rules.live_counts
+
+
+def _refusal_text(func, **kwargs) -> str:
+    from django.utils import translation
+
+    from opencity.core import Refused
+
+    with translation.override("en"), pytest.raises(Refused) as info:
+        func(**kwargs)
+    with translation.override("en"):
+        return str(info.value)
+
+
+def test_refusals_tell_the_voter_why_in_words(programme, voter, city_a):
+    from initiatives.services import ballot_check_voter
+
+    own = make_initiative(programme, author=voter)
+    assert _refusal_text(confirm, voter=voter, programme=programme, initiatives=[]) == (
+        "Choose at least one project."
+    )
+    assert _refusal_text(confirm, voter=voter, programme=programme, initiatives=[own]) == (
+        "You cannot vote for your own project."
+    )
+    # with verified eligibility, a programme not yet voting says so before anything else
+    later = make_programme(city_a, stage="review", verified_eligibility=True)
+    assert _refusal_text(ballot_check_voter, voter=voter, programme=later) == (
+        "Voting in this programme is not open."
+    )
+
+
+@pytest.fixture
+def orm_path(monkeypatch):
+    """The ORM path the demo's SQLite takes, run here on PostgreSQL."""
+    from django.db import connection
+
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+
+
+def test_the_orm_path_stores_a_ballot_whole_final_and_refuses_like_the_statement(
+    orm_path, programme, voter, city_b
+):
+    first, second, third = (make_initiative(programme, title=f"Проєкт {n}") for n in range(3))
+    assert refused_code(
+        confirm, voter=voter, programme=programme, initiatives=[first, second, third]
+    ) == ("limit")
+    outsider = make_voter(city_b)
+    assert refused_code(confirm, voter=outsider, programme=programme, initiatives=[first]) == (
+        "resident"
+    )
+    assert not Ballot.objects.exists()
+    receipt = confirm(voter, programme, [second, first])
+    assert sorted(receipt.titles) == ["Проєкт 0", "Проєкт 1"]
+    ballot = Ballot.objects.get(voter=voter, programme=programme)
+    assert ballot.pk == receipt.ballot_id and ballot.code == receipt.code
+    assert list(ballot.votes.order_by("position").values_list("position", flat=True)) == [1, 2]
+    assert refused_code(confirm, voter=voter, programme=programme, initiatives=[third]) == "voted"
+    assert ballot.votes.count() == 2

@@ -169,11 +169,16 @@ def test_the_is_it_fixed_question_is_the_reporters_alone_and_reopening_shows_at_
     assert fixed_url in _page(reporter, report.get_absolute_url())
     assert fixed_url not in _page(anonymous, report.get_absolute_url())
     assert fixed_url not in _page(other, report.get_absolute_url())
+    city_list = reverse("problems:city", args=[report.city.slug])
+    assert "problem-status-done" in _page(anonymous, city_list)  # cached as done
     with django_capture_on_commit_callbacks(execute=True):
         reporter.post(fixed_url, {"fixed": "no"})
     for visitor in (reporter, anonymous, other):
         page = _page(visitor, report.get_absolute_url())
         assert "problem-status-in_progress" in page and fixed_url not in page
+    # the city's list is rebuilt too: the reopened report is not shown as done there
+    listed = _page(anonymous, city_list)
+    assert "problem-status-in_progress" in listed and "problem-status-done" not in listed
 
 
 def test_renaming_a_category_in_admin_rebuilds_the_pages(
