@@ -4,6 +4,7 @@ replacement until close when the programme allows it, under concurrency; counts 
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count
 from django.urls import reverse
 
@@ -269,6 +270,25 @@ def test_refusals_tell_the_voter_why_in_words(programme, voter, city_a):
     assert _refusal_text(ballot_check_voter, voter=voter, programme=later) == (
         "Voting in this programme is not open."
     )
+    verified = make_programme(city_a, stage="voting", verified_eligibility=True)
+    assert _refusal_text(ballot_check_voter, voter=AnonymousUser(), programme=verified) == (
+        "Sign in to vote."
+    )
+
+
+def test_the_receipt_read_back_later_is_the_one_shown_at_confirmation(programme, voter):
+    from initiatives.services import ballot_receipt
+
+    first = make_initiative(programme, title="Сквер")
+    receipt = confirm(voter, programme, [first])
+    again = ballot_receipt(voter=voter, programme=programme)
+    assert (again.ballot_id, again.confirmed_at, again.code, again.titles) == (
+        receipt.ballot_id,
+        receipt.confirmed_at,
+        receipt.code,
+        ["Сквер"],
+    )
+    assert again.initiative_ids == [first.pk]
 
 
 @pytest.fixture

@@ -66,6 +66,9 @@ def test_a_person_counted_on_paper_cannot_sign_online(clerk_a, clerk_a2, petitio
     with pytest.raises(Refused) as refused:
         petition_sign(petition=petition, user=person)
     assert refused.value.code == "counted"
+    # the person is told the channel and the day, nothing about who entered it
+    assert "on paper, on" in str(refused.value) or "на папері" in str(refused.value)
+    assert str(timezone.localdate().day) in str(refused.value)
     assert petition.signatures.count() == 0
 
 
