@@ -118,6 +118,9 @@ def test_paper_ballots_count_in_the_tally_and_pages_and_exports_show_both_channe
     assert {
         r["initiative_id"]: (r["votes"], r["votes_online"], r["votes_paper"]) for r in data["rows"]
     } == split
+    results_page = client.get(f"/initiatives/{programme.slug}/results/").content.decode()
+    assert "on paper 2" in results_page or "на папері: 2" in results_page
+    assert ("online 1 · on paper 1" in results_page) or ("онлайн: 1 · на папері: 1" in results_page)
     dataset = client.get("/api/results", {"programme": programme.slug}).json()["results"]
     assert {
         r["initiative_id"]: (r["votes"], r["votes_online"], r["votes_paper"]) for r in dataset
