@@ -239,8 +239,15 @@ class ModerationQueue(Petition):
 class Signature(models.Model):
     """One person's signature. One per person per petition, enforced by the database."""
 
+    # No single-column indexes on the two keys: the composite indexes below lead with each
+    # (one per person, by petition, by user), and every signature would otherwise update two
+    # more B-trees during a surge.
     petition = models.ForeignKey(
-        Petition, verbose_name=_("petition"), on_delete=models.CASCADE, related_name="signatures"
+        Petition,
+        verbose_name=_("petition"),
+        on_delete=models.CASCADE,
+        related_name="signatures",
+        db_index=False,
     )
     # PROTECT: a signature on the official record outlives nothing silently; an account with
     # signatures is deactivated rather than deleted.
@@ -249,6 +256,7 @@ class Signature(models.Model):
         verbose_name=_("signer"),
         on_delete=models.PROTECT,
         related_name="petition_signatures",
+        db_index=False,
     )
     created_at = models.DateTimeField(_("signed"), auto_now_add=True)
     notify_on_answer = models.BooleanField(_("e-mail me the response"), default=True)
