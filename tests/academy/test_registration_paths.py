@@ -45,6 +45,13 @@ def test_registration_is_audited_with_the_person_city_and_seat(city_a):
     assert registration.status == Status.SEATED and registration.waitlist_position is None
     entry = only_entry(registration, "academy.registration.registered")
     assert (entry.actor, entry.city_id, entry.to_state) == (person, city_a.pk, "seated")
+    # what the public ledger shows of it: the session and the waitlist place (none: seated)
+    assert entry.data == {"session": session.pk, "waitlist_position": None}
+    later = services.register(session_id=session.pk, user=make_user(home_city=city_a))
+    assert only_entry(later, "academy.registration.registered").data == {
+        "session": session.pk,
+        "waitlist_position": 1,
+    }
 
 
 def test_a_full_session_puts_newcomers_on_the_waitlist_in_order(city_a):
@@ -189,8 +196,12 @@ def test_cancelling_is_audited_and_frees_the_seat_for_the_first_in_line(
     entry = only_entry(seated, "academy.registration.cancelled")
     assert (entry.actor, entry.from_state, entry.to_state) == (seated.user, "seated", "cancelled")
     assert entry.city_id == seated.city_id
+    assert entry.data == {"session": session.pk, "waitlist_position": None}
     waiting.refresh_from_db()
     assert waiting.status == Status.SEATED
+    promoted = only_entry(waiting, "academy.registration.promoted")
+    assert (promoted.from_state, promoted.to_state) == ("waitlisted", "seated")
+    assert promoted.data == {"session": session.pk, "waitlist_position": 1}
     assert services.registration_cancel(registration_id=seated.pk, user=seated.user) is False
 
 
