@@ -44,6 +44,7 @@ def test_confirmed_ballot_is_stored_whole_with_a_receipt_e_mailed(programme, vot
     assert ballot.confirmed_at == receipt.confirmed_at and ballot.notify
     assert sorted(ballot.votes.values_list("initiative_id", flat=True)) == [first.pk, second.pk]
     email = OutboundEmail.objects.get(to=voter.email)
+    assert email.city_id == programme.city_id  # the city's outbox, as staff see it in admin
     assert receipt.code in email.body_text and "Сквер" in email.body_text
     assert str(receipt.ballot_id) in email.body_text
 
@@ -103,6 +104,31 @@ def test_a_changeable_ballot_is_replaced_whole(city_a, voter):
     # A refused replacement keeps the old ballot.
     assert refused_code(confirm, voter=voter, programme=programme, initiatives=[a, b, c]) == "limit"
     assert list(Vote.objects.filter(voter=voter).values_list("initiative_id", flat=True)) == [c.pk]
+
+
+@pytest.mark.parametrize("path", ["statement", "orm"])
+def test_changing_a_ballot_leaves_everyone_else_s_ballot_alone(city_a, path, monkeypatch):
+    if path == "orm":
+        from django.db import connection
+
+        monkeypatch.setattr(connection, "vendor", "sqlite")
+    programme = make_programme(city_a, stage="voting", max_votes=2, votes_changeable=True)
+    other_programme = make_programme(city_a, stage="voting", max_votes=2, votes_changeable=True)
+    a, b = make_initiative(programme), make_initiative(programme)
+    elsewhere = make_initiative(other_programme)
+    neighbour, voter = make_voter(city_a), make_voter(city_a)
+    confirm(neighbour, programme, [a])
+    confirm(voter, other_programme, [elsewhere])
+    confirm(voter, programme, [a])
+    changed = confirm(voter, programme, [b])
+    assert changed.replaced
+    assert list(Vote.objects.filter(voter=neighbour).values_list("initiative_id", flat=True)) == [
+        a.pk
+    ]
+    assert sorted(Vote.objects.filter(voter=voter).values_list("initiative_id", flat=True)) == (
+        sorted([elsewhere.pk, b.pk])
+    )
+    assert Ballot.objects.filter(voter=voter).count() == 2
 
 
 @pytest.mark.django_db(transaction=True)
@@ -265,6 +291,10 @@ def test_refusals_tell_the_voter_why_in_words(programme, voter, city_a):
     assert _refusal_text(confirm, voter=voter, programme=programme, initiatives=[own]) == (
         "You cannot vote for your own project."
     )
+    confirm(voter, programme, [make_initiative(programme)])
+    assert _refusal_text(
+        confirm, voter=voter, programme=programme, initiatives=[make_initiative(programme)]
+    ) == ("You have already voted in this programme; your vote is final.")
     # with verified eligibility, a programme not yet voting says so before anything else
     later = make_programme(city_a, stage="review", verified_eligibility=True)
     assert _refusal_text(ballot_check_voter, voter=voter, programme=later) == (
