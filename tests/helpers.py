@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+from django.utils import translation
+
 from opencity import celery_app
+
+
+def message_of(exc_info, code: str) -> str:
+    """The refusal's English wording, after checking that it is the refusal `code`."""
+    assert exc_info.value.code == code, repr(exc_info.value)
+    with translation.override("en"):
+        return str(exc_info.value)
 
 
 def _reset_broker_pools() -> None:

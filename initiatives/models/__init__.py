@@ -544,16 +544,9 @@ class EligibilityCheck(models.Model):
 
 # Tally snapshots, implementation updates and the review queue live in results.py; imported
 # here so that Django and every `from initiatives.models import …` find them.
-from initiatives.models.results import (  # noqa: E402
+from initiatives.models.results import (  # noqa: E402, F401
     ImplementationUpdate,
     InitiativeForReview,
     ResultRow,
     ResultSnapshot,
 )
-
-__all__ = [
-    "MONEY", "STAGE_END_FIELDS", "FROZEN_PROGRAMME_FIELDS", "Stage", "WinnerRule", "Outcome",
-    "Programme", "Category", "District", "Initiative", "InitiativePhoto", "CostLine", "Ballot",
-    "Vote", "FrozenRules", "EligibilityCheck", "ResultSnapshot", "ResultRow",
-    "ImplementationUpdate", "InitiativeForReview", "photo_original_upload_to",
-]  # fmt: skip

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.conf import settings
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from academy import services
 from academy.models import Registration, Session
@@ -20,6 +20,7 @@ from opencity.core.models import OutboundEmail
 from opencity.core.services import audit_trail
 from tests.academy.factories import make_course, make_member, make_session, seat
 from tests.factories import make_city, make_clerk, make_user
+from tests.helpers import message_of
 
 Status = Registration.Status
 pytestmark = pytest.mark.django_db
@@ -29,13 +30,6 @@ def only_entry(obj, action):
     entries = [e for e in audit_trail(obj) if e.action == action]
     assert len(entries) == 1, [e.action for e in audit_trail(obj)]
     return entries[0]
-
-
-def message_of(exc_info, code: str) -> str:
-    """The refusal's English wording, after checking that it is the refusal `code`."""
-    assert exc_info.value.code == code, repr(exc_info.value)
-    with translation.override("en"):
-        return str(exc_info.value)
 
 
 def test_registration_is_audited_with_the_person_city_and_seat(city_a):

@@ -11,6 +11,7 @@ from django.urls import reverse
 from initiatives.models import Ballot, Programme, Vote
 from initiatives.services import ballot_confirm, results_publish, tally_programme
 from opencity.core.models import OutboundEmail
+from tests.helpers import message_of
 from tests.initiatives.factories import make_category, make_initiative, make_programme, make_voter
 from tests.initiatives.test_voting import _run_in_threads, refused_code
 
@@ -107,11 +108,9 @@ def test_a_changeable_ballot_is_replaced_whole(city_a, voter):
 
 
 @pytest.mark.parametrize("path", ["statement", "orm"])
-def test_changing_a_ballot_leaves_everyone_else_s_ballot_alone(city_a, path, monkeypatch):
+def test_changing_a_ballot_leaves_everyone_else_s_ballot_alone(city_a, path, request):
     if path == "orm":
-        from django.db import connection
-
-        monkeypatch.setattr(connection, "vendor", "sqlite")
+        request.getfixturevalue("orm_path")
     programme = make_programme(city_a, stage="voting", max_votes=2, votes_changeable=True)
     other_programme = make_programme(city_a, stage="voting", max_votes=2, votes_changeable=True)
     a, b = make_initiative(programme), make_initiative(programme)
@@ -270,40 +269,37 @@ def test_a_programme_may_show_live_counts(client, city_a, voter):
     assert Programme.objects.get(pk=programme.pk).frozen_rules.live_counts
 
 
-def _refusal_text(func, **kwargs) -> str:
-    from django.utils import translation
-
+def _refusal_text(code: str, func, **kwargs) -> str:
     from opencity.core import Refused
 
-    with translation.override("en"), pytest.raises(Refused) as info:
+    with pytest.raises(Refused) as info:
         func(**kwargs)
-    with translation.override("en"):
-        return str(info.value)
+    return message_of(info, code)
 
 
 def test_refusals_tell_the_voter_why_in_words(programme, voter, city_a):
     from initiatives.services import ballot_check_voter
 
     own = make_initiative(programme, author=voter)
-    assert _refusal_text(confirm, voter=voter, programme=programme, initiatives=[]) == (
+    assert _refusal_text("empty", confirm, voter=voter, programme=programme, initiatives=[]) == (
         "Choose at least one project."
     )
-    assert _refusal_text(confirm, voter=voter, programme=programme, initiatives=[own]) == (
+    assert _refusal_text("own", confirm, voter=voter, programme=programme, initiatives=[own]) == (
         "You cannot vote for your own project."
     )
     confirm(voter, programme, [make_initiative(programme)])
     assert _refusal_text(
-        confirm, voter=voter, programme=programme, initiatives=[make_initiative(programme)]
+        "voted", confirm, voter=voter, programme=programme, initiatives=[make_initiative(programme)]
     ) == ("You have already voted in this programme; your vote is final.")
     # with verified eligibility, a programme not yet voting says so before anything else
     later = make_programme(city_a, stage="review", verified_eligibility=True)
-    assert _refusal_text(ballot_check_voter, voter=voter, programme=later) == (
+    assert _refusal_text("stage", ballot_check_voter, voter=voter, programme=later) == (
         "Voting in this programme is not open."
     )
     verified = make_programme(city_a, stage="voting", verified_eligibility=True)
-    assert _refusal_text(ballot_check_voter, voter=AnonymousUser(), programme=verified) == (
-        "Sign in to vote."
-    )
+    assert _refusal_text(
+        "anonymous", ballot_check_voter, voter=AnonymousUser(), programme=verified
+    ) == ("Sign in to vote.")
 
 
 def test_the_receipt_read_back_later_is_the_one_shown_at_confirmation(programme, voter):
