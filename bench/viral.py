@@ -7,7 +7,8 @@ What it does, bounded in time and cleaning up after itself:
    imports the hromadas, bulk-seeds people and 100 other petitions, and a collecting
    petition with `--signatures` (100,000) signatures, tallied; signed-in sessions for the
    signers to come and for the signed-in readers (COPY into the sessions table);
-2. starts gunicorn as the README deploys it (`-w 4 --max-requests 2000`, sync workers) on
+2. starts gunicorn as the README deploys it (deploy/gunicorn.conf.py: 4 sync workers,
+   recycled every ~2,000 requests, app preloaded) on
    127.0.0.1:8131 and one Celery worker (tallies), on Redis db 10 of 127.0.0.1:6379;
 3. baseline (`--static-duration` s): the same 24 readers load one static file through the
    same server (WhiteNoise) while the signers sign;
@@ -279,7 +280,9 @@ class CountSampler(threading.Thread):
 
 def run_wrk(tmp: Path, name: str, connections: int, paths: list[str], cookies: list[str],
             duration: float) -> subprocess.Popen:  # fmt: skip
-    script = tmp / "viral.lua"
+    # One script file per run: rewriting a file another wrk is still loading would leave
+    # that one without its `done` (no summary).
+    script = tmp / f"viral-{name}-{time.monotonic_ns()}.lua"
     script.write_text(WRK_SCRIPT)
     cookie_file = tmp / f"{name}.cookies"
     cookie_file.write_text("\n".join(cookies) + "\n")
@@ -297,7 +300,7 @@ def wrk_result(process: subprocess.Popen) -> dict:
     out, _ = process.communicate(timeout=600)
     line = next((x for x in out.splitlines() if x.startswith("WRK ")), None)
     if line is None:
-        raise RuntimeError(f"wrk gave no summary:\n{out}")
+        raise RuntimeError(f"wrk gave no summary (exit {process.returncode}):\n{out}")
     figures = {k: int(v) for k, v in (item.split("=") for item in line.split()[1:])}
     figures["rps"] = figures["requests"] / (figures["duration_us"] / 1e6)
     figures["errors"] = sum(figures[k] for k in ("status", "connect", "read", "write", "timeout"))
@@ -337,8 +340,8 @@ def main() -> None:
             tmp / "celery.log",
         )  # fmt: skip
         gunicorn_argv = [
-            str(common.ROOT / ".venv" / "bin" / "gunicorn"), "opencity.wsgi",
-            "-w", str(args.workers), "-b", f"{common.HOST}:{PORT}", "--max-requests", "2000",
+            str(common.ROOT / ".venv" / "bin" / "gunicorn"), "-c", "deploy/gunicorn.conf.py",
+            "opencity.wsgi", "-w", str(args.workers), "-b", f"{common.HOST}:{PORT}",
         ]  # fmt: skip
         if args.threads > 1:
             gunicorn_argv += ["-k", "gthread", "--threads", str(args.threads)]
@@ -361,7 +364,7 @@ def main() -> None:
         page_paths = [f"/petitions/{petition_id}/", "/petitions/"]
         static_path = ["/static/css/site.css"]
         mode = "sync" if args.threads == 1 else f"gthread x{args.threads}"
-        print(f"gunicorn {args.workers} workers ({mode}, --max-requests 2000) + 1 celery "
+        print(f"gunicorn {args.workers} workers ({mode}, deploy/gunicorn.conf.py) + 1 celery "
               f"worker; readers: {anonymous} anonymous + {signed_in} signed in (wrk); "
               f"signers {args.sign_rate:.0f}/s; load {common.load_average()}")  # fmt: skip
 

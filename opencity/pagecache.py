@@ -25,6 +25,9 @@ on commit). How it works:
   build), with a strong ETag (`If-None-Match` → 304) and `Cache-Control: public, max-age=0,
   s-maxage=<fresh>, must-revalidate`. One Redis round trip (none while the process's own
   copy is younger than LOCAL_SECONDS), no database, no template.
+- FrontMiddleware (first in MIDDLEWARE) answers a plain visitor's repeat of a page this
+  process served from its own copy, headers of every middleware included, before the rest
+  of the stack: the same copy and the same LOCAL_SECONDS limit, answered earlier.
 - A visitor with a session gets the same stored page with only the personal parts rendered
   for them, from the stored context plus `personal(request, context)` (`private, no-cache`).
 - A page older than `fresh` seconds is rebuilt by one request while the others are served
@@ -96,6 +99,11 @@ LOCAL_SECONDS = 0.5
 LOCAL_MAX_PAGES = 500
 _local: dict[str, tuple[float, tuple[str, ...], dict]] = {}
 _local_lock = threading.Lock()
+# The same pages as whole responses (headers of every middleware included), keyed by what
+# the request says before any middleware runs: FrontMiddleware answers from here.
+_front: dict[tuple, tuple[float, tuple[str, ...], dict, float, dict, bytes]] = {}
+# Headers a front copy must not repeat: set per response by the server or by the 304 path.
+_FRONT_BODY_HEADERS = frozenset({"content-type", "content-length", "content-encoding"})
 
 
 class NotCacheable(Exception):  # noqa: N818  (a signal, not an error)
@@ -126,6 +134,8 @@ def invalidate(*tags: str) -> None:
         with _local_lock:
             for entry_key in [k for k, (_at, t, _e) in _local.items() if set(t) & set(tags)]:
                 _local.pop(entry_key, None)
+            for front_key in [k for k, hit in _front.items() if set(hit[1]) & set(tags)]:
+                _front.pop(front_key, None)
         try:
             # Through the breaker: while Redis is away the new versions are remembered and
             # their keys deleted when it answers, so no page outlives the change.
@@ -168,7 +178,7 @@ def page(
         local = _local.get(entry_key)
         now = time.time()
         if local is not None and now - local[0] < LOCAL_SECONDS and now - local[2]["t"] <= fresh:
-            return _anonymous_response(request, local[2], fresh)
+            return _for_front(_anonymous_response(request, local[2], fresh), local, fresh)
     try:
         entry, versions = _lookup(entry_key, tags, fresh, personal=not plain)
         if entry is None:
@@ -181,12 +191,15 @@ def page(
         _cache_failed(exc)
         return _uncached(request, template, build, personal)
     if plain:
+        response = _anonymous_response(request, entry, fresh)
         if time.time() - entry["t"] <= fresh:
+            local = (time.time(), tags, entry)
             with _local_lock:
                 if len(_local) >= LOCAL_MAX_PAGES:
                     _local.clear()
-                _local[entry_key] = (time.time(), tags, entry)
-        return _anonymous_response(request, entry, fresh)
+                _local[entry_key] = local
+            _for_front(response, local, fresh)
+        return response
     return _personal_response(request, entry, personal)
 
 
@@ -319,6 +332,79 @@ def _build(request: HttpRequest, template: str, build: Callable[[], dict]) -> di
     }
 
 
+# --- the front: repeats answered before the middleware --------------------------------------
+
+
+class FrontMiddleware:
+    """First in MIDDLEWARE. A plain visitor (see `_is_plain_visitor`) asking again for a page
+    this process served from the cache less than LOCAL_SECONDS ago gets the same response,
+    headers of every middleware included, without the rest of the stack, the URL resolver
+    or the view: the in-process copy `page` would have used, answered earlier. Same limits
+    as that copy: never older than the page's `fresh`, dropped at once by an invalidation in
+    this process and within LOCAL_SECONDS in the others; a response that sets a cookie, a
+    page with a form token and every other visitor pass through untouched."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        key = _front_key(request)
+        if key is None:
+            return self.get_response(request)
+        hit = _front.get(key)
+        if hit is not None:
+            stored_at, _tags, entry, fresh, headers, body = hit
+            now = time.time()
+            if now - stored_at < LOCAL_SECONDS and now - entry["t"] <= fresh:
+                return _front_response(request, entry, headers, body)
+        response = self.get_response(request)
+        served = getattr(response, "_pagecache_front", None)
+        if served is not None and response.status_code == 200 and not response.cookies:
+            (stored_at, tags, entry), fresh = served
+            with _local_lock:
+                if len(_front) >= LOCAL_MAX_PAGES:
+                    _front.clear()
+                _front[key] = (stored_at, tags, entry, fresh, dict(response.items()),
+                               response.content)  # fmt: skip
+        return response
+
+
+def _front_key(request: HttpRequest) -> tuple | None:
+    """What decides a plain visitor's page, read off the request before any middleware:
+    the method, scheme, host, path and query, the language cookie and gzip or not."""
+    if request.method not in ("GET", "HEAD") or not _is_plain_visitor(request):
+        return None
+    meta = request.META
+    return (
+        request.method,
+        request.scheme,
+        meta.get("HTTP_HOST", ""),
+        meta.get("HTTP_X_FORWARDED_HOST", ""),
+        request.path_info,
+        meta.get("QUERY_STRING", ""),
+        request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME),
+        "gzip" in meta.get("HTTP_ACCEPT_ENCODING", ""),
+    )
+
+
+def _for_front(response: HttpResponse, local: tuple, fresh: float) -> HttpResponse:
+    """Mark a plain visitor's cached page for FrontMiddleware (not the 304s: their headers
+    are not a page's)."""
+    if response.status_code == 200 and not local[2]["csrf"]:
+        response._pagecache_front = (local, fresh)
+    return response
+
+
+def _front_response(request: HttpRequest, entry: dict, headers: dict, body: bytes) -> HttpResponse:
+    if _etag_matches(request, entry):
+        response = HttpResponseNotModified()
+        for name, value in headers.items():
+            if name.lower() not in _FRONT_BODY_HEADERS:
+                response[name] = value
+        return response
+    return HttpResponse(body, headers=headers)
+
+
 # --- responses ------------------------------------------------------------------------------
 
 
@@ -339,9 +425,7 @@ def _anonymous_response(request: HttpRequest, entry: dict, fresh: float) -> Http
         return response
     accepts_gzip = "gzip" in request.headers.get("Accept-Encoding", "")
     etag = '"{}{}"'.format(entry["etag"], "-gz" if accepts_gzip else "")  # noqa: UP032
-    asked = parse_etags(request.headers.get("If-None-Match", ""))
-    wanted = {tag.removeprefix("W/") for tag in asked}
-    if wanted & {f'"{entry["etag"]}"', f'"{entry["etag"]}-gz"', "*"}:
+    if _etag_matches(request, entry):
         response = HttpResponseNotModified()
     else:
         response = HttpResponse(
@@ -355,6 +439,15 @@ def _anonymous_response(request: HttpRequest, entry: dict, fresh: float) -> Http
     response["Cache-Control"] = f"public, max-age=0, s-maxage={max(1, int(fresh))}, must-revalidate"
     patch_vary_headers(response, ("Accept-Encoding", "Cookie"))
     return response
+
+
+def _etag_matches(request: HttpRequest, entry: dict) -> bool:
+    """The visitor already has this page (If-None-Match names it, gzipped or not)."""
+    asked = request.META.get("HTTP_IF_NONE_MATCH")
+    if not asked:
+        return False
+    wanted = {tag.removeprefix("W/") for tag in parse_etags(asked)}
+    return bool(wanted & {f'"{entry["etag"]}"', f'"{entry["etag"]}-gz"', "*"})
 
 
 def _personal_response(request, entry: dict, personal) -> HttpResponse:

@@ -95,6 +95,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Repeats of a cached public page within half a second, answered before the rest.
+    "opencity.pagecache.FrontMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "opencity.opendata.middleware.PublicReadCorsMiddleware",

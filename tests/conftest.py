@@ -24,6 +24,7 @@ def _clean_cache():
     broker_breaker.reset()
     cache.clear()
     pagecache._local.clear()
+    pagecache._front.clear()
     pagecache.reset_health()
     yield
 

@@ -136,3 +136,34 @@ def test_development_defaults_to_sqlite_and_eager_tasks():
         "django.db.backends.sqlite3", "True",
         "django.core.cache.backends.locmem.LocMemCache", "uk", "Europe/Kyiv",
     ]  # fmt: skip
+
+
+def test_importing_the_app_opens_no_connection_for_preforked_workers():
+    """deploy/gunicorn.conf.py preloads the app in the master and forks workers from it: a
+    database or Redis socket opened at import time would be shared by every worker."""
+    probe = (
+        "import os, opencity.wsgi, celery\n"
+        "import opencity.celery\n"
+        "from django.urls import get_resolver\n"
+        "get_resolver().url_patterns\n"  # the URLconf and every view module, as a request would
+        "links = []\n"
+        "for fd in os.listdir('/proc/self/fd'):\n"
+        "    try: links.append(os.readlink(f'/proc/self/fd/{fd}'))\n"
+        "    except FileNotFoundError: pass\n"  # the listing's own descriptor, closed
+        "print('sockets', sum(link.startswith('socket:') for link in links))\n"
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "DEBUG"))},
+        **PRODUCTION,
+        "DATABASE_URL": os.environ.get(
+            "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/opencity"
+        ),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "sockets 0" in result.stdout, result.stdout
+    config = (ROOT / "deploy" / "gunicorn.conf.py").read_text()
+    assert re.search(r"^preload_app = True$", config, re.M)

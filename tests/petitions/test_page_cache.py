@@ -8,6 +8,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
@@ -228,3 +229,119 @@ def test_a_petition_only_its_author_may_see_is_never_cached(city_a, client):
     client.force_login(draft.author)
     assert "Ще на модерації" in client.get(draft.get_absolute_url()).content.decode()
     assert Client().get(draft.get_absolute_url()).status_code == 404
+
+
+@pytest.fixture
+def resolved(monkeypatch):
+    """Counts the requests that reached the URL resolver (and so the view)."""
+    from django.urls.resolvers import URLResolver
+
+    calls = []
+    original = URLResolver.resolve
+
+    def resolve(self, path):
+        if path.startswith("/"):  # the root resolver, not the included ones
+            calls.append(path)
+        return original(self, path)
+
+    monkeypatch.setattr(URLResolver, "resolve", resolve)
+    return calls
+
+
+def test_a_repeat_within_half_a_second_is_answered_before_the_view_with_the_same_headers(
+    petition, monkeypatch, resolved
+):
+    monkeypatch.setattr(conf, "COUNT_REFRESH_SECONDS", 60)
+    monkeypatch.setattr(pagecache, "LOCAL_SECONDS", 30)  # this machine may be slow
+    url = petition.get_absolute_url()
+    anonymous = Client(HTTP_ACCEPT_ENCODING="gzip")
+    first = anonymous.get(url)
+    assert len(resolved) == 1
+    again = anonymous.get(url)
+    assert len(resolved) == 1  # answered by pagecache.FrontMiddleware
+    assert again.status_code == 200 and again.content == first.content
+    assert dict(again.items()) == dict(first.items())
+    for header in ("Content-Security-Policy", "X-Frame-Options", "ETag", "Vary"):
+        assert again[header] == first[header]
+    assert again["Content-Encoding"] == "gzip"
+    assert shown_count_gz(again) == 3
+    not_modified = anonymous.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert len(resolved) == 1
+    assert not_modified.status_code == 304 and not_modified.content == b""
+    assert not_modified["ETag"] == first["ETag"]
+    assert not_modified["Content-Security-Policy"] == first["Content-Security-Policy"]
+    assert "Content-Encoding" not in not_modified and "Content-Length" not in not_modified
+    # Without gzip, in English, or over another host: another page, through the view.
+    plain = Client().get(url)
+    assert len(resolved) == 2 and "Content-Encoding" not in plain
+    assert shown_count(plain) == 3
+    english = Client(HTTP_ACCEPT_ENCODING="gzip")
+    english.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    assert '<html lang="en">' in gzip.decompress(english.get(url).content).decode()
+    assert len(resolved) == 3
+
+
+def shown_count_gz(response) -> int:
+    match = re.search(r"data-count>([^<]+)<", gzip.decompress(response.content).decode())
+    assert match, "the page shows no count"
+    return int(re.sub(r"\D", "", match.group(1)))
+
+
+def test_the_front_copy_is_dropped_by_a_change_and_after_half_a_second(
+    petition, monkeypatch, resolved, django_capture_on_commit_callbacks
+):
+    from petitions import pages
+
+    monkeypatch.setattr(conf, "COUNT_REFRESH_SECONDS", 60)
+    monkeypatch.setattr(pagecache, "LOCAL_SECONDS", 30)
+    url = petition.get_absolute_url()
+    anonymous = Client()
+    anonymous.get(url)
+    anonymous.get(url)
+    assert len(resolved) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        Petition.objects.filter(pk=petition.pk).update(title="Нова назва петиції")
+        pages.petition_changed(petition.pk)
+    assert "Нова назва петиції" in anonymous.get(url).content.decode()
+    assert len(resolved) == 2
+    monkeypatch.setattr(pagecache, "LOCAL_SECONDS", 0.2)
+    time.sleep(0.25)
+    anonymous.get(url)
+    assert len(resolved) == 3  # the process's copy is too old: Redis is asked again
+
+
+def test_visitors_with_a_session_or_a_message_always_reach_the_view(
+    petition, citizen, client, monkeypatch, resolved
+):
+    monkeypatch.setattr(pagecache, "LOCAL_SECONDS", 30)
+    url = petition.get_absolute_url()
+    Client().get(url)
+    Client().get(url)
+    assert len(resolved) == 1
+    client.force_login(citizen)
+    page = client.get(url)
+    assert len(resolved) == 2
+    assert f'action="{reverse("petitions:sign", args=[petition.pk])}"' in page.content.decode()
+    with_message = Client()
+    with_message.cookies["messages"] = "anything"
+    with_message.get(url)
+    assert len(resolved) == 3
+
+
+def test_a_response_that_sets_a_cookie_is_not_kept_at_the_front(rf, monkeypatch):
+    monkeypatch.setattr(pagecache, "LOCAL_SECONDS", 30)
+    calls = []
+
+    def view(request):
+        calls.append(1)
+        response = pagecache.page(
+            request, "home.html", key="front-cookie", build=lambda: {"summaries": {}}, fresh=60
+        )
+        response.set_cookie("seen", "1")
+        return response
+
+    front = pagecache.FrontMiddleware(view)
+    for _ in range(2):
+        request = rf.get("/")
+        assert front(request).status_code == 200
+    assert len(calls) == 2

@@ -1,0 +1,23 @@
+"""gunicorn settings for OpenCity: `gunicorn -c deploy/gunicorn.conf.py opencity.wsgi`.
+
+Used by the README's process table, deploy/systemd/opencity-web.service and the benches
+that measure the deployed server (bench/viral.py, bench/enrol_surge.py). Options given on
+the command line (e.g. `-b 127.0.0.1:8131`) win over these.
+"""
+
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+# Sync workers behind nginx, which buffers slow clients: about two per core.
+workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
+timeout = 60
+# Workers are recycled against slow memory growth, not all at once.
+max_requests = 2000
+max_requests_jitter = 200
+# The app is imported once, in the master, and workers fork from it: a recycled worker is
+# serving in milliseconds instead of spending some 1.5 s of CPU importing Django and every
+# app (under a surge, 4 workers recycled every few seconds cost a third of a core and a
+# second's stall each). Nothing opens a database or Redis connection at import time, so no
+# connection is shared across the fork (tests/test_settings.py checks). The price: a code
+# update needs a restart, not a HUP (systemctl restart opencity-web).
+preload_app = True
