@@ -159,7 +159,8 @@ def _detail_personal(request: HttpRequest, context: dict) -> dict:
     signed_at = selectors.signed_at(petition, user)
     values = {
         "has_signed": signed_at is not None,
-        "verified": services.has_verified_email(user),
+        # Asked only by the template branch that needs it (not of someone who signed).
+        "verified": lambda: services.has_verified_email(user),
         "sign_form": SignForm(),
         "is_author": user.pk == petition.author_id,
         "is_staff_of_city": access.can_act_on_city(user, petition.city_id),

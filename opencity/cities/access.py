@@ -62,8 +62,14 @@ def city_ids_for(user, roles: Iterable[str] = ALL_ROLES) -> set[int]:
 
 
 def can_act_on_city(user, city: City | int | None, roles: Iterable[str] = ALL_ROLES) -> bool:
-    """True if `user` may act on an object of `city` in one of `roles`."""
+    """True if `user` may act on an object of `city` in one of `roles`.
+
+    Only staff act on a city: a staff role or the association group comes with `is_staff`
+    (cities.services.staff_role_assign sets it; admin needs it), so a citizen is answered
+    without a query, on every page that asks (a petition page under a surge)."""
     if user is None or isinstance(user, AnonymousUser):
+        return False
+    if not (user.is_staff or user.is_superuser):
         return False
     if is_association_staff(user):
         return True

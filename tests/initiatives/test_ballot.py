@@ -9,7 +9,8 @@ from django.db.models import Count
 from django.urls import reverse
 
 from initiatives.models import Ballot, Programme, Vote
-from initiatives.services import ballot_confirm, results_publish, tally_programme
+from initiatives.services import ballot_confirm, ballot_review, results_publish, tally_programme
+from opencity.core import Refused
 from opencity.core.models import OutboundEmail
 from tests.helpers import message_of
 from tests.initiatives.factories import make_category, make_initiative, make_programme, make_voter
@@ -341,6 +342,40 @@ def test_the_orm_path_stores_a_ballot_whole_final_and_refuses_like_the_statement
     assert sorted(receipt.titles) == ["Проєкт 0", "Проєкт 1"]
     ballot = Ballot.objects.get(voter=voter, programme=programme)
     assert ballot.pk == receipt.ballot_id and ballot.code == receipt.code
+    assert ballot.confirmed_at is not None and ballot.confirmed_at == receipt.confirmed_at
     assert list(ballot.votes.order_by("position").values_list("position", flat=True)) == [1, 2]
     assert refused_code(confirm, voter=voter, programme=programme, initiatives=[third]) == "voted"
     assert ballot.votes.count() == 2
+
+
+@pytest.mark.parametrize("verified_eligibility", [False, True])
+def test_a_voter_without_a_confirmed_address_is_told_so_and_stores_nothing(
+    city_a, verified_eligibility
+):
+    programme = make_programme(
+        city_a, stage="voting", max_votes=2, verified_eligibility=verified_eligibility
+    )
+    make_category(programme)
+    unconfirmed = make_voter(city_a, verified=False)
+    initiative = make_initiative(programme)
+    with pytest.raises(Refused) as info:
+        confirm(unconfirmed, programme, [initiative])
+    assert message_of(info, "unverified").startswith("Confirm your e-mail address")
+    with pytest.raises(Refused) as info:
+        ballot_review(voter=unconfirmed, programme=programme, initiative_ids=[initiative.pk])
+    assert message_of(info, "unverified").startswith("Confirm your e-mail address")
+    assert not Ballot.objects.exists()
+
+
+def test_a_ballot_no_rule_explains_asks_the_voter_to_try_again(programme, voter):
+    """The statement stored nothing and every rule passes on a fresh read (a race the next
+    attempt resolves): the voter is asked to try again, not told a wrong reason."""
+    from django.utils import timezone
+
+    from initiatives.services.ballots import _raise_why, _rules_for_voting
+
+    initiative = make_initiative(programme)
+    today = timezone.localdate()
+    with pytest.raises(Refused) as info:
+        _raise_why(voter, programme, _rules_for_voting(programme, today), [initiative.pk], today)
+    assert message_of(info, "retry") == "Your vote could not be recorded. Please try again."

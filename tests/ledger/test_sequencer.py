@@ -243,3 +243,27 @@ def test_a_waitlist_s_places_and_promotions_are_leaves_without_the_person(city_a
     ]
     everything = b"".join(bytes(e.data) for e in Entry.objects.all())
     assert not any(person.email.encode() in everything for person in people)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_replayed_decision_in_a_batch_is_dropped_and_the_rest_logged(city_a, moderator_a):
+    from opencity.core.models import AuditEntry
+
+    rejected = make_petition(city_a, status=Petition.Status.SUBMITTED)
+    petition_services.petition_reject(
+        petition=rejected, actor=moderator_a, ground="competence", comment="Не наша справа"
+    )
+    services.sequence_all()
+    decision = Entry.objects.get(act="petitions.petition.rejected")
+    audit_row = AuditEntry.objects.get(action="petitions.petition.rejected")
+    # The decision's trigger replayed: its pending row again, beside a new signature.
+    Pending.objects.create(
+        act=services.DECISION_ACT, source_id=audit_row.pk, subject=decision.subject,
+        acted_at=decision.acted_at,
+    )  # fmt: skip
+    collecting = make_petition(city_a, threshold=1000)
+    petition_services.petition_sign(petition=collecting.pk, user=make_user())
+    assert services.sequence() == 1  # the COPY hit the unique (act, source_id); rebuilt
+    assert Entry.objects.filter(act="petitions.petition.rejected").count() == 1
+    assert Entry.objects.filter(act="petition.signature").count() == 1
+    assert not Pending.objects.exists()

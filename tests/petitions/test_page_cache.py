@@ -99,6 +99,43 @@ def test_signed_in_visitors_get_their_own_part_of_the_cached_page(
     assert Client().get(url).content.decode() == anonymous
 
 
+def read_tables(queries) -> list[str]:
+    found = (re.search(r'FROM "?(\w+)', q["sql"]) for q in queries.captured_queries)
+    return [match.group(1) for match in found if match]
+
+
+def test_a_citizen_s_own_part_costs_four_queries_and_staff_still_see_their_links(
+    petition, citizen, client, moderator_a, monkeypatch
+):
+    """Under a surge a signed-in reload reads: the person, their signature, their follow and
+    (a signer only) their ledger receipt, or (a non-signer) their confirmed address. No
+    staff-role or group lookups for someone who is not staff."""
+    monkeypatch.setattr(conf, "COUNT_REFRESH_SECONDS", 60)
+    url = petition.get_absolute_url()
+    Client().get(url)  # the page is cached
+    client.force_login(citizen)
+    client.get(url)  # the session is cached
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(url).content.decode()
+    tables = read_tables(queries)
+    assert sorted(tables) == sorted(
+        ["accounts_user", "petitions_signature", "account_emailaddress", "notifications_follow"]
+    ), tables
+    assert f'action="{reverse("petitions:sign", args=[petition.pk])}"' in page
+    assert "For city staff" not in page and "Для працівників міста" not in page
+    services.petition_sign(petition=petition.pk, user=citizen)
+    with CaptureQueriesContext(connection) as queries:
+        signed = client.get(url).content.decode()
+    tables = read_tables(queries)
+    assert "account_emailaddress" not in tables and "cities_staffrole" not in tables, tables
+    assert "auth_group" not in tables, tables
+    staff = Client()
+    staff.force_login(moderator_a)
+    staff_page = staff.get(url).content.decode()
+    assert reverse("admin:petitions_petition_change", args=[petition.pk]) in staff_page
+    assert reverse("admin:petitions_petition_change", args=[petition.pk]) not in signed
+
+
 def test_matching_etag_answers_304_and_a_new_count_a_new_etag(petition, monkeypatch):
     monkeypatch.setattr(conf, "COUNT_REFRESH_SECONDS", 60)
     url = petition.get_absolute_url()
