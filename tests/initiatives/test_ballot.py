@@ -379,3 +379,16 @@ def test_a_ballot_no_rule_explains_asks_the_voter_to_try_again(programme, voter)
     with pytest.raises(Refused) as info:
         _raise_why(voter, programme, _rules_for_voting(programme, today), [initiative.pk], today)
     assert message_of(info, "retry") == "Your vote could not be recorded. Please try again."
+
+
+def test_the_review_lists_picks_in_the_programme_s_category_order_not_by_name(city_a, voter):
+    programme = make_programme(city_a, stage="voting", max_votes=3)
+    first = make_category(programme, name="Яскраві ідеї", position=1)
+    second = make_category(programme, name="Але спершу парки", position=2)
+    later = make_initiative(programme, second, title="Парк")
+    early_b = make_initiative(programme, first, title="Лавки")
+    early_a = make_initiative(programme, first, title="Ліхтарі")
+    picks = ballot_review(
+        voter=voter, programme=programme, initiative_ids=[later.pk, early_b.pk, early_a.pk]
+    )
+    assert [p.pk for p in picks] == sorted([early_b.pk, early_a.pk]) + [later.pk]

@@ -127,6 +127,25 @@ def test_paper_ballots_count_in_the_tally_and_pages_and_exports_show_both_channe
     } == split
 
 
+def test_the_demo_s_orm_tally_keeps_the_paper_votes_too(
+    clerk_a, clerk_a2, programme, projects, monkeypatch
+):
+    from django.db import connection
+
+    vote_cast(voter=make_voter(programme.city), initiative=projects[2])
+    batch = open_batch(clerk_a, programme=programme)
+    ballot(clerk_a, batch, [projects[0], projects[2]])
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        services.batch_confirm(clerk=clerk_a2, batch=batch)
+    monkeypatch.setattr(connection, "vendor", "sqlite")  # the ORM path SQLite takes
+    snapshot = tally_programme(programme_id=programme.pk, force=True)
+    assert {r.initiative_id: (r.votes, r.paper_votes) for r in snapshot.rows.all()} == {
+        projects[0].pk: (1, 1),
+        projects[1].pk: (0, 0),
+        projects[2].pk: (2, 1),
+    }
+
+
 def test_a_ballot_batch_is_refused_outside_voting(clerk_a, city_a):
     programme = make_programme(city_a, stage="results")
     with pytest.raises(Refused):

@@ -98,3 +98,53 @@ def test_a_paper_ballot_and_the_same_voter_online_end_with_one_counted_ballot(cl
         assert isinstance(online, str) != isinstance(paper, str), result
         assert "counted" in (online, paper), result
     assert CountedAct.objects.filter(scope="programme", subject_id=programme.pk).count() == 6
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL concurrency")
+def test_signing_inside_a_caller_s_transaction_that_loses_to_paper_is_refused_in_words(
+    clerk_a, petition
+):
+    """The paper line commits while the signature waits on the same person's claim: inside a
+    caller's transaction (spoilt by the conflict, so no more reads) the refusal still names
+    the reason."""
+    from django.db import transaction
+    from django.utils import translation
+
+    batch = open_batch(clerk_a, petition=petition)
+    number = rnokpp()
+    person = make_user()
+    person_key_confirm(user=person, kind=DocumentType.RNOKPP, number=number, source="clerk")
+    entered, release = threading.Event(), threading.Event()
+    outcome: list = []
+
+    def paper() -> None:
+        try:
+            with transaction.atomic():
+                enter(clerk_a, batch, number)
+                entered.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def online() -> None:
+        try:
+            with transaction.atomic():
+                petition_sign(petition=petition, user=person)
+            outcome.append("signed")
+        except Refused as refusal:
+            with translation.override("en"):
+                outcome.append((refusal.code, str(refusal)))
+        finally:
+            connection.close()
+
+    clerk_thread = threading.Thread(target=paper)
+    clerk_thread.start()
+    assert entered.wait(10)
+    signer = threading.Thread(target=online)
+    signer.start()
+    signer.join(0.5)  # waiting on the claim the clerk's line holds
+    release.set()
+    clerk_thread.join(20)
+    signer.join(20)
+    assert outcome == [("counted", "You are already counted here.")]
+    assert not Signature.objects.filter(petition=petition, user=person).exists()
