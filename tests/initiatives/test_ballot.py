@@ -392,3 +392,135 @@ def test_the_review_lists_picks_in_the_programme_s_category_order_not_by_name(ci
         voter=voter, programme=programme, initiative_ids=[later.pk, early_b.pk, early_a.pk]
     )
     assert [p.pk for p in picks] == sorted([early_b.pk, early_a.pk]) + [later.pk]
+
+
+@pytest.mark.parametrize("vendor", ["postgresql", "sqlite"])
+@pytest.mark.parametrize("moment", ["first_minute", "last_minute"])
+def test_a_ballot_on_the_first_and_the_last_day_of_voting_is_stored(
+    programme, voter, monkeypatch, vendor, moment
+):
+    """The statement's date window (and the ORM path's) includes both ends, at Kyiv time."""
+    import time_machine
+    from django.db import connection
+
+    from initiatives.services.rules import programme_freeze_rules
+    from tests.initiatives.test_voting_paths import kyiv
+
+    programme_freeze_rules(programme_id=programme.pk)  # the statement reads the frozen days
+    project = make_initiative(programme)
+    if vendor == "sqlite":
+        monkeypatch.setattr(connection, "vendor", "sqlite")
+    when = (
+        kyiv(programme.voting_opens, 0, 0, 30)
+        if moment == "first_minute"
+        else kyiv(programme.voting_closes, 23, 59, 30)
+    )
+    with time_machine.travel(when, tick=False):
+        receipt = confirm(voter, programme, [project])
+    ballot = Ballot.objects.get(voter=voter, programme=programme)
+    assert ballot.pk == receipt.ballot_id and ballot.confirmed_at == when
+    assert list(ballot.votes.values_list("initiative_id", flat=True)) == [project.pk]
+
+
+# --- refusals in words, and what the ballot stores (the full mutation run's survivors) ------
+
+
+def _refusal(info) -> tuple[str, str]:
+    from django.utils import translation
+
+    with translation.override("en"):
+        return info.value.code, str(info.value)
+
+
+@pytest.mark.parametrize("vendor", ["postgresql", "sqlite"])
+def test_a_pick_that_is_not_on_this_ballot_is_refused_in_words(
+    programme, voter, city_a, monkeypatch, vendor
+):
+    from django.db import connection
+
+    withdrawn = make_initiative(programme, status="submitted")  # still under review
+    elsewhere = make_initiative(make_programme(city_a, stage="voting"))
+    if vendor == "sqlite":
+        monkeypatch.setattr(connection, "vendor", "sqlite")
+    for picks in ([withdrawn], [elsewhere]):
+        with pytest.raises(Refused) as info:
+            confirm(voter, programme, picks)
+        assert _refusal(info) == ("not_on_ballot", "This project is not on the ballot.")
+        with pytest.raises(Refused) as info:
+            ballot_review(voter=voter, programme=programme, initiative_ids=[picks[0].pk])
+        assert _refusal(info) == ("not_on_ballot", "This project is not on the ballot.")
+    assert not Ballot.objects.exists()
+
+
+def test_two_picks_in_one_category_are_refused_in_words(city_a, voter):
+    programme = make_programme(city_a, stage="voting", max_votes=3, one_per_category=True)
+    small = make_category(programme)
+    picks = [make_initiative(programme, small), make_initiative(programme, small)]
+    with pytest.raises(Refused) as info:
+        confirm(voter, programme, picks)
+    assert _refusal(info) == ("category", "Choose at most one project per category.")
+
+
+def test_a_ballot_outside_voting_is_refused_in_words(city_a, voter):
+    programme = make_programme(city_a, stage="review")
+    with pytest.raises(Refused) as info:
+        confirm(voter, programme, [make_initiative(programme)])
+    assert _refusal(info) == ("stage", "Voting in this programme is not open.")
+
+
+@pytest.mark.parametrize("vendor", ["postgresql", "sqlite"])
+def test_the_orm_and_statement_paths_store_the_category_slot_and_a_first_ballot_is_no_replacement(
+    city_a, voter, monkeypatch, vendor
+):
+    """The category slot is what the database's unique (ballot, slot) holds against a second
+    vote in a category, even in a race the rule check did not see."""
+    from django.db import connection
+
+    programme = make_programme(city_a, stage="voting", max_votes=2, one_per_category=True)
+    small, large = make_category(programme), make_category(programme)
+    picks = [make_initiative(programme, small), make_initiative(programme, large)]
+    if vendor == "sqlite":
+        monkeypatch.setattr(connection, "vendor", "sqlite")
+    receipt = confirm(voter, programme, picks)
+    assert receipt.replaced is False
+    stored = Vote.objects.filter(voter=voter).order_by("position")
+    assert [(v.category_slot_id, v.created_at) for v in stored] == [
+        (small.pk, receipt.confirmed_at),
+        (large.pk, receipt.confirmed_at),
+    ]
+
+
+def test_an_inactive_account_may_not_vote(city_a):
+    programme = make_programme(city_a, stage="voting", verified_eligibility=True)
+    make_category(programme)
+    closed = make_voter(city_a)
+    closed.is_active = False
+    closed.save(update_fields=["is_active"])
+    with pytest.raises(Refused) as info:
+        confirm(closed, programme, [make_initiative(programme)])
+    assert info.value.code == "anonymous"
+
+
+def test_the_receipt_is_the_confirmed_ballot_of_this_programme_only(programme, voter, city_a):
+    from initiatives.services import ballot_receipt
+
+    other = make_programme(city_a, stage="voting")
+    make_category(other)
+    confirm(voter, other, [make_initiative(other)])
+    assert ballot_receipt(voter=voter, programme=programme) is None
+    Ballot.objects.create(voter=voter, programme=programme)  # started, never confirmed
+    assert ballot_receipt(voter=voter, programme=programme) is None
+
+
+def test_a_ballot_that_keeps_losing_races_asks_the_voter_to_try_again(
+    programme, voter, monkeypatch
+):
+    from initiatives.services import ballots
+
+    def always_lost(*args):
+        raise ballots._LostRace
+
+    monkeypatch.setattr(ballots, "_confirm_once", always_lost)
+    with pytest.raises(Refused) as info:
+        confirm(voter, programme, [make_initiative(programme)])
+    assert _refusal(info) == ("retry", "Your vote could not be recorded. Please try again.")

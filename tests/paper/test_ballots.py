@@ -144,6 +144,7 @@ def test_the_demo_s_orm_tally_keeps_the_paper_votes_too(
         projects[1].pk: (0, 0),
         projects[2].pk: (2, 1),
     }
+    assert all(r.outcome for r in snapshot.rows.all())  # each row says why it won or not
 
 
 def test_a_ballot_batch_is_refused_outside_voting(clerk_a, city_a):

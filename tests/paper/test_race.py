@@ -6,6 +6,7 @@ import threading
 import pytest
 from django.db import connection
 
+from initiatives.services.ballots import ballot_confirm
 from initiatives.services.voting import vote_cast
 from opencity.core import Refused
 from opencity.identity.keys import DocumentType
@@ -148,3 +149,96 @@ def test_signing_inside_a_caller_s_transaction_that_loses_to_paper_is_refused_in
     signer.join(20)
     assert outcome == [("counted", "You are already counted here.")]
     assert not Signature.objects.filter(petition=petition, user=person).exists()
+
+
+def _while_a_clerk_holds_the_line(clerk, batch, number, act, **line) -> list:
+    """Run act() in another thread while the clerk's line of the same person is entered but
+    not yet committed; commit it while act() waits on the person's claim. Returns what
+    act() returned or (refusal code, wording)."""
+    from django.db import transaction
+    from django.utils import translation
+
+    entered, release = threading.Event(), threading.Event()
+    outcome: list = []
+
+    def paper() -> None:
+        try:
+            with transaction.atomic():
+                enter(clerk, batch, number, **line)
+                entered.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def online() -> None:
+        try:
+            outcome.append(act())
+        except Refused as refusal:
+            with translation.override("en"):
+                outcome.append((refusal.code, str(refusal)))
+        finally:
+            connection.close()
+
+    clerk_thread = threading.Thread(target=paper)
+    clerk_thread.start()
+    assert entered.wait(10)
+    person = threading.Thread(target=online)
+    person.start()
+    person.join(0.5)  # waiting on the claim the clerk's line holds
+    release.set()
+    clerk_thread.join(20)
+    person.join(20)
+    return outcome
+
+
+def _on_paper_today() -> str:
+    from django.utils import timezone, translation
+    from django.utils.formats import date_format
+
+    with translation.override("uk"):  # worded when raised, in the portal's language
+        day = date_format(timezone.localdate(), "j E Y")
+    return f"Вас уже враховано: на папері, {day}."
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL concurrency")
+def test_a_signature_that_loses_to_a_paper_line_is_told_the_channel_and_the_day(clerk_a, petition):
+    batch = open_batch(clerk_a, petition=petition)
+    number = rnokpp()
+    person = make_user()
+    person_key_confirm(user=person, kind=DocumentType.RNOKPP, number=number, source="clerk")
+    outcome = _while_a_clerk_holds_the_line(
+        clerk_a, batch, number, lambda: petition_sign(petition=petition, user=person)
+    )
+    assert outcome == [("counted", _on_paper_today())]
+    assert not Signature.objects.filter(petition=petition, user=person).exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL concurrency")
+@pytest.mark.parametrize("path", ["statement", "orm", "ballot"])
+def test_a_vote_that_loses_to_a_paper_ballot_is_told_the_channel_and_the_day(clerk_a, city_a, path):
+    from django.db import connections
+
+    from initiatives.models import Vote
+    from initiatives.services.rules import programme_freeze_rules
+
+    programme = make_programme(city_a, residents_only=False, min_voter_age=0)
+    project = make_initiative(programme)
+    programme_freeze_rules(programme_id=programme.pk)
+    batch = open_batch(clerk_a, programme=programme)
+    number = rnokpp()
+    voter = make_voter(city_a)
+    person_key_confirm(user=voter, kind=DocumentType.RNOKPP, number=number, source="clerk")
+
+    def vote():
+        if path == "orm":
+            connections["default"].vendor = "sqlite"  # this thread's connection: the ORM path
+        if path == "ballot":
+            return ballot_confirm(voter=voter, programme=programme, initiative_ids=[project.pk])
+        return vote_cast(voter=voter, initiative=project)
+
+    outcome = _while_a_clerk_holds_the_line(
+        clerk_a, batch, number, vote, resident=True,
+        initiative_ids=[project.pk],
+    )  # fmt: skip
+    assert outcome == [("counted", _on_paper_today())]
+    assert not Vote.objects.filter(voter=voter).exists()

@@ -217,3 +217,21 @@ def test_the_cache_down_still_serves_exact_pages(
         assert [p[0] for p in data["points"]] == [report.pk]
     finally:
         pagecache.reset_health()
+
+
+def test_the_reporter_sees_the_question_when_it_is_asked_and_not_after_the_answer(
+    report, moderator_a, citizen, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.staff_set_status(report=report, actor=moderator_a, to="done", reply="Готово.")
+        Report.objects.filter(pk=report.pk).update(closed_at=report.created_at - timedelta(days=40))
+    reporter = _visitor(citizen)
+    fixed_url = reverse("problems:fixed", args=[report.pk])
+    assert fixed_url not in _page(reporter, report.get_absolute_url())  # cached, not asked
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.ask_if_fixed() == 1
+    assert fixed_url in _page(reporter, report.get_absolute_url())  # at once
+    with django_capture_on_commit_callbacks(execute=True):
+        reporter.post(fixed_url, {"fixed": "yes"})
+    page = _page(reporter, report.get_absolute_url())
+    assert fixed_url not in page and "problem-status-done" in page

@@ -458,3 +458,19 @@ def test_a_step_without_a_reason_or_reply_records_none(report, moderator_a):
     for action in ("problems.report.accepted", "problems.report.in_progress"):
         (entry,) = _audits(report, action)
         assert entry.reason == "" and entry.data == {"reply": "", "duplicate_of": None}
+
+
+def test_a_follower_who_chose_a_digest_is_not_mailed_at_once_and_the_rest_are(
+    report, citizen, moderator_a
+):
+    from opencity.notifications.models import Pace, Preference
+
+    later, neighbour = make_user(), make_user()
+    for user in (later, neighbour):  # the digest reader follows first
+        services.report_follow(report=report, user=user)
+    Preference.objects.create(user=later, kind="problems.status", pace=Pace.DAILY)
+    services.staff_set_status(report=report, actor=moderator_a, to="in_progress")
+    (entry,) = _audits(report, "problems.report.in_progress")
+    mails = _mails(f"problems:status:{report.pk}:{entry.pk}:")
+    assert sorted(m.to for m in mails) == sorted([citizen.email, neighbour.email])
+    assert not OutboundEmail.objects.filter(to=later.email).exists()  # the digest tells them
