@@ -386,6 +386,10 @@ def report_follow(*, report: Report, user, follow: bool = True) -> None:
         Follow.objects.filter(report=report, user=user).delete()
 
 
+# Reports asked per run of ask_if_fixed (the daily job runs again the next day).
+ASK_BATCH = 1000
+
+
 def ask_if_fixed(now: datetime | None = None) -> int:
     """E-mail "Is it fixed?" to the reporter of each report done four weeks ago. Idempotent:
     each report is claimed once with a conditional UPDATE before its e-mail is recorded."""
@@ -395,7 +399,7 @@ def ask_if_fixed(now: datetime | None = None) -> int:
         closed_at__lte=now - timedelta(days=conf.FIXED_CHECK_DAYS),
         fixed_asked_at__isnull=True,
         reporter__isnull=False,
-    ).values_list("pk", flat=True)[:1000]
+    ).order_by("closed_at", "pk").values_list("pk", flat=True)[:ASK_BATCH]  # oldest first
     sent = 0
     for report_id in list(due):
         with transaction.atomic():

@@ -481,8 +481,9 @@ def test_the_orm_and_statement_paths_store_the_category_slot_and_a_first_ballot_
     picks = [make_initiative(programme, small), make_initiative(programme, large)]
     if vendor == "sqlite":
         monkeypatch.setattr(connection, "vendor", "sqlite")
-    receipt = confirm(voter, programme, picks)
+    receipt = confirm(voter, programme, picks, notify=True)
     assert receipt.replaced is False
+    assert Ballot.objects.get(voter=voter).notify  # the receipt by e-mail, as asked
     stored = Vote.objects.filter(voter=voter).order_by("position")
     assert [(v.category_slot_id, v.created_at) for v in stored] == [
         (small.pk, receipt.confirmed_at),
@@ -524,3 +525,13 @@ def test_a_ballot_that_keeps_losing_races_asks_the_voter_to_try_again(
     with pytest.raises(Refused) as info:
         confirm(voter, programme, [make_initiative(programme)])
     assert _refusal(info) == ("retry", "Your vote could not be recorded. Please try again.")
+
+
+def test_the_review_shows_only_the_picks_in_category_then_name_order(city_a, voter):
+    programme = make_programme(city_a, stage="voting", max_votes=3)
+    parks = make_category(programme, name="Парки", position=1)
+    benches = make_category(programme, name="Лавки", position=1)  # same place: by name
+    chosen = [make_initiative(programme, parks), make_initiative(programme, benches)]
+    make_initiative(programme, parks)  # not picked
+    picks = ballot_review(voter=voter, programme=programme, initiative_ids=[c.pk for c in chosen])
+    assert [p.pk for p in picks] == [chosen[1].pk, chosen[0].pk]

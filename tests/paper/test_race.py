@@ -214,7 +214,9 @@ def test_a_signature_that_loses_to_a_paper_line_is_told_the_channel_and_the_day(
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL concurrency")
-@pytest.mark.parametrize("path", ["statement", "orm", "ballot"])
+@pytest.mark.parametrize(
+    "path", ["statement", "statement_in_atomic", "orm", "ballot", "ballot_orm"]
+)
 def test_a_vote_that_loses_to_a_paper_ballot_is_told_the_channel_and_the_day(clerk_a, city_a, path):
     from django.db import connections
 
@@ -230,10 +232,15 @@ def test_a_vote_that_loses_to_a_paper_ballot_is_told_the_channel_and_the_day(cle
     person_key_confirm(user=voter, kind=DocumentType.RNOKPP, number=number, source="clerk")
 
     def vote():
-        if path == "orm":
+        from django.db import transaction
+
+        if path in ("orm", "ballot_orm"):
             connections["default"].vendor = "sqlite"  # this thread's connection: the ORM path
-        if path == "ballot":
+        if path.startswith("ballot"):
             return ballot_confirm(voter=voter, programme=programme, initiative_ids=[project.pk])
+        if path == "statement_in_atomic":  # a caller's transaction: a savepoint keeps it usable
+            with transaction.atomic():
+                return vote_cast(voter=voter, initiative=project)
         return vote_cast(voter=voter, initiative=project)
 
     outcome = _while_a_clerk_holds_the_line(

@@ -474,3 +474,18 @@ def test_a_follower_who_chose_a_digest_is_not_mailed_at_once_and_the_rest_are(
     mails = _mails(f"problems:status:{report.pk}:{entry.pk}:")
     assert sorted(m.to for m in mails) == sorted([citizen.email, neighbour.email])
     assert not OutboundEmail.objects.filter(to=later.email).exists()  # the digest tells them
+
+
+def test_reports_already_asked_never_crowd_out_one_not_yet_asked(
+    report, citizen, moderator_a, monkeypatch
+):
+    """Each run takes ASK_BATCH reports: the ones asked before must not fill it."""
+    closed = timezone.now() - timedelta(days=40)
+    _done(report, moderator_a, closed)
+    assert services.ask_if_fixed() == 1  # asked: it stays done, asked, four weeks old
+    newer = file_report(report.city, report.category, citizen)
+    _done(newer, moderator_a, closed + timedelta(days=1))
+    monkeypatch.setattr(services, "ASK_BATCH", 1)
+    assert services.ask_if_fixed() == 1
+    assert len(_mails(f"problems:fixed-check:{newer.pk}")) == 1
+    assert len(_mails(f"problems:fixed-check:{report.pk}")) == 1
