@@ -394,12 +394,16 @@ def ask_if_fixed(now: datetime | None = None) -> int:
     """E-mail "Is it fixed?" to the reporter of each report done four weeks ago. Idempotent:
     each report is claimed once with a conditional UPDATE before its e-mail is recorded."""
     now = now or timezone.now()
-    due = Report.objects.filter(
-        status=Status.DONE,
-        closed_at__lte=now - timedelta(days=conf.FIXED_CHECK_DAYS),
-        fixed_asked_at__isnull=True,
-        reporter__isnull=False,
-    ).order_by("closed_at", "pk").values_list("pk", flat=True)[:ASK_BATCH]  # oldest first
+    due = (
+        Report.objects.filter(
+            status=Status.DONE,
+            closed_at__lte=now - timedelta(days=conf.FIXED_CHECK_DAYS),
+            fixed_asked_at__isnull=True,
+            reporter__isnull=False,
+        )
+        .order_by("closed_at", "pk")
+        .values_list("pk", flat=True)[:ASK_BATCH]
+    )  # oldest first
     sent = 0
     for report_id in list(due):
         with transaction.atomic():
