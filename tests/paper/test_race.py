@@ -109,45 +109,18 @@ def test_signing_inside_a_caller_s_transaction_that_loses_to_paper_is_refused_in
     caller's transaction (spoilt by the conflict, so no more reads) the refusal still names
     the reason."""
     from django.db import transaction
-    from django.utils import translation
 
     batch = open_batch(clerk_a, petition=petition)
     number = rnokpp()
     person = make_user()
     person_key_confirm(user=person, kind=DocumentType.RNOKPP, number=number, source="clerk")
-    entered, release = threading.Event(), threading.Event()
-    outcome: list = []
 
-    def paper() -> None:
-        try:
-            with transaction.atomic():
-                enter(clerk_a, batch, number)
-                entered.set()
-                release.wait(10)
-        finally:
-            connection.close()
+    def sign_in_a_transaction():
+        with transaction.atomic():
+            petition_sign(petition=petition, user=person)
 
-    def online() -> None:
-        try:
-            with transaction.atomic():
-                petition_sign(petition=petition, user=person)
-            outcome.append("signed")
-        except Refused as refusal:
-            with translation.override("en"):
-                outcome.append((refusal.code, str(refusal)))
-        finally:
-            connection.close()
-
-    clerk_thread = threading.Thread(target=paper)
-    clerk_thread.start()
-    assert entered.wait(10)
-    signer = threading.Thread(target=online)
-    signer.start()
-    signer.join(0.5)  # waiting on the claim the clerk's line holds
-    release.set()
-    clerk_thread.join(20)
-    signer.join(20)
-    assert outcome == [("counted", "You are already counted here.")]
+    outcome = _while_a_clerk_holds_the_line(clerk_a, batch, number, sign_in_a_transaction)
+    assert outcome == [("counted", "You are already counted here.")]  # worded in English
     assert not Signature.objects.filter(petition=petition, user=person).exists()
 
 
