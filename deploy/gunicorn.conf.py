@@ -1,8 +1,8 @@
 """gunicorn settings for OpenCity: `gunicorn -c deploy/gunicorn.conf.py opencity.wsgi`.
 
-Used by the README's process table, deploy/systemd/opencity-web.service and the benches
-that measure the deployed server (bench/viral.py, bench/enrol_surge.py). Options given on
-the command line (e.g. `-b 127.0.0.1:8131`) win over these.
+Used by the README's process table, deploy/systemd/opencity-web.service and
+bench/viral.py, which measures the server as deployed. Options given on the command line
+(e.g. `-b 127.0.0.1:8131`) win over these.
 """
 
 import os

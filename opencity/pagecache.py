@@ -132,10 +132,9 @@ def invalidate(*tags: str) -> None:
 
     def bump() -> None:
         with _local_lock:
-            for entry_key in [k for k, (_at, t, _e) in _local.items() if set(t) & set(tags)]:
-                _local.pop(entry_key, None)
-            for front_key in [k for k, hit in _front.items() if set(hit[1]) & set(tags)]:
-                _front.pop(front_key, None)
+            for store in (_local, _front):  # both keep a page's tags second
+                for key in [k for k, kept in store.items() if set(kept[1]) & set(tags)]:
+                    store.pop(key, None)
         try:
             # Through the breaker: while Redis is away the new versions are remembered and
             # their keys deleted when it answers, so no page outlives the change.
@@ -194,10 +193,7 @@ def page(
         response = _anonymous_response(request, entry, fresh)
         if time.time() - entry["t"] <= fresh:
             local = (time.time(), tags, entry)
-            with _local_lock:
-                if len(_local) >= LOCAL_MAX_PAGES:
-                    _local.clear()
-                _local[entry_key] = local
+            _keep(_local, entry_key, local)
             _for_front(response, local, fresh)
         return response
     return _personal_response(request, entry, personal)
@@ -361,12 +357,17 @@ class FrontMiddleware:
         served = getattr(response, "_pagecache_front", None)
         if served is not None and response.status_code == 200 and not response.cookies:
             (stored_at, tags, entry), fresh = served
-            with _local_lock:
-                if len(_front) >= LOCAL_MAX_PAGES:
-                    _front.clear()
-                _front[key] = (stored_at, tags, entry, fresh, dict(response.items()),
-                               response.content)  # fmt: skip
+            _keep(_front, key, (stored_at, tags, entry, fresh, dict(response.items()),
+                                response.content))  # fmt: skip
         return response
+
+
+def _keep(store: dict, key, value: tuple) -> None:
+    """Remember a page in this process (at most LOCAL_MAX_PAGES, then start afresh)."""
+    with _local_lock:
+        if len(store) >= LOCAL_MAX_PAGES:
+            store.clear()
+        store[key] = value
 
 
 def _front_key(request: HttpRequest) -> tuple | None:

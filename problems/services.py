@@ -401,9 +401,9 @@ def ask_if_fixed(now: datetime | None = None) -> int:
             fixed_asked_at__isnull=True,
             reporter__isnull=False,
         )
-        .order_by("closed_at", "pk")
+        .order_by("closed_at", "pk")  # oldest first
         .values_list("pk", flat=True)[:ASK_BATCH]
-    )  # oldest first
+    )
     sent = 0
     for report_id in list(due):
         with transaction.atomic():

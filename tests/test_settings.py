@@ -142,8 +142,7 @@ def test_importing_the_app_opens_no_connection_for_preforked_workers():
     """deploy/gunicorn.conf.py preloads the app in the master and forks workers from it: a
     database or Redis socket opened at import time would be shared by every worker."""
     probe = (
-        "import os, opencity.wsgi, celery\n"
-        "import opencity.celery\n"
+        "import os, opencity.wsgi, opencity.celery\n"
         "from django.urls import get_resolver\n"
         "get_resolver().url_patterns\n"  # the URLconf and every view module, as a request would
         "links = []\n"
