@@ -156,6 +156,13 @@ else:
 if _db["ENGINE"].endswith("postgresql"):
     _db["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 0 if TESTING else 60, min_value=0)
     _db["CONN_HEALTH_CHECKS"] = True
+    # The hot-path statements (signing, voting: opencity/core/sql.py) are prepared once per
+    # connection from their 2nd run; Django's own queries never are. Set
+    # DB_PREPARED_STATEMENTS=0 behind a pooler in transaction mode that cannot keep them
+    # (PgBouncer before 1.21).
+    _db.setdefault("OPTIONS", {})["prepare_threshold"] = (
+        1 if env_bool("DB_PREPARED_STATEMENTS", True) else None
+    )
     _db["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", f"test_{_db['NAME']}")}
 else:
     _db["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}

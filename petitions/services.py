@@ -27,6 +27,7 @@ from opencity.cities.models import City, StaffRole
 from opencity.cities.selectors import city_staff
 from opencity.core import Refused
 from opencity.core.services import audit, notify_user
+from opencity.core.sql import prepared_cursor
 from opencity.core.transitions import transition
 from opencity.identity import services as identity
 from opencity.queue import enqueue_on_commit, send_now, task_named
@@ -237,7 +238,7 @@ def petition_sign(
         "notify": notify_on_answer,
     }
     try:
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(
                 sign_statements.SIGN_AND_FOLLOW_SQL if postgresql else sign_statements.SIGN_SQL,
                 params,

@@ -24,6 +24,7 @@ from opencity.accounts.models import User
 from opencity.accounts.selectors import has_verified_email
 from opencity.core import Refused
 from opencity.core.services import notify_user
+from opencity.core.sql import prepared_cursor
 from opencity.identity import services as identity
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud, typed back
@@ -192,7 +193,7 @@ def _confirm_once(
             "code": code,
             "replace": bool(rules.votes_changeable),
         }
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(statements.CONFIRM_BALLOT_SQL, params)
             _has_rules, ok, ballot_id, inserted, titles = cursor.fetchone()
     else:

@@ -20,6 +20,7 @@ from opencity import notifications
 from opencity.accounts.models import User
 from opencity.accounts.selectors import has_verified_email
 from opencity.core import Refused
+from opencity.core.sql import prepared_cursor
 from opencity.identity import services as identity
 
 logger = logging.getLogger(__name__)
@@ -206,7 +207,7 @@ def _vote_in_one_statement(
             # a vote stays one statement.
             with (
                 transaction.atomic() if connection.in_atomic_block else nullcontext(),
-                connection.cursor() as cursor,
+                prepared_cursor() as cursor,
             ):
                 cursor.execute(statements.VOTE_STATEMENT_SQL, params)
                 row = cursor.fetchone()

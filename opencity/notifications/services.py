@@ -291,8 +291,12 @@ def fan_out(event_id: int, after: int = 0) -> int:
         return 0
     spec = registry.kind(event.kind)
     default = spec.default_pace if spec else Pace.IMMEDIATE
+    # Those who followed by the time it happened: a petition that reached its threshold
+    # tells its signers so far, not each new signer after it (they saw it as they signed).
     following = models.Q(
-        follows__content_type=event.content_type_id, follows__object_id=event.object_id
+        follows__content_type=event.content_type_id,
+        follows__object_id=event.object_id,
+        follows__created_at__lte=event.created_at,
     )
     ct = ContentType.objects.get_for_id(event.content_type_id)
     listed = registry.followable(f"{ct.app_label}.{ct.model}")

@@ -186,3 +186,27 @@ def test_followers_mail_goes_to_the_bulk_queue_and_a_receipt_does_not(
     routes = settings.CELERY_TASK_ROUTES
     assert routes["opencity.notifications.tasks.fan_out"] == {"queue": "bulk"}
     assert routes["opencity.core.tasks.deliver_email"] == {"queue": "mail"}
+
+
+@pytest.mark.django_db
+def test_milestone_goes_to_who_followed_before_it_not_to_later_signers(committed, city_a):
+    """A viral petition's fan-out runs in batches while people keep signing: someone who
+    signed after the petition reached 25 % saw it as they signed and gets no mail about it."""
+    from datetime import timedelta
+
+    petition = make_petition(city_a, status=Status.COLLECTING, threshold=4)
+    early = make_user()
+    services.follow(early, petition)
+    with committed():
+        petitions.petition_sign(petition=petition, user=make_user())
+        petitions.petition_tally(petition_id=petition.pk)
+    event = Event.objects.get(kind="petitions.milestone")
+    late = make_user()
+    services.follow(late, petition)
+    Follow.objects.filter(user=late).update(created_at=event.created_at + timedelta(seconds=1))
+    Follow.objects.filter(user=early).update(created_at=event.created_at - timedelta(seconds=1))
+    Event.objects.filter(pk=event.pk).update(fanned_out_at=None)
+    services.fan_out(event.pk)  # a later batch, or the sweep starting the event again
+    assert milestone_mails(early).count() == 1
+    assert not milestone_mails(late).exists()
+    assert not Delivery.objects.filter(user=late).exists()

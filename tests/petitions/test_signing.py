@@ -99,6 +99,22 @@ def test_unverified_email_cannot_sign(city_a, unverified_citizen):
 
 
 @pytest.mark.django_db
+def test_the_sign_statement_is_planned_once_per_connection(city_a):
+    """PostgreSQL keeps the sign statement prepared on the connection (opencity/core/sql.py):
+    from the second signature on, the surge skips the planner."""
+    petition = make_petition(city_a, status=Status.COLLECTING)
+    for _ in range(3):
+        services.petition_sign(petition=petition, user=make_user())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements "
+            "WHERE statement LIKE 'WITH signed AS (%%INSERT INTO petitions_signature%%'"
+        )
+        assert cursor.fetchone()[0] == 1
+    assert Signature.objects.filter(petition=petition).count() == 3
+
+
+@pytest.mark.django_db
 def test_signing_never_writes_the_petition_row(city_a, citizen, django_assert_num_queries):
     petition = make_petition(city_a, status=Status.COLLECTING)
     services.has_verified_email(citizen)
