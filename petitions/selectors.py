@@ -24,6 +24,10 @@ from opencity import pagecache
 from opencity.accounts.models import User
 from opencity.cities import access
 from opencity.cities.models import City
+from opencity.core.sql import prepared_cursor
+from opencity.ledger import selectors as ledger
+from opencity.ledger.models import Entry
+from opencity.notifications import services as notifications
 from petitions import conf
 from petitions.models import Petition, Signature
 
@@ -134,15 +138,32 @@ def signatories_page(petition: Petition, cursor: str | None = None) -> Signatory
     return SignatoryPage([(name, at) for name, at, _pk in page], older, position is None)
 
 
-def signed_at(petition: Petition, user) -> datetime | None:
-    """When `user` signed `petition` (None: not signed). One index lookup."""
-    if not user.is_authenticated:
-        return None
-    return (
-        Signature.objects.filter(petition_id=petition.pk, user_id=user.pk)
-        .values_list("created_at", flat=True)
-        .first()
-    )
+@dataclass(frozen=True)
+class VisitorState:
+    signed_at: datetime | None
+    following: bool
+    receipt: Entry | None
+
+
+def visitor_state(petition: Petition, user: User) -> VisitorState:
+    """What a signed-in visitor's part of the petition page shows, in one statement: when
+    they signed, whether they follow it, and their ledger receipt."""
+    subject = f"petitions.petition/{petition.pk}"
+    follows, follow_params = notifications.following_sql(user.pk, petition)
+    receipt, receipt_params = ledger.receipt_sql(user.pk, subject)
+    with prepared_cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT created_at FROM petitions_signature"  # noqa: S608 - constant SQL
+            f" WHERE petition_id = %s AND user_id = %s), {follows}, {receipt}",
+            [petition.pk, user.pk, *follow_params, *receipt_params],
+        )
+        signed_at, following, index, code = cursor.fetchone()
+    if signed_at is not None and connection.vendor == "sqlite":
+        signed_at = connection.ops.convert_datetimefield_value(signed_at, None, connection)
+    receipt_entry = ledger.receipt_from(index, code)
+    if signed_at is not None and receipt_entry is None:
+        receipt_entry = ledger.receipt_after_catch_up(user.pk, subject)
+    return VisitorState(signed_at, bool(following), receipt_entry)
 
 
 def has_signed(petition: Petition, user: User) -> bool:

@@ -156,9 +156,12 @@ def _detail_personal(request: HttpRequest, context: dict) -> dict:
     if not user.is_authenticated:
         return {}
     petition = context["petition"]
-    signed_at = selectors.signed_at(petition, user)
+    state = selectors.visitor_state(petition, user)
+    signed_at = state.signed_at
     values = {
         "has_signed": signed_at is not None,
+        "following": state.following,
+        "receipt": state.receipt,
         # Asked only by the template branch that needs it (not of someone who signed).
         "verified": lambda: services.has_verified_email(user),
         "sign_form": SignForm(),

@@ -6,8 +6,9 @@ does (EXPLAIN ANALYZE on a bench database: 0.25 ms planning, 0.11 ms execution),
 cores a surge is short of. `prepared_cursor()` binds on the server instead, so psycopg
 prepares a statement once per connection (from its second run: `prepare_threshold` in
 settings, DB_PREPARED_STATEMENTS) and PostgreSQL reuses the plan. It is wrapped like Django's
-own cursors: errors arrive as django.db errors, and execute_wrapper() hooks and the debug
-query log see the statement. SQLite gets Django's cursor.
+own cursors: errors arrive as django.db errors and execute_wrapper() hooks see the
+statement. While queries are logged (DEBUG, tests capturing them) and on SQLite it is
+Django's own cursor, so the log shows each statement with its parameters.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from django.db.backends.utils import CursorWrapper
 
 @contextmanager
 def prepared_cursor() -> Iterator[CursorWrapper]:
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or connection.queries_logged:
         with connection.cursor() as cursor:
             yield cursor
         return
@@ -29,11 +30,5 @@ def prepared_cursor() -> Iterator[CursorWrapper]:
 
     # Django's cursor() connects, and checks a reused connection's health, first.
     connection.cursor().close()
-    raw = ServerBindingCursor(connection.connection)
-    wrapped = (
-        connection.make_debug_cursor(raw)
-        if connection.queries_logged
-        else connection.make_cursor(raw)
-    )
-    with wrapped:
-        yield wrapped
+    with connection.make_cursor(ServerBindingCursor(connection.connection)) as cursor:
+        yield cursor

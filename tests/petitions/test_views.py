@@ -136,8 +136,7 @@ def test_detail_queries_do_not_grow_with_signatures(
     sign_many(petition, 3)
     client.force_login(citizen)
     cache.clear()
-    # 10: the Follow button asks once whether the signed-in person follows the petition,
-    # and the page's personal part looks up the person's own signature once.
+    # 10: the page's personal part reads the person's signature, follow and receipt once.
     with django_assert_max_num_queries(10):
         client.get(petition.get_absolute_url())
     sign_many(petition, 60)

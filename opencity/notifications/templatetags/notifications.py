@@ -6,14 +6,23 @@ register = template.Library()
 
 
 @register.inclusion_tag("notifications/_follow_button.html", takes_context=True)
-def follow_button(context: template.Context, obj) -> dict:
+def follow_button(context: template.Context, obj, following=None) -> dict:
     """A Follow / Unfollow button for a followable object (signed-in people only)."""
     request = context.get("request")
-    user = getattr(request, "user", None)
+    # The context's user, not the request's: a cached page is rendered once as an anonymous
+    # visitor sees it (opencity/pagecache.py), whoever asked first.
+    user = context.get("user")
     return {
         "obj": obj,
         "model": f"{obj._meta.app_label}.{obj._meta.model_name}",
         "signed_in": bool(user and user.is_authenticated),
-        "following": services.is_following(user, obj) if user else False,
+        # `following`: what the view already read (following_exists); else looked up here.
+        "following": (
+            bool(following)
+            if following is not None
+            else services.is_following(user, obj)
+            if user
+            else False
+        ),
         "next": request.get_full_path() if request else "",
     }
