@@ -8,7 +8,7 @@ What it does, bounded in time and cleaning up after itself:
    petition with `--signatures` (100,000) signatures, tallied; signed-in sessions for the
    signers to come and for the signed-in readers (COPY into the sessions table);
 2. starts gunicorn as the README deploys it (deploy/gunicorn.conf.py: 4 sync workers,
-   recycled every ~2,000 requests, app preloaded) on
+   recycled every ~20,000 requests, app preloaded and warmed up) on
    127.0.0.1:8131 and one Celery worker (tallies), on Redis db 10 of 127.0.0.1:6379;
 3. baseline (`--static-duration` s): the same 24 readers load one static file through the
    same server (WhiteNoise) while the signers sign;

@@ -145,6 +145,7 @@ def test_importing_the_app_opens_no_connection_for_preforked_workers():
         "import os, opencity.wsgi, opencity.celery\n"
         "from django.urls import get_resolver\n"
         "get_resolver().url_patterns\n"  # the URLconf and every view module, as a request would
+        "print('templates', opencity.wsgi.warm_up())\n"  # what the master does before forking
         "links = []\n"
         "for fd in os.listdir('/proc/self/fd'):\n"
         "    try: links.append(os.readlink(f'/proc/self/fd/{fd}'))\n"
@@ -164,5 +165,8 @@ def test_importing_the_app_opens_no_connection_for_preforked_workers():
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert "sockets 0" in result.stdout, result.stdout
+    templates = int(re.search(r"templates (\d+)", result.stdout).group(1))
+    assert templates > 200, result.stdout  # the project's, the apps' and the admin's
     config = (ROOT / "deploy" / "gunicorn.conf.py").read_text()
     assert re.search(r"^preload_app = True$", config, re.M)
+    assert "warm_up()" in config.split("def when_ready(server)")[1]
