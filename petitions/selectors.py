@@ -24,7 +24,7 @@ from opencity import pagecache
 from opencity.accounts.models import User
 from opencity.cities import access
 from opencity.cities.models import City
-from opencity.core.sql import prepared_cursor
+from opencity.core.sql import datetime_from_db, prepared_cursor
 from opencity.ledger import selectors as ledger
 from opencity.ledger.models import Entry
 from opencity.notifications import services as notifications
@@ -158,8 +158,7 @@ def visitor_state(petition: Petition, user: User) -> VisitorState:
             [petition.pk, user.pk, *follow_params, *receipt_params],
         )
         signed_at, following, index, code = cursor.fetchone()
-    if signed_at is not None and connection.vendor == "sqlite":
-        signed_at = connection.ops.convert_datetimefield_value(signed_at, None, connection)
+    signed_at = datetime_from_db(signed_at)
     receipt_entry = ledger.receipt_from(index, code)
     if signed_at is not None and receipt_entry is None:
         receipt_entry = ledger.receipt_after_catch_up(user.pk, subject)

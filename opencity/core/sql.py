@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
 
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
@@ -32,3 +34,11 @@ def prepared_cursor() -> Iterator[CursorWrapper]:
     connection.cursor().close()
     with connection.make_cursor(ServerBindingCursor(connection.connection)) as cursor:
         yield cursor
+
+
+def datetime_from_db(value: Any) -> datetime | None:
+    """A timestamp a raw statement read, as the ORM returns it: PostgreSQL gives an aware
+    datetime already, SQLite the stored UTC text."""
+    if value is None or connection.vendor != "sqlite":
+        return value
+    return connection.ops.convert_datetimefield_value(value, None, connection)

@@ -210,3 +210,82 @@ def test_milestone_goes_to_who_followed_before_it_not_to_later_signers(committed
     assert milestone_mails(early).count() == 1
     assert not milestone_mails(late).exists()
     assert not Delivery.objects.filter(user=late).exists()
+
+
+@pytest.mark.django_db
+def test_fan_out_in_batches_reaches_each_active_follower_of_this_petition_once(
+    committed, city_a, monkeypatch
+):
+    monkeypatch.setattr(services, "FAN_OUT_BATCH", 2)
+    petition = make_petition(city_a, status=Status.COLLECTING, threshold=4)
+    other = make_petition(city_a, status=Status.COLLECTING, threshold=4)
+    followers = [make_user() for _ in range(5)]
+    for follower in followers:
+        services.follow(follower, petition)
+    gone = make_user()
+    services.follow(gone, petition)
+    gone.is_active = False
+    gone.save(update_fields=["is_active"])
+    elsewhere = make_user()
+    services.follow(elsewhere, other)
+    with committed():  # 25 %: one event, fanned out two followers per task
+        petitions.petition_sign(petition=petition, user=make_user())
+        petitions.petition_tally(petition_id=petition.pk)
+    for follower in followers:
+        assert milestone_mails(follower).count() == 1
+    assert not milestone_mails(gone).exists() and not milestone_mails(elsewhere).exists()
+    event = Event.objects.get(kind="petitions.milestone")
+    assert event.fanned_out_at is not None
+    assert services.fan_out(event.pk) == 0  # a second run sends nothing and keeps the time
+    assert Event.objects.get(pk=event.pk).fanned_out_at == event.fanned_out_at
+
+
+@pytest.mark.django_db
+def test_fan_out_counts_the_mails_it_sent_and_keeps_each_follower_s_pace_for_this_kind(city_a):
+    from django.contrib.contenttypes.models import ContentType
+
+    from opencity.cities.models import City
+
+    petition = make_petition(city_a, status=Status.CLOSED)
+    other = make_petition(city_a, status=Status.CLOSED)
+    at_once = [make_user() for _ in range(3)]
+    daily, never = make_user(), make_user()
+    for person in [*at_once, daily, never]:
+        services.follow(person, petition)
+    services.set_pace(daily, "petitions.closed", Pace.DAILY)
+    services.set_pace(never, "petitions.closed", Pace.NONE)
+    services.set_pace(at_once[0], "petitions.milestone", Pace.NONE)  # another kind: no effect
+    # Following something else that happens to have the same id is not following this.
+    stranger = make_user()
+    Follow.objects.create(
+        user=stranger, content_type=ContentType.objects.get_for_model(City), object_id=petition.pk
+    )
+    event = services.emit("petitions.closed", petition, key="test:closed", data={"count": 3})
+    pending = services.emit("petitions.closed", other, key="test:other", data={"count": 1})
+    assert services.fan_out(event.pk) == 3  # the mails sent now
+    deliveries = {d.user_id: d for d in Delivery.objects.filter(event=event)}
+    assert {pk: d.status for pk, d in deliveries.items()} == {
+        **{person.pk: Delivery.Status.SENT for person in at_once},
+        daily.pk: Delivery.Status.WAITING,
+        never.pk: Delivery.Status.SKIPPED,
+    }
+    assert all(deliveries[person.pk].sent_at is not None for person in at_once)
+    assert deliveries[daily.pk].sent_at is None and deliveries[never.pk].sent_at is None
+    assert not milestone_mails(stranger).exists()
+    assert Event.objects.get(pk=event.pk).fanned_out_at is not None
+    assert Event.objects.get(pk=pending.pk).fanned_out_at is None  # its own fan-out is to come
+
+
+@pytest.mark.django_db
+def test_fan_out_starts_from_the_first_account_and_ignores_an_event_since_deleted(city_a):
+    from opencity.accounts.models import User
+
+    petition = make_petition(city_a, status=Status.CLOSED)
+    first = User.objects.filter(pk=1).first() or User.objects.create(
+        pk=1, email="first@example.org", full_name="Перша Людина"
+    )
+    services.follow(first, petition)
+    event = services.emit("petitions.closed", petition, key="test:first", data={"count": 1})
+    assert services.fan_out(event.pk) == 1
+    assert Delivery.objects.filter(event=event, user=first).exists()
+    assert services.fan_out(event.pk + 1000) == 0  # no such event: nothing to send

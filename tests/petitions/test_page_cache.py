@@ -147,6 +147,7 @@ def test_a_citizen_s_own_part_costs_three_queries_and_staff_still_see_their_link
     state = next(q["sql"] for q in queries.captured_queries if "petitions_signature" in q["sql"])
     assert "notifications_follow" in state and "ledger_entry" in state
     assert f'action="{reverse("petitions:sign", args=[petition.pk])}"' in page
+    assert 'name="notify_on_answer"' in page  # "e-mail me the council's response"
     assert "For city staff" not in page and "Для працівників міста" not in page
     services.petition_sign(petition=petition.pk, user=citizen)
     # Without a worker (tasks run eagerly here) the first visit appends the pending receipt.

@@ -286,9 +286,13 @@ def test_save_draft_then_submit_and_withdraw_by_the_author_only(
     petition.refresh_from_db()
     assert petition.status == Status.DRAFT
     client.force_login(citizen)
+    withdraw_form = f'action="{reverse("petitions:withdraw", args=[petition.pk])}"'
+    assert withdraw_form in client.get(petition.get_absolute_url()).content.decode()
     client.post(reverse("petitions:submit", args=[petition.pk]))
     petition.refresh_from_db()
     assert petition.status == Status.SUBMITTED
+    # The author's own page offers to withdraw it; nobody else is shown the form.
+    assert withdraw_form in client.get(petition.get_absolute_url()).content.decode()
     client.post(reverse("petitions:withdraw", args=[petition.pk]))
     petition.refresh_from_db()
     assert petition.status == Status.WITHDRAWN
