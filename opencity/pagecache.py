@@ -29,7 +29,9 @@ on commit). How it works:
   process served from its own copy, headers of every middleware included, before the rest
   of the stack: the same copy and the same LOCAL_SECONDS limit, answered earlier.
 - A visitor with a session gets the same stored page with only the personal parts rendered
-  for them, from the stored context plus `personal(request, context)` (`private, no-cache`).
+  for them, from the stored context plus `personal(request, context)` (`private, no-cache`);
+  the process keeps that context for LOCAL_SECONDS too, so a signed-in reload reads Redis
+  at most twice a second per process.
 - A page older than `fresh` seconds is rebuilt by one request while the others are served
   the previous one (for at most STALE_GRACE_SECONDS more); a page that is missing or
   invalidated is built by one request (a lock in the cache) while the others wait for it
@@ -173,11 +175,14 @@ def page(
     path = hashlib.sha1(request.get_full_path().encode(), usedforsecurity=False).hexdigest()
     entry_key = f"pc:{key}:{get_language()}:{path[:20]}"
     plain = _is_plain_visitor(request)
-    if plain:
-        local = _local.get(entry_key)
-        now = time.time()
-        if local is not None and now - local[0] < LOCAL_SECONDS and now - local[2]["t"] <= fresh:
+    # A signed-in visitor's copy also holds what rendering the personal parts needs.
+    local_key = entry_key if plain else entry_key + ":p"
+    local = _local.get(local_key)
+    now = time.time()
+    if local is not None and now - local[0] < LOCAL_SECONDS and now - local[2]["t"] <= fresh:
+        if plain:
             return _for_front(_anonymous_response(request, local[2], fresh), local, fresh)
+        return _personal_response(request, local[2], personal)
     try:
         entry, versions = _lookup(entry_key, tags, fresh, personal=not plain)
         if entry is None:
@@ -189,13 +194,13 @@ def page(
     except Exception as exc:  # the cache, not the page: render it without
         _cache_failed(exc)
         return _uncached(request, template, build, personal)
+    local = (time.time(), tags, entry)
+    current = local[0] - entry["t"] <= fresh  # a stale page served during its rebuild is not kept
+    if current:
+        _keep(_local, local_key, local)
     if plain:
         response = _anonymous_response(request, entry, fresh)
-        if time.time() - entry["t"] <= fresh:
-            local = (time.time(), tags, entry)
-            _keep(_local, entry_key, local)
-            _for_front(response, local, fresh)
-        return response
+        return _for_front(response, local, fresh) if current else response
     return _personal_response(request, entry, personal)
 
 

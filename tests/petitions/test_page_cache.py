@@ -371,6 +371,42 @@ def test_the_front_copy_is_dropped_by_a_change_and_after_half_a_second(
     assert len(resolved) == 3  # the process's copy is too old: Redis is asked again
 
 
+def test_a_signed_in_reload_reuses_the_process_copy_until_a_change_or_half_a_second(
+    petition, citizen, client, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The stored context a signed-in page is rendered from is kept in the process like the
+    anonymous page: no Redis read for the page on a reload within LOCAL_SECONDS, dropped at
+    once by a change made in this process, asked again once older."""
+    from petitions import pages
+
+    monkeypatch.setattr(conf, "COUNT_REFRESH_SECONDS", 60)
+    monkeypatch.setattr(pagecache, "LOCAL_SECONDS", 30)
+    client.force_login(citizen)
+    url = petition.get_absolute_url()
+    client.get(url)
+    reads = []
+    real = pagecache.cache.get_many
+
+    def counted(keys, *args, **kwargs):
+        reads.extend(key for key in keys if key.startswith("pc:petition:"))
+        return real(keys, *args, **kwargs)
+
+    monkeypatch.setattr(pagecache.cache, "get_many", counted)
+    page = client.get(url).content.decode()
+    assert reads == [] and citizen.get_short_name() in page
+    assert f'action="{reverse("petitions:sign", args=[petition.pk])}"' in page
+    with django_capture_on_commit_callbacks(execute=True):
+        Petition.objects.filter(pk=petition.pk).update(title="Нова назва петиції")
+        pages.petition_changed(petition.pk)
+    assert "Нова назва петиції" in client.get(url).content.decode()
+    assert reads  # the change dropped the copy: the page came from Redis (rebuilt)
+    reads.clear()
+    monkeypatch.setattr(pagecache, "LOCAL_SECONDS", 0.2)
+    time.sleep(0.25)
+    client.get(url)
+    assert reads  # too old: Redis is asked again
+
+
 def test_visitors_with_a_session_or_a_message_always_reach_the_view(
     petition, citizen, client, monkeypatch, resolved
 ):
