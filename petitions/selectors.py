@@ -22,6 +22,7 @@ from django.utils.functional import cached_property
 
 from opencity import pagecache
 from opencity.accounts.models import User
+from opencity.accounts.selectors import remember_verified_email, verified_email_sql
 from opencity.cities import access
 from opencity.cities.models import City
 from opencity.core.sql import datetime_from_db, prepared_cursor
@@ -143,26 +144,30 @@ class VisitorState:
     signed_at: datetime | None
     following: bool
     receipt: Entry | None
+    verified: bool = False  # a confirmed e-mail address: may sign
 
 
 def visitor_state(petition: Petition, user: User) -> VisitorState:
     """What a signed-in visitor's part of the petition page shows, in one statement: when
-    they signed, whether they follow it, and their ledger receipt."""
+    they signed, whether they follow it, their ledger receipt and whether they may sign (a
+    confirmed e-mail address)."""
     subject = f"petitions.petition/{petition.pk}"
     follows, follow_params = notifications.following_sql(user.pk, petition)
     receipt, receipt_params = ledger.receipt_sql(user.pk, subject)
+    verified, verified_params = verified_email_sql(user.pk)
     with prepared_cursor() as cursor:
         cursor.execute(
             "SELECT (SELECT created_at FROM petitions_signature"  # noqa: S608 - constant SQL
-            f" WHERE petition_id = %s AND user_id = %s), {follows}, {receipt}",
-            [petition.pk, user.pk, *follow_params, *receipt_params],
+            f" WHERE petition_id = %s AND user_id = %s), {follows}, {receipt}, {verified}",
+            [petition.pk, user.pk, *follow_params, *receipt_params, *verified_params],
         )
-        signed_at, following, index, code = cursor.fetchone()
+        signed_at, following, index, code, has_verified = cursor.fetchone()
+    remember_verified_email(user, has_verified)
     signed_at = datetime_from_db(signed_at)
     receipt_entry = ledger.receipt_from(index, code)
     if signed_at is not None and receipt_entry is None:
         receipt_entry = ledger.receipt_after_catch_up(user.pk, subject)
-    return VisitorState(signed_at, bool(following), receipt_entry)
+    return VisitorState(signed_at, bool(following), receipt_entry, bool(has_verified))
 
 
 def has_signed(petition: Petition, user: User) -> bool:

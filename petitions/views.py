@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 from datetime import datetime
+from functools import lru_cache
 
 from django.conf import settings
 from django.contrib import messages
@@ -162,9 +163,8 @@ def _detail_personal(request: HttpRequest, context: dict) -> dict:
         "has_signed": signed_at is not None,
         "following": state.following,
         "receipt": state.receipt,
-        # Asked only by the template branch that needs it (not of someone who signed).
-        "verified": lambda: services.has_verified_email(user),
-        "sign_form": SignForm(),
+        "verified": state.verified,
+        "sign_form_html": _sign_form_fields(),
         "is_author": user.pk == petition.author_id,
         "is_staff_of_city": access.can_act_on_city(user, petition.city_id),
     }
@@ -177,6 +177,19 @@ def _detail_personal(request: HttpRequest, context: dict) -> dict:
         if built_at is not None and signed_at > built_at and context["signatories"].first:
             values["own_signature"] = (user.full_name, signed_at)
     return values
+
+
+def _sign_form_fields() -> str:
+    """The sign form's fields, the same for everyone (the form token is outside them):
+    rendered once per language and process, not on every signed-in reload."""
+    if settings.DEBUG:  # a template edited while the development server runs shows at once
+        return _render_sign_form_fields.__wrapped__(get_language())
+    return _render_sign_form_fields(get_language())
+
+
+@lru_cache(maxsize=8)
+def _render_sign_form_fields(language: str) -> str:
+    return render_to_string("includes/form_fields.html", {"form": SignForm()})
 
 
 def _period_over(petition: Petition) -> bool:

@@ -18,3 +18,17 @@ def has_verified_email(user: User | AnonymousUser) -> bool:
             user_id=user.pk, verified=True
         ).exists()
     return user._opencity_email_verified
+
+
+def verified_email_sql(user_id: int) -> tuple[str, list]:
+    """has_verified_email() as an SQL expression with its parameter, for a page that reads a
+    visitor's state in one statement (remember the answer with `remember_verified_email`)."""
+    return (
+        "EXISTS (SELECT 1 FROM account_emailaddress WHERE user_id = %s AND verified)",
+        [user_id],
+    )
+
+
+def remember_verified_email(user: User, verified: bool) -> None:
+    """What verified_email_sql read, kept for the request as has_verified_email keeps it."""
+    user._opencity_email_verified = bool(verified)

@@ -12,7 +12,7 @@ from petitions.models import Petition, Signature
 from tests.petitions.factories import make_petition
 
 pytestmark = pytest.mark.django_db
-NOTHING = selectors.VisitorState(signed_at=None, following=False, receipt=None)
+NOTHING = selectors.VisitorState(signed_at=None, following=False, receipt=None, verified=True)
 
 
 def entry_for(user, petition) -> Entry:
@@ -31,7 +31,7 @@ def test_the_state_is_this_person_s_on_this_petition_and_the_receipt_once_append
     signed = Signature.objects.get(petition=petition, user=citizen)
     state = selectors.visitor_state(petition, citizen)
     # Not appended yet: the page says the receipt is on its way (no catching up here).
-    assert state == selectors.VisitorState(signed.created_at, True, None)
+    assert state == selectors.VisitorState(signed.created_at, True, None, verified=True)
 
     ledger.sequence_all()
     entry = entry_for(citizen, petition)
@@ -50,3 +50,15 @@ def test_without_a_worker_the_receipt_is_appended_when_the_signer_looks(city_a, 
     state = selectors.visitor_state(petition, citizen)
     entry = entry_for(citizen, petition)
     assert (state.receipt.index, state.receipt.receipt_code) == (entry.index, entry.receipt_code)
+
+
+def test_a_person_without_a_confirmed_address_is_told_to_confirm_it_not_shown_the_form(
+    city_a, unverified_citizen, client
+):
+    petition = make_petition(city_a, status=Petition.Status.COLLECTING)
+    assert selectors.visitor_state(petition, unverified_citizen).verified is False
+    client.force_login(unverified_citizen)
+    for _ in range(2):  # the page as built, then from the cache
+        page = client.get(petition.get_absolute_url()).content.decode()
+        assert 'name="notify_on_answer"' not in page
+        assert "Підтвердьте адресу електронної пошти, щоб підписувати петиції." in page
