@@ -17,6 +17,8 @@ from django.contrib.auth.backends import ModelBackend as DjangoModelBackend
 from django.core.exceptions import ValidationError
 from django.db import DEFAULT_DB_ALIAS, connections
 
+from opencity.core.sql import prepared_cursor
+
 
 @cache
 def _user_select() -> tuple[str, list[str]]:
@@ -40,7 +42,7 @@ def load_user(user_id):
     except ValidationError:  # a malformed id in a session: nobody
         return None
     sql, names = _user_select()
-    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+    with prepared_cursor() as cursor:  # every signed-in request runs it: planned once
         cursor.execute(sql, [pk])
         row = cursor.fetchone()
     return None if row is None else model.from_db(DEFAULT_DB_ALIAS, names, row)
