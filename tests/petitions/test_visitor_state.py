@@ -62,3 +62,32 @@ def test_a_person_without_a_confirmed_address_is_told_to_confirm_it_not_shown_th
         page = client.get(petition.get_absolute_url()).content.decode()
         assert 'name="notify_on_answer"' not in page
         assert "Підтвердьте адресу електронної пошти, щоб підписувати петиції." in page
+
+
+def test_the_state_answers_has_verified_email_for_the_rest_of_the_request(
+    city_a, citizen, unverified_citizen, django_assert_num_queries
+):
+    from opencity.accounts.selectors import has_verified_email
+
+    petition = make_petition(city_a, status=Petition.Status.COLLECTING)
+    for person, verified in ((citizen, True), (unverified_citizen, False)):
+        selectors.visitor_state(petition, person)
+        with django_assert_num_queries(0):
+            assert has_verified_email(person) is verified
+
+
+def test_the_sign_form_is_in_each_visitor_s_language(city_a, client, django_user_model):
+    from django.conf import settings
+
+    from tests.factories import make_user
+
+    petition = make_petition(city_a, status=Petition.Status.COLLECTING)
+    for language, label in (
+        ("uk", "Надіслати мені відповідь ради електронною поштою"),
+        ("en", "E-mail me the council&#x27;s response"),
+        ("uk", "Надіслати мені відповідь ради електронною поштою"),
+    ):
+        client.force_login(make_user())
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+        page = client.get(petition.get_absolute_url()).content.decode()
+        assert label in page, language
