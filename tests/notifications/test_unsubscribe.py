@@ -10,6 +10,7 @@ from opencity.notifications.models import Follow, Pace, Preference
 from petitions import services as petitions
 from petitions.models import Petition
 from tests.factories import make_user
+from tests.notifications.test_milestones import one_more_signature
 from tests.petitions.factories import make_petition
 
 Status = Petition.Status
@@ -25,9 +26,7 @@ def milestone_mail(committed, city_a):
     petition = make_petition(city_a, status=Status.COLLECTING, threshold=4)
     follower = make_user()
     services.follow(follower, petition)
-    with committed():
-        petitions.petition_sign(petition=petition, user=make_user())
-        petitions.petition_tally(petition_id=petition.pk)
+    one_more_signature(committed, petition)
     return follower, petition, OutboundEmail.objects.get(to=follower.email)
 
 
