@@ -144,7 +144,7 @@ class VisitorState:
     signed_at: datetime | None
     following: bool
     receipt: Entry | None
-    verified: bool = False  # a confirmed e-mail address: may sign
+    verified: bool  # a confirmed e-mail address: may sign
 
 
 def visitor_state(petition: Petition, user: User) -> VisitorState:

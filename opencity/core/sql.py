@@ -30,8 +30,11 @@ def prepared_cursor() -> Iterator[CursorWrapper]:
         return
     from django.db.backends.postgresql.base import ServerBindingCursor
 
-    # Django's cursor() connects, and checks a reused connection's health, first.
-    connection.cursor().close()
+    # What Django's cursor() does before it makes a cursor: check a reused connection's
+    # health, connect, and refuse a connection of another thread.
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
     with connection.make_cursor(ServerBindingCursor(connection.connection)) as cursor:
         yield cursor
 

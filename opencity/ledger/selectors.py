@@ -65,7 +65,7 @@ def receipt_sql(person_id: int, subject: str) -> tuple[str, list]:
 
 
 def receipt_from(index: int | None, code: str | None) -> Entry | None:
-    """The receipt that receipt_subquery's fields describe (None: not recorded yet)."""
+    """The receipt that receipt_sql's two fields describe (None: not recorded yet)."""
     return None if index is None else Entry(index=index, receipt_code=code)
 
 

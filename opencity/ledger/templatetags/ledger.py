@@ -12,7 +12,7 @@ _LOOK_UP = object()
 
 @register.inclusion_tag("ledger/_receipt.html", takes_context=True)
 def ledger_receipt(context, model: str, pk: int, known=_LOOK_UP) -> dict:
-    """`known`: the receipt the view already read (receipt_subquery), None if there is none
+    """`known`: the receipt the view already read (receipt_sql), None if there is none
     yet; left out, the tag reads it."""
     # The context's user: a cached page is rendered as an anonymous visitor sees it.
     user = context.get("user")

@@ -16,13 +16,7 @@ def follow_button(context: template.Context, obj, following=None) -> dict:
         "obj": obj,
         "model": f"{obj._meta.app_label}.{obj._meta.model_name}",
         "signed_in": bool(user and user.is_authenticated),
-        # `following`: what the view already read (following_exists); else looked up here.
-        "following": (
-            bool(following)
-            if following is not None
-            else services.is_following(user, obj)
-            if user
-            else False
-        ),
+        # `following`: what the view already read (following_sql); else looked up here.
+        "following": bool(following) if following is not None else services.is_following(user, obj),
         "next": request.get_full_path() if request else "",
     }
