@@ -156,6 +156,9 @@ else:
 if _db["ENGINE"].endswith("postgresql"):
     _db["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 0 if TESTING else 60, min_value=0)
     _db["CONN_HEALTH_CHECKS"] = True
+    # Django's backend with a health check that asks the socket, not the server
+    # (opencity/core/postgresql/base.py): no `SELECT 1` round trip before each request.
+    _db["ENGINE"] = "opencity.core.postgresql"
     # The hot-path statements (signing, voting: opencity/core/sql.py) are prepared once per
     # connection from their 2nd run; Django's own queries never are. Set
     # DB_PREPARED_STATEMENTS=0 behind a pooler in transaction mode that cannot keep them
