@@ -116,3 +116,20 @@ def test_anonymous_language_switch_needs_no_token_but_a_signed_in_one_does(citiz
     assert response.status_code == 302
     citizen.refresh_from_db()
     assert citizen.preferred_language == "en"
+
+
+def test_a_personal_part_names_what_it_reads():
+    from django.template import Context, Template, TemplateSyntaxError
+
+    template = Template(
+        '{% load pagecache %}{% personal "count" reads petition own %}{{ petition }}'
+        "{% endpersonal %}"
+    )
+    node = next(n for n in template.nodelist if n.__class__.__name__ == "PersonalNode")
+    assert node.name == "count" and node.reads == frozenset({"petition", "own"})
+    assert template.render(Context({"petition": "п"})) == "п"
+    plain = Template('{% load pagecache %}{% personal "nav" %}x{% endpersonal %}')
+    assert next(n for n in plain.nodelist if n.__class__.__name__ == "PersonalNode").reads is None
+    for wrong in ('"count" reads', '"count" petition', "count", '"count" uses petition'):
+        with pytest.raises(TemplateSyntaxError):
+            Template("{% load pagecache %}{% personal " + wrong + " %}{% endpersonal %}")

@@ -102,6 +102,52 @@ def test_signed_in_visitors_get_their_own_part_of_the_cached_page(
     assert Client().get(url).content.decode() == anonymous
 
 
+def test_the_count_is_rendered_again_only_for_a_signer_the_count_does_not_hold_yet(
+    petition, citizen, client, monkeypatch
+):
+    """`{% personal "petition-count" reads petition %}`: a signed-in reader whose own values
+    leave the petition alone gets the count part as stored for everyone; a fresh signer's
+    count is rendered for them with their signature in it."""
+    monkeypatch.setattr(conf, "COUNT_REFRESH_SECONDS", 60)
+    url = petition.get_absolute_url()
+    Client().get(url)  # built and stored
+    client.force_login(citizen)
+    reader = client.get(url)
+    assert shown_count(reader) == 3
+    assert "petitions/_progress.html" not in [t.name for t in reader.templates]
+    assert f'action="{reverse("petitions:sign", args=[petition.pk])}"' in reader.content.decode()
+    client.post(reverse("petitions:sign", args=[petition.pk]))
+    signer = client.get(url)
+    assert shown_count(signer) == 4
+    assert "petitions/_progress.html" in [t.name for t in signer.templates]
+    assert shown_count(Client().get(url)) == 3  # everyone else: the stored part
+
+
+def test_a_signed_in_page_is_gzipped_fast_with_random_padding(petition, citizen, client):
+    """Compressed once per request at level 1 (not again by GZipMiddleware), padded with a
+    random file name against BREACH, and decompresses to the page a client without gzip gets."""
+    url = petition.get_absolute_url()
+    client.force_login(citizen)
+    plain = client.get(url)
+    assert "Content-Encoding" not in plain
+    assert "accept-encoding" in plain["Vary"].lower()
+    responses = [client.get(url, HTTP_ACCEPT_ENCODING="gzip, br") for _ in range(12)]
+    zipped = responses[0]
+    assert zipped["Content-Encoding"] == "gzip"
+    assert int(zipped["Content-Length"]) == len(zipped.content) < len(plain.content) / 2
+    assert {"accept-encoding", "cookie"} <= {v.strip().lower() for v in zipped["Vary"].split(",")}
+    assert zipped["Cache-Control"] == "private, no-cache"
+
+    def tokens_out(html: str) -> str:
+        return re.sub(r'name="csrfmiddlewaretoken" value="\w+"', "TOKEN", html)
+
+    page = gzip.decompress(zipped.content).decode()  # CRC and length checked
+    assert citizen.get_short_name() in page and "csrfmiddlewaretoken" in page
+    assert tokens_out(page) == tokens_out(plain.content.decode())
+    assert all(r.content[3] & 0x08 for r in responses)  # FNAME: the padding
+    assert len({r.content.index(b"\x00", 10) for r in responses}) > 1  # of random length
+
+
 def test_a_page_first_built_for_a_signed_in_follower_shows_anonymous_visitors_nothing_of_theirs(
     petition, citizen, client, monkeypatch
 ):

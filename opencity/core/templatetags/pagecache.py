@@ -1,5 +1,9 @@
 """`{% personal "name" %}…{% endpersonal %}`: a part of a cached page rendered per visitor.
 
+`{% personal "name" reads petition own_signature %}`: the part differs from visitor to visitor
+only through these context names; a visitor whose personal values set none of them gets the
+part as it was rendered for anonymous visitors, without rendering it again.
+
 See opencity/pagecache.py. Outside a cached build the tag renders its content as usual.
 """
 
@@ -13,9 +17,10 @@ register = template.Library()
 class PersonalNode(template.Node):
     child_nodelists = ("nodelist",)
 
-    def __init__(self, name: str, nodelist: template.NodeList):
+    def __init__(self, name: str, nodelist: template.NodeList, reads: frozenset[str] | None = None):
         self.name = name
         self.nodelist = nodelist
+        self.reads = reads  # None: the part may depend on anything of the visitor's
 
     def render(self, context) -> str:
         if not context.get(RECORDER) or context.render_context.get(RECORDER):
@@ -31,8 +36,11 @@ class PersonalNode(template.Node):
 @register.tag
 def personal(parser, token):
     bits = token.split_contents()
-    if len(bits) != 2 or bits[1][0] not in "\"'" or bits[1][0] != bits[1][-1]:
-        raise template.TemplateSyntaxError('usage: {% personal "name" %}…{% endpersonal %}')
+    quoted = len(bits) >= 2 and bits[1][0] in "\"'" and bits[1][0] == bits[1][-1]
+    if not quoted or (len(bits) > 2 and (bits[2] != "reads" or len(bits) == 3)):
+        raise template.TemplateSyntaxError(
+            'usage: {% personal "name" [reads name …] %}…{% endpersonal %}'
+        )
     nodelist = parser.parse(("endpersonal",))
     parser.delete_first_token()
-    return PersonalNode(bits[1][1:-1], nodelist)
+    return PersonalNode(bits[1][1:-1], nodelist, frozenset(bits[3:]) if len(bits) > 2 else None)
