@@ -6,7 +6,8 @@ What it does, bounded in time and cleaning up after itself:
 1. creates the PostgreSQL database `bench_viral` (dropped first if left over), migrates,
    imports the hromadas, bulk-seeds people and 100 other petitions, and a collecting
    petition with `--signatures` (100,000) signatures, tallied; signed-in sessions for the
-   signers to come and for the signed-in readers (COPY into the sessions table);
+   signers to come and for the signed-in readers (COPY into the sessions table, and into
+   the session cache as signing in leaves them);
 2. starts gunicorn as the README deploys it (deploy/gunicorn.conf.py: 4 sync workers,
    recycled every ~20,000 requests, app preloaded and warmed up) on
    127.0.0.1:8131 and one Celery worker (tallies), on Redis db 10 of 127.0.0.1:6379;
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import os
 import re
 import secrets
 import string
@@ -91,7 +93,9 @@ def seed(env: dict, signatures: int, signers: int) -> dict:
     django.setup()
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.cached_db import KEY_PREFIX
     from django.contrib.sessions.backends.db import SessionStore
+    from django.core.cache import caches
     from django.db import connection
     from django.utils import timezone
 
@@ -139,6 +143,7 @@ def seed(env: dict, signatures: int, signers: int) -> dict:
     store = SessionStore()
     expires = now + timedelta(days=1)
     sessions: dict[int, str] = {}
+    cached: dict[str, dict] = {}
     with (
         connection.cursor() as cursor,
         cursor.copy(
@@ -147,16 +152,21 @@ def seed(env: dict, signatures: int, signers: int) -> dict:
     ):
         for pk in [*to_sign, *readers]:
             key = "".join(secrets.choice(ALPHANUM) for _ in range(32))
-            data = store.encode(
-                {
-                    SESSION_KEY: str(pk),
-                    BACKEND_SESSION_KEY: settings.AUTHENTICATION_BACKENDS[0],
-                    HASH_SESSION_KEY: auth_hash,
-                }
-            )
-            copy.write_row((key, data, expires))
+            data = {
+                SESSION_KEY: str(pk),
+                BACKEND_SESSION_KEY: settings.AUTHENTICATION_BACKENDS[0],
+                HASH_SESSION_KEY: auth_hash,
+            }
+            copy.write_row((key, store.encode(data), expires))
             sessions[pk] = key
+            cached[KEY_PREFIX + key] = data
     connection.close()
+    # In the cache too, as signing in leaves a session (SESSION_ENGINE cached_db): people
+    # sign from the page they were reading, not with a session unread since sign-in.
+    session_cache = caches[settings.SESSION_CACHE_ALIAS]
+    items = list(cached.items())
+    for start in range(0, len(items), 5000):
+        session_cache.set_many(dict(items[start : start + 5000]), 86400)
     return {
         "petition": petition.pk,
         "signer_sessions": [sessions[pk] for pk in to_sign],
@@ -323,7 +333,7 @@ def main() -> None:
     signers_needed = int(args.sign_rate * total_seconds * 1.1)
     tmp = Path(tempfile.mkdtemp(prefix="bench-viral-"))
     env = common.configure_environment(tmp)
-    env["CACHE_KEY_PREFIX"] = "bench-viral"
+    env["CACHE_KEY_PREFIX"] = os.environ["CACHE_KEY_PREFIX"] = "bench-viral"  # seed and server
     server = worker = signers = sampler = None
     try:
         common.recreate_database()
