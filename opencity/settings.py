@@ -254,11 +254,12 @@ CELERY_TASK_PUBLISH_RETRY = False
 # waits behind a backlog of another: "celery" for counting and scheduled jobs (a petition's
 # recount during a surge), "mail" for mail someone is waiting for (a receipt, a sign-in
 # link), "bulk" for mail sent to many alike (a milestone for every follower of a viral
-# petition: fan-out in batches of followers, then a delivery per mail; digests).
+# petition: fan-out in batches of followers, one delivery task per batch; digests).
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = {"celery": {}, "mail": {}, "bulk": {}}
 CELERY_TASK_ROUTES = {
     "opencity.core.tasks.deliver_email": {"queue": "mail"},  # bulk mail: queue="bulk"
+    "opencity.core.tasks.deliver_emails": {"queue": "bulk"},  # a fan-out batch's notices
     "opencity.notifications.tasks.fan_out": {"queue": "bulk"},
     "opencity.notifications.tasks.send_digests": {"queue": "bulk"},
 }

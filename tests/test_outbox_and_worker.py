@@ -85,6 +85,42 @@ def test_failed_smtp_is_retried_then_recorded(settings, django_capture_on_commit
     assert "ConnectionRefusedError" in email.last_error
 
 
+@pytest.mark.django_db
+def test_a_batch_of_bulk_mail_is_one_task_and_stops_at_a_failing_server(
+    settings, django_capture_on_commit_callbacks
+):
+    """Followers' notices queued with deliver=False go out in one deliver_emails task; when
+    the mail server fails, the rest of the batch is not tried (the sweep sends it later)."""
+    from opencity.core.services import deliver_emails, queue_bulk_delivery
+
+    def queue_batch(prefix: str) -> list[int]:
+        ids = []
+        for n in range(3):
+            email = queue_email(key=f"{prefix}:{n}", to=f"f{n}@example.org",
+                                template="generic_notice", context=CONTEXT, bulk=True,
+                                deliver=False)  # fmt: skip
+            ids.append(email.pk)
+        queue_bulk_delivery(ids)
+        return ids
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        queue_batch("batch")
+    assert len(callbacks) == 1  # three mails, one task
+    for callback in callbacks:
+        callback()
+    assert sorted(m.to[0] for m in mail.outbox) == ["f0@example.org", "f1@example.org",
+                                                    "f2@example.org"]  # fmt: skip
+
+    settings.EMAIL_BACKEND = "tests.test_outbox_and_worker.BrokenBackend"
+    with django_capture_on_commit_callbacks(execute=False):
+        ids = queue_batch("down")
+    assert deliver_emails(ids) == 0
+    rows = {e.key: e for e in OutboundEmail.objects.filter(pk__in=ids)}
+    assert "ConnectionRefusedError" in rows["down:0"].last_error
+    assert [rows[f"down:{n}"].attempts for n in (1, 2)] == [0, 0]  # not tried
+    assert {rows[f"down:{n}"].status for n in (1, 2)} == {OutboundEmail.Status.PENDING}
+
+
 class BrokenBackend:
     def __init__(self, *args, **kwargs):
         pass

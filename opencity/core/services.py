@@ -25,6 +25,8 @@ from opencity.core.models import AuditEntry, OutboundEmail
 from opencity.queue import enqueue_on_commit, send_now
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from opencity.accounts.models import User
 
 logger = logging.getLogger(__name__)
@@ -94,6 +96,7 @@ def queue_email(
     city: models.Model | int | None = None,
     headers: dict[str, str] | None = None,
     bulk: bool = False,
+    deliver: bool = True,
 ) -> OutboundEmail | None:
     """Record an e-mail in the outbox and deliver it after commit, exactly once per key.
 
@@ -101,6 +104,8 @@ def queue_email(
     call inside the caller's transaction; delivery starts only if that transaction commits.
     `bulk`: one of many alike (followers' notices, digests): delivered from the "bulk"
     queue, so that thousands of them never hold back a receipt or a sign-in link.
+    `deliver=False`: the caller queues the delivery itself, with others in one task
+    (`queue_bulk_delivery`); the sweep sends the row if that task is lost.
     """
     language = language or settings.LANGUAGE_CODE
     subject, text, html = render_email(template, context, language)
@@ -114,6 +119,7 @@ def queue_email(
         city=city,
         headers=headers,
         bulk=bulk,
+        deliver=deliver,
     )
 
 
@@ -128,6 +134,7 @@ def queue_rendered_email(
     city=None,
     headers: dict[str, str] | None = None,
     bulk: bool = False,
+    deliver: bool = True,
 ) -> OutboundEmail | None:
     """queue_email for a message rendered elsewhere (allauth's templates): same outbox row,
     same once-per-key guarantee, same delivery after commit."""
@@ -144,7 +151,8 @@ def queue_rendered_email(
     )
     if not _insert_once(email):
         return None
-    enqueue_on_commit("opencity.core.tasks.deliver_email", email.pk, **delivery_queue(bulk))
+    if deliver:
+        enqueue_on_commit("opencity.core.tasks.deliver_email", email.pk, **delivery_queue(bulk))
     return email
 
 
@@ -428,6 +436,25 @@ def message_id(email: OutboundEmail) -> str:
 def delivery_queue(bulk: bool) -> dict:
     """Where a delivery task goes: bulk mail to the "bulk" queue, the rest to "mail"."""
     return {"queue": "bulk"} if bulk else {}
+
+
+def queue_bulk_delivery(ids: list[int]) -> None:
+    """One task on the bulk queue delivers these outbox rows, after commit: a batch of
+    followers' notices costs one task, not one each."""
+    if ids:
+        enqueue_on_commit("opencity.core.tasks.deliver_emails", *ids, **delivery_queue(True))
+
+
+def deliver_emails(ids: Iterable[int]) -> int:
+    """deliver_email for each row in turn; stops when the mail server fails (the rest stay
+    pending for the sweep). Returns how many this run sent."""
+    sent = 0
+    for email_id in ids:
+        if deliver_email(email_id):
+            sent += 1
+        elif mail_server_failing():
+            break
+    return sent
 
 
 def queue_deliveries(ids: list[int]) -> None:

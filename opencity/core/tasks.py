@@ -22,6 +22,13 @@ def deliver_email(email_id: int) -> bool:
 
 
 @shared_task
+def deliver_emails(*email_ids: int) -> int:
+    """Send these outbox e-mails in turn (a batch of followers' notices: one task, not one
+    each); those left when the mail server fails wait for the sweep."""
+    return services.deliver_emails(email_ids)
+
+
+@shared_task
 def sweep_outbox() -> int:
     """Re-queue outbox e-mails that were never delivered (broker outage, worker death)."""
     ids = services.pending_email_ids()

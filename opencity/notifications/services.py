@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from opencity.accounts.models import User
-from opencity.core.services import queue_email
+from opencity.core.services import queue_bulk_delivery, queue_email
 from opencity.notifications import registry
 from opencity.notifications.models import (
     Delivery,
@@ -326,7 +326,6 @@ def fan_out(event_id: int, after: int = 0) -> int:
         )
     )
     now = timezone.now()
-    sent = 0
     with transaction.atomic():
         deliveries = []
         for user in batch:
@@ -347,9 +346,14 @@ def fan_out(event_id: int, after: int = 0) -> int:
         # A concurrent run may have recorded some of these: theirs stand, and the outbox's
         # once-per-key rule keeps the mail below from going out twice.
         Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+        queued = []
         for delivery in deliveries:
-            if delivery.status == Delivery.Status.SENT and _mail_event(event, delivery.user):
-                sent += 1
+            if delivery.status == Delivery.Status.SENT:
+                email = _mail_event(event, delivery.user)
+                if email is not None:
+                    queued.append(email.pk)
+        queue_bulk_delivery(queued)  # the batch's mails in one task, after commit
+        sent = len(queued)
         if len(batch) == FAN_OUT_BATCH:
             enqueue_on_commit("opencity.notifications.tasks.fan_out", event_id, batch[-1].pk)
         else:
@@ -378,6 +382,7 @@ def _mail_event(event: Event, user: User) -> Any:
         city=event.city,
         headers=unsubscribe_headers(user, event.kind),
         bulk=True,
+        deliver=False,  # fan_out queues its batch in one task
     )
 
 

@@ -176,25 +176,33 @@ def test_followers_mail_goes_to_the_bulk_queue_and_a_receipt_does_not(
 
     def recording(task, *args, **options):
         name = task if isinstance(task, str) else task.name
-        sent.append((name, options.get("queue")))
+        sent.append((name, options.get("queue"), args))
         return real(task, *args, **options)
 
     monkeypatch.setattr(queue, "send_now", recording)
     petition = make_petition(city_a, status=Status.COLLECTING, threshold=4)
-    services.follow(make_user(), petition)
+    follower, signer = make_user(), make_user()
+    services.follow(follower, petition)
     with committed():
-        petitions.petition_sign(petition=petition, user=make_user())
+        petitions.petition_sign(petition=petition, user=signer)
         petitions.petition_tally(petition_id=petition.pk)
         queue_email(key="receipt", to="r@example.org", template="generic_notice",
                     context={"title": "t", "body": "b"})  # fmt: skip
-    deliveries = [q for name, q in sent if name == "opencity.core.tasks.deliver_email"]
-    # the follower and the signer (who follows by signing) in bulk; the receipt not
-    assert sorted(deliveries, key=str) == [None, "bulk", "bulk"]
+    # the receipt alone, on the default (mail) queue
+    assert [q for name, q, _ in sent if name == "opencity.core.tasks.deliver_email"] == [None]
+    # the follower and the signer (who follows by signing): one bulk task for the batch
+    batches = [(q, ids) for name, q, ids in sent if name == "opencity.core.tasks.deliver_emails"]
+    notices = OutboundEmail.objects.filter(key__startswith="notification:")
+    assert batches == [("bulk", tuple(sorted(notices.values_list("pk", flat=True))))]
+    assert sorted(notices.values_list("to", "status")) == sorted(
+        [(signer.email, "sent"), (follower.email, "sent")]
+    )
     from django.conf import settings
 
     routes = settings.CELERY_TASK_ROUTES
     assert routes["opencity.notifications.tasks.fan_out"] == {"queue": "bulk"}
     assert routes["opencity.core.tasks.deliver_email"] == {"queue": "mail"}
+    assert routes["opencity.core.tasks.deliver_emails"] == {"queue": "bulk"}
 
 
 @pytest.mark.django_db
