@@ -113,4 +113,16 @@ def test_a_connection_inside_a_transaction_is_asked_as_django_asks(kept_connecti
 def test_a_closed_connection_is_not_usable(kept_connection, health_queries):
     kept_connection.connection.close()
     assert not connection.is_usable()
+    connection.close()  # no connection at all
+    assert connection.connection is None and not connection.is_usable()
+    assert health_queries == []
+
+
+def test_a_socket_that_cannot_be_polled_is_not_usable(kept_connection, health_queries, monkeypatch):
+    class Gone:
+        def register(self, *args):
+            raise OSError("bad file descriptor")
+
+    monkeypatch.setattr(select, "poll", Gone)
+    assert not connection.is_usable()
     assert health_queries == []

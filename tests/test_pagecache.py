@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import re
 import threading
 import time
 
@@ -133,3 +135,62 @@ def test_a_personal_part_names_what_it_reads():
     for wrong in ('"count" reads', '"count" petition', "count", '"count" uses petition'):
         with pytest.raises(TemplateSyntaxError):
             Template("{% load pagecache %}{% personal " + wrong + " %}{% endpersonal %}")
+
+
+def test_the_personal_parts_are_found_through_parents_and_includes():
+    """The petition page's parts: in base.html (its parent), in the page itself, and in
+    _detail_body.html (a constant include); the count names what it reads."""
+    holes = pagecache._find_holes(pagecache._compiled("petitions/detail.html"))
+    assert set(holes) == {
+        "account-nav", "messages", "petition-jump", "petition-actions", "petition-count",
+        "own-signature",
+    }  # fmt: skip
+    assert holes["petition-count"].reads == frozenset({"petition"})
+    assert holes["account-nav"].reads is None
+
+
+def test_a_private_page_is_gzipped_with_padding_of_random_length_and_no_timestamp():
+    page = ("<p>Петиція</p>" * 400).encode()
+    lengths = []
+    for _ in range(300):
+        zipped = pagecache._gzip_fast(page)
+        assert gzip.decompress(zipped) == page
+        assert zipped[3] == gzip.FNAME and zipped[4:8] == b"\0\0\0\0"  # padding; no mtime
+        lengths.append(zipped.index(b"\0", 10) - 10)
+    assert min(lengths) >= 1 and max(lengths) >= 90  # 1-100 letters, as GZipMiddleware adds
+
+
+def test_form_tokens_in_shared_and_reused_parts_are_this_visitors(rf):
+    """A stored page's token placeholders, in a shared part and in a part taken as stored,
+    become this visitor's token (one, as the form tags in their parts get); gzipped when
+    asked, with its length."""
+    from django.middleware.csrf import CSRF_TOKEN_LENGTH, _unmask_cipher_token
+
+    from tests.factories import make_user
+
+    entry = {
+        "t": time.time(),
+        "template": "petitions/detail.html",
+        "context": {},
+        "parts": [
+            f"<form>{pagecache.CSRF_HOLE}</form>",
+            ("petition-count", f"<i>{pagecache.CSRF_HOLE}</i>"),  # reads petition: reused
+            "<p>кінець</p>",
+        ],
+    }
+    for accept in ("", "gzip, deflate"):
+        request = rf.get("/petitions/1/", HTTP_ACCEPT_ENCODING=accept)
+        request.user = make_user()
+        response = pagecache._personal_response(request, entry, None)
+        body = response.content
+        if accept:
+            assert response["Content-Encoding"] == "gzip"
+            assert int(response["Content-Length"]) == len(body)
+            body = gzip.decompress(body)
+        html = body.decode()
+        tokens = re.findall(r"<form>(\w+)</form><i>(\w+)</i><p>кінець</p>$", html)
+        assert tokens and tokens[0][0] == tokens[0][1]
+        assert len(tokens[0][0]) == CSRF_TOKEN_LENGTH
+        assert _unmask_cipher_token(tokens[0][0]) == request.META["CSRF_COOKIE"]
+        assert response["Cache-Control"] == "private, no-cache"
+        assert {"Accept-Encoding", "Cookie"} <= set(response["Vary"].split(", "))

@@ -89,3 +89,26 @@ def test_switching_to_an_unknown_language_changes_nothing(client, citizen):
     client.post(reverse("set_language"), {"language": "xx", "next": "/"})
     citizen.refresh_from_db()
     assert citizen.preferred_language == "uk"
+
+
+def test_a_language_cookie_or_profile_naming_no_language_of_ours_means_ukrainian(client, citizen):
+    from django.conf import settings
+
+    from opencity.accounts.models import User
+
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "de"  # Django speaks it; the portal not
+    response = client.get("/")
+    assert '<html lang="uk">' in response.content.decode()
+    assert response.wsgi_request.LANGUAGE_CODE == "uk"
+    del client.cookies[settings.LANGUAGE_COOKIE_NAME]
+    User.objects.filter(pk=citizen.pk).update(preferred_language="de")  # not one of ours
+    client.force_login(citizen)
+    response = client.get(reverse("profile"))
+    assert '<html lang="uk">' in response.content.decode()
+    # The user the language came from is the plain user from here on, not a lazy wrapper.
+    assert type(response.wsgi_request.user) is User
+
+
+def test_the_request_carries_the_language_chosen(client):
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    assert client.get("/accounts/login/").wsgi_request.LANGUAGE_CODE == "en"
