@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from opencity import pagecache
 from opencity.accounts.forms import ProfileForm
+from opencity.middleware import ours
 
 HOME_FRESH_SECONDS = 10
 
@@ -77,7 +78,7 @@ def set_language(request: HttpRequest) -> HttpResponse:
     language = request.POST.get("language")
     if (
         request.user.is_authenticated
-        and language in dict(settings.LANGUAGES)
+        and ours(language)
         and request.user.preferred_language != language
     ):
         request.user.preferred_language = language
