@@ -10,7 +10,7 @@ import threading
 import pytest
 from django.db import transaction
 
-from opencity.core import services
+from opencity.core import mail, services
 from opencity.core.models import OutboundEmail
 from opencity.core.services import deliver_email, queue_email
 
@@ -91,7 +91,7 @@ def smtp(settings):
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
     settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
     yield server
-    services._drop_mail_connection()
+    mail.drop_connection()
     server.close()
 
 

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import timedelta
 
 import pytest
 from django.core import mail
 from django.db import transaction
+from django.utils import timezone
 
 from opencity.core import tasks as core_tasks
 from opencity.core.models import OutboundEmail
-from opencity.core.services import deliver_email, queue_email
+from opencity.core.services import (
+    deliver_email,
+    deliver_emails,
+    outbound_email,
+    queue_bulk_delivery,
+    queue_email,
+    queue_outbound,
+    render_email,
+    render_email_alike,
+    stale_claim,
+)
 from opencity.core.tasks import sweep_outbox
 from tests.helpers import broker_down
 
@@ -85,21 +97,20 @@ def test_failed_smtp_is_retried_then_recorded(settings, django_capture_on_commit
     assert "ConnectionRefusedError" in email.last_error
 
 
+def _outbound(key: str, to: str = "f@example.org") -> OutboundEmail:
+    return outbound_email(key=key, to=to, subject="Тема", text="Текст", bulk=True)
+
+
 @pytest.mark.django_db
 def test_a_batch_of_bulk_mail_is_one_task_and_stops_at_a_failing_server(
     settings, django_capture_on_commit_callbacks
 ):
-    """Followers' notices queued with deliver=False go out in one deliver_emails task; when
-    the mail server fails, the rest of the batch is not tried (the sweep sends it later)."""
-    from opencity.core.services import deliver_emails, queue_bulk_delivery
+    """Followers' notices recorded together go out in one deliver_emails task; when the mail
+    server fails, the rest of the batch is not tried (the sweep sends it later)."""
 
     def queue_batch(prefix: str) -> list[int]:
-        ids = []
-        for n in range(3):
-            email = queue_email(key=f"{prefix}:{n}", to=f"f{n}@example.org",
-                                template="generic_notice", context=CONTEXT, bulk=True,
-                                deliver=False)  # fmt: skip
-            ids.append(email.pk)
+        rows = queue_outbound([_outbound(f"{prefix}:{n}", f"f{n}@example.org") for n in range(3)])
+        ids = [email.pk for email in rows]
         queue_bulk_delivery(ids)
         return ids
 
@@ -110,6 +121,7 @@ def test_a_batch_of_bulk_mail_is_one_task_and_stops_at_a_failing_server(
         callback()
     assert sorted(m.to[0] for m in mail.outbox) == ["f0@example.org", "f1@example.org",
                                                     "f2@example.org"]  # fmt: skip
+    assert set(OutboundEmail.objects.values_list("status", flat=True)) == {"sent"}
 
     settings.EMAIL_BACKEND = "tests.test_outbox_and_worker.BrokenBackend"
     with django_capture_on_commit_callbacks(execute=False):
@@ -119,6 +131,64 @@ def test_a_batch_of_bulk_mail_is_one_task_and_stops_at_a_failing_server(
     assert "ConnectionRefusedError" in rows["down:0"].last_error
     assert [rows[f"down:{n}"].attempts for n in (1, 2)] == [0, 0]  # not tried
     assert {rows[f"down:{n}"].status for n in (1, 2)} == {OutboundEmail.Status.PENDING}
+
+
+@pytest.mark.django_db
+def test_a_batch_is_recorded_in_one_statement_and_each_key_once(django_assert_num_queries):
+    queue_outbound([_outbound("taken")])
+    with django_assert_num_queries(1):
+        rows = queue_outbound([_outbound("new:1"), _outbound("taken"), _outbound("new:1"),
+                               _outbound("new:2")])  # fmt: skip
+    assert [email.key for email in rows] == ["new:1", "new:2"]
+    assert all(email.pk for email in rows)
+    keys = sorted(OutboundEmail.objects.values_list("key", flat=True))
+    assert keys == ["new:1", "new:2", "taken"]
+
+
+@pytest.mark.django_db
+def test_a_batch_skips_a_mail_another_worker_is_sending_and_takes_over_a_dead_ones_claim():
+    ids = [email.pk for email in queue_outbound([_outbound(f"claim:{n}") for n in range(3)])]
+    now = timezone.now()
+    live, dead = ids[0], ids[1]
+    OutboundEmail.objects.filter(pk=live).update(status="sending", claimed_at=now, attempts=1)
+    OutboundEmail.objects.filter(pk=dead).update(
+        status="sending", claimed_at=now - stale_claim() - timedelta(seconds=1), attempts=1
+    )
+    assert deliver_emails(ids) == 2
+    rows = {e.pk: e for e in OutboundEmail.objects.filter(pk__in=ids)}
+    assert (rows[live].status, rows[live].attempts) == ("sending", 1)  # left to its worker
+    assert (rows[dead].status, rows[dead].attempts) == ("sent", 2)
+    assert rows[ids[2]].status == "sent"
+    assert deliver_emails(ids) == 0  # sent ones are not sent again
+    assert len(mail.outbox) == 2
+
+
+@pytest.mark.django_db
+def test_a_long_batch_records_what_it_sent_before_the_server_failed(settings):
+    """Sent rows are recorded every RECORD_SENT_EVERY mails and when the server fails: none
+    that went out is left claimed, none that did not is marked sent."""
+    settings.EMAIL_BACKEND = "tests.test_outbox_and_worker.FailsAfterTwelve"
+    FailsAfterTwelve.sent = 0
+    ids = [email.pk for email in queue_outbound([_outbound(f"long:{n:02}") for n in range(15)])]
+    assert deliver_emails(ids) == 12
+    rows = list(OutboundEmail.objects.filter(pk__in=ids).order_by("key"))
+    assert [e.status for e in rows] == ["sent"] * 12 + ["pending"] * 3
+    assert all(e.sent_at for e in rows[:12]) and rows[12].last_error
+    assert [e.attempts for e in rows[12:]] == [1, 0, 0]
+
+
+def test_a_mail_rendered_once_for_many_fills_in_each_readers_part_escaped_where_needed():
+    fill = render_email_alike("generic_notice", {"title": "Тема"}, "uk", blanks=["body"])
+    subject, text, html = fill(body="https://example.org/a/1/")
+    assert "<p>https://example.org/a/1/</p>" in html and "https://example.org/a/1/" in text
+    assert subject == "Тема"
+    # a value that HTML must escape is rendered in full, escaped in the HTML part only
+    _, text, html = fill(body="a <b> & c")
+    assert "<p>a &lt;b&gt; &amp; c</p>" in html and "a <b> & c" in text
+    assert not re.search(r"oc[0-9a-f]{24}", subject + text + html)  # no mark is left
+    assert render_email_alike("generic_notice", {"title": "T"}, "en", blanks=["body"])(
+        body="x"
+    ) == render_email("generic_notice", {"title": "T", "body": "x"}, "en")
 
 
 class BrokenBackend:
@@ -148,3 +218,16 @@ def test_broker_outage_costs_a_request_that_queues_many_emails_one_connection_at
     # for a dead broker (opencity.queue.BROKER_BACKOFF_SECONDS).
     assert len(attempts) == 1
     assert OutboundEmail.objects.filter(status=OutboundEmail.Status.PENDING).count() == 10
+
+
+class FailsAfterTwelve:
+    sent = 0
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def send_messages(self, messages):
+        if FailsAfterTwelve.sent >= 12:
+            raise ConnectionRefusedError("smtp down")
+        FailsAfterTwelve.sent += len(messages)
+        return len(messages)

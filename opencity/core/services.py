@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
-import smtplib
-import threading
+import secrets
 import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -15,17 +13,19 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.contenttypes.models import ContentType
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.html import escape
 
+from opencity.core.mail import is_permanent, send_message
 from opencity.core.models import AuditEntry, OutboundEmail
 from opencity.queue import enqueue_on_commit, send_now
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from opencity.accounts.models import User
 
@@ -96,7 +96,6 @@ def queue_email(
     city: models.Model | int | None = None,
     headers: dict[str, str] | None = None,
     bulk: bool = False,
-    deliver: bool = True,
 ) -> OutboundEmail | None:
     """Record an e-mail in the outbox and deliver it after commit, exactly once per key.
 
@@ -104,8 +103,6 @@ def queue_email(
     call inside the caller's transaction; delivery starts only if that transaction commits.
     `bulk`: one of many alike (followers' notices, digests): delivered from the "bulk"
     queue, so that thousands of them never hold back a receipt or a sign-in link.
-    `deliver=False`: the caller queues the delivery itself, with others in one task
-    (`queue_bulk_delivery`); the sweep sends the row if that task is lost.
     """
     language = language or settings.LANGUAGE_CODE
     subject, text, html = render_email(template, context, language)
@@ -119,7 +116,56 @@ def queue_email(
         city=city,
         headers=headers,
         bulk=bulk,
-        deliver=deliver,
+    )
+
+
+def render_email_alike(
+    template: str, context: dict, language: str, blanks: Iterable[str]
+) -> Callable[..., tuple[str, str, str]]:
+    """Render a mail once for many people whose mails differ only in `blanks`: context values
+    given per person, shown whole (no filter cuts them) and needing no HTML escaping (an
+    unsubscribe link). Each blank renders as a random mark that the returned function
+    replaces with a person's values; a value that would need escaping has that person's mail
+    rendered in full instead."""
+    marks = {name: f"oc{secrets.token_hex(12)}" for name in blanks}
+    rendered = render_email(template, {**context, **marks}, language)
+
+    def fill(**values: str) -> tuple[str, str, str]:
+        if any(escape(value) != value for value in values.values()):
+            return render_email(template, {**context, **values}, language)
+        subject, text, html = rendered
+        for name, mark in marks.items():
+            subject = subject.replace(mark, values[name])
+            text = text.replace(mark, values[name])
+            html = html.replace(mark, values[name])
+        return subject, text, html
+
+    return fill
+
+
+def outbound_email(
+    *,
+    key: str,
+    to: str,
+    subject: str,
+    text: str,
+    html: str = "",
+    language: str | None = None,
+    city=None,
+    headers: dict[str, str] | None = None,
+    bulk: bool = False,
+) -> OutboundEmail:
+    """An outbox row, not yet saved: `queue_outbound` records many in one statement."""
+    return OutboundEmail(
+        key=key[:200],
+        to=to,
+        language=language or settings.LANGUAGE_CODE,
+        subject=" ".join(subject.split())[:300],
+        body_text=text,
+        body_html=html,
+        city_id=getattr(city, "pk", city),
+        headers=headers or {},
+        bulk=bulk,
     )
 
 
@@ -134,58 +180,60 @@ def queue_rendered_email(
     city=None,
     headers: dict[str, str] | None = None,
     bulk: bool = False,
-    deliver: bool = True,
 ) -> OutboundEmail | None:
     """queue_email for a message rendered elsewhere (allauth's templates): same outbox row,
     same once-per-key guarantee, same delivery after commit."""
-    email = OutboundEmail(
-        key=key[:200],
-        to=to,
-        language=language or settings.LANGUAGE_CODE,
-        subject=" ".join(subject.split())[:300],
-        body_text=text,
-        body_html=html,
-        city_id=getattr(city, "pk", city),
-        headers=headers or {},
-        bulk=bulk,
-    )
-    if not _insert_once(email):
+    email = outbound_email(key=key, to=to, subject=subject, text=text, html=html,
+                           language=language, city=city, headers=headers, bulk=bulk)  # fmt: skip
+    if not queue_outbound([email]):
         return None
-    if deliver:
-        enqueue_on_commit("opencity.core.tasks.deliver_email", email.pk, **delivery_queue(bulk))
+    enqueue_on_commit("opencity.core.tasks.deliver_email", email.pk, **delivery_queue(bulk))
     return email
 
 
-def _insert_once(email: OutboundEmail) -> bool:
-    """Insert the outbox row unless its key is taken; True if it was inserted.
+def queue_outbound(emails: list[OutboundEmail]) -> list[OutboundEmail]:
+    """Record these outbox rows (`outbound_email`), each at most once per key; return those
+    recorded now, with their pk. The caller queues their delivery (`queue_bulk_delivery`);
+    the sweep sends a row if that task is lost.
 
-    On PostgreSQL one `INSERT … ON CONFLICT (key) DO NOTHING RETURNING id`: every queued
-    mail (a ballot's receipt, each follower's notice) costs one round trip, where a
-    savepoint, the insert and the release cost three. Elsewhere: the insert in a savepoint.
+    On PostgreSQL one `INSERT … ON CONFLICT (key) DO NOTHING RETURNING id, key` for them all:
+    a queued mail costs no round trip of its own, where a savepoint, the insert and the
+    release cost three. Elsewhere: each insert in a savepoint.
     """
     if connection.vendor != "postgresql":
-        try:
-            with transaction.atomic():
-                email.save(force_insert=True)
-        except IntegrityError:
-            return False
-        return True
+        inserted = []
+        for email in emails:
+            try:
+                with transaction.atomic():
+                    email.save(force_insert=True)
+            except IntegrityError:
+                continue
+            inserted.append(email)
+        return inserted
+    if not emails:
+        return []
     meta = OutboundEmail._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]
-    values = [f.get_db_prep_save(f.pre_save(email, add=True), connection) for f in fields]
+    values = [
+        f.get_db_prep_save(f.pre_save(email, add=True), connection)
+        for email in emails
+        for f in fields
+    ]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     table = connection.ops.quote_name(meta.db_table)
     # Names come from the model's own metadata; every value is a parameter.
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "  # noqa: S608
+    sql = f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([row] * len(emails))  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(sql + "ON CONFLICT (key) DO NOTHING RETURNING id", values)
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    email.pk = row[0]
-    email._state.adding = False
-    return True
+        cursor.execute(sql + " ON CONFLICT (key) DO NOTHING RETURNING id, key", values)
+        ids = {key: pk for pk, key in cursor.fetchall()}
+    inserted = []
+    for email in emails:
+        if email.key in ids:
+            email.pk = ids.pop(email.key)  # pop: a key twice in one call is inserted once
+            email._state.adding = False
+            inserted.append(email)
+    return inserted
 
 
 def notify_user(
@@ -233,11 +281,14 @@ def stale_claim() -> timedelta:
     return timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 1)
 
 
-def _is_permanent(exc: Exception) -> bool:
-    """Every recipient refused with a 5xx code: retrying will not help."""
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return all(code >= 500 for code, _ in exc.recipients.values())
-    return False
+def _claimable(now: datetime) -> models.Q:
+    """Rows a delivery may claim at `now`: pending and due, or claimed by a worker that died
+    (a SENDING claim older than `stale_claim`)."""
+    waiting = models.Q(status=OutboundEmail.Status.PENDING) | models.Q(
+        status=OutboundEmail.Status.SENDING, claimed_at__lt=now - stale_claim()
+    )
+    due = models.Q(next_attempt_at__isnull=True) | models.Q(next_attempt_at__lte=now)
+    return waiting & due
 
 
 def deliver_email(email_id: int) -> bool:
@@ -250,29 +301,24 @@ def deliver_email(email_id: int) -> bool:
     again from admin. Never raises for a delivery failure.
     """
     now = timezone.now()
-    claimable = models.Q(status=OutboundEmail.Status.PENDING) | models.Q(
-        status=OutboundEmail.Status.SENDING, claimed_at__lt=now - stale_claim()
-    )
-    claimed = (
-        OutboundEmail.objects.filter(claimable, pk=email_id)
-        .filter(models.Q(next_attempt_at__isnull=True) | models.Q(next_attempt_at__lte=now))
-        .update(
-            status=OutboundEmail.Status.SENDING,
-            claimed_at=now,
-            attempts=models.F("attempts") + 1,
-        )
+    claimed = OutboundEmail.objects.filter(_claimable(now), pk=email_id).update(
+        status=OutboundEmail.Status.SENDING,
+        claimed_at=now,
+        attempts=models.F("attempts") + 1,
     )
     if claimed != 1:
         return False
     email = OutboundEmail.objects.get(pk=email_id)
     if not _send_claimed(email):
         return False
+    _record_sent([email.pk])
     _release_deferred()
     return True
 
 
 def _send_claimed(email: OutboundEmail) -> bool:
-    """Send an outbox row this run has claimed (SENDING); record the outcome."""
+    """Send an outbox row this run has claimed (SENDING); record a failure. The caller
+    records a success (`_record_sent`), for several rows at once where it sends several."""
     message = EmailMultiAlternatives(
         subject=email.subject,
         body=email.body_text,
@@ -283,16 +329,61 @@ def _send_claimed(email: OutboundEmail) -> bool:
     if email.body_html:
         message.attach_alternative(email.body_html, "text/html")
     try:
-        _send(message)
+        send_message(message)
     except Exception as exc:
-        _mail.failing = True
         _record_failure(email, exc)
         return False
-    _mail.failing = False
-    OutboundEmail.objects.filter(pk=email.pk).update(
-        status=OutboundEmail.Status.SENT, sent_at=timezone.now(), next_attempt_at=None
-    )
     return True
+
+
+def _record_sent(ids: list[int]) -> None:
+    if ids:
+        OutboundEmail.objects.filter(pk__in=ids).update(
+            status=OutboundEmail.Status.SENT, sent_at=timezone.now(), next_attempt_at=None
+        )
+
+
+def _claim(rows: QuerySet[OutboundEmail], now: datetime) -> list[OutboundEmail]:
+    """Claim these rows as `deliver_email` does (SENDING, one more attempt), skipping rows
+    another worker holds (FOR UPDATE SKIP LOCKED): two claims never take the same row."""
+    with transaction.atomic():
+        batch = list(rows.select_for_update(skip_locked=True))
+        OutboundEmail.objects.filter(pk__in=[e.pk for e in batch]).update(
+            status=OutboundEmail.Status.SENDING,
+            claimed_at=now,
+            attempts=models.F("attempts") + 1,
+        )
+    for email in batch:
+        email.status, email.claimed_at, email.attempts = (
+            OutboundEmail.Status.SENDING, now, email.attempts + 1)  # fmt: skip
+    return batch
+
+
+#: sent rows are recorded this many at a time: a worker killed mid-batch sends at most these
+#: again (with the same Message-ID, see `message_id`), for one UPDATE instead of ten
+RECORD_SENT_EVERY = 10
+
+
+def _send_batch(batch: list[OutboundEmail]) -> tuple[int, bool]:
+    """Send claimed rows in turn on the open connection; when the server fails, the rest are
+    given back untried. Returns (how many were sent, whether all were tried)."""
+    sent: list[int] = []
+    count = 0
+    for n, email in enumerate(batch):
+        if not _send_claimed(email):
+            _record_sent(sent)
+            rest = [e.pk for e in batch[n + 1 :]]
+            OutboundEmail.objects.filter(pk__in=rest, status=OutboundEmail.Status.SENDING).update(
+                status=OutboundEmail.Status.PENDING, attempts=models.F("attempts") - 1
+            )
+            return count, False
+        sent.append(email.pk)
+        count += 1
+        if len(sent) == RECORD_SENT_EVERY:
+            _record_sent(sent)
+            sent = []
+    _record_sent(sent)
+    return count, True
 
 
 #: A delivery task goes on with other due e-mails on its open connection, so that a backlog
@@ -314,83 +405,19 @@ def drain_outbox(*, limit: int = DRAIN_MAX, seconds: float = DRAIN_SECONDS) -> i
     sent = 0
     while sent < limit and time.monotonic() < deadline:
         now = timezone.now()
-        with transaction.atomic():
-            batch = list(
-                OutboundEmail.objects.select_for_update(skip_locked=True)
-                .filter(status=OutboundEmail.Status.PENDING, bulk=False)
-                .filter(models.Q(next_attempt_at__isnull=True) | models.Q(next_attempt_at__lte=now))
-                .order_by("created_at")[: min(DRAIN_BATCH, limit - sent)]
-            )
-            if not batch:
-                return sent
-            OutboundEmail.objects.filter(pk__in=[e.pk for e in batch]).update(
-                status=OutboundEmail.Status.SENDING,
-                claimed_at=now,
-                attempts=models.F("attempts") + 1,
-            )
-        for n, email in enumerate(batch):
-            email.status, email.claimed_at, email.attempts = (
-                OutboundEmail.Status.SENDING, now, email.attempts + 1)  # fmt: skip
-            if not _send_claimed(email):
-                # The server fails: the rest of the batch is given back untried.
-                rest = [e.pk for e in batch[n + 1 :]]
-                OutboundEmail.objects.filter(
-                    pk__in=rest, status=OutboundEmail.Status.SENDING
-                ).update(status=OutboundEmail.Status.PENDING, attempts=models.F("attempts") - 1)
-                return sent
-            sent += 1
+        due = models.Q(next_attempt_at__isnull=True) | models.Q(next_attempt_at__lte=now)
+        pending = OutboundEmail.objects.filter(due, status=OutboundEmail.Status.PENDING)
+        batch = _claim(
+            pending.filter(bulk=False).order_by("created_at")[: min(DRAIN_BATCH, limit - sent)],
+            now,
+        )
+        if not batch:
+            return sent
+        count, whole = _send_batch(batch)
+        sent += count
+        if not whole:
+            return sent
     return sent
-
-
-#: one open connection to the mail server per worker process (and thread), reused
-_mail = threading.local()
-
-
-def mail_server_failing() -> bool:
-    """Did this process's last attempt to send an e-mail fail?"""
-    return getattr(_mail, "failing", False)
-
-
-def _mail_settings() -> tuple:
-    return (settings.EMAIL_BACKEND, settings.EMAIL_HOST, settings.EMAIL_PORT,
-            settings.EMAIL_HOST_USER, settings.EMAIL_USE_TLS, settings.EMAIL_USE_SSL)  # fmt: skip
-
-
-def _drop_mail_connection() -> None:
-    connection_ = getattr(_mail, "connection", None)
-    _mail.connection = None
-    if connection_ is not None and hasattr(connection_, "close"):
-        with contextlib.suppress(Exception):  # broken already; a new one is opened next
-            connection_.close()
-
-
-def _mail_connection():
-    """This process's open connection to the mail server, opened now if there is none (or
-    the mail settings changed). Opened by us, so `send_messages` leaves it open."""
-    if getattr(_mail, "connection", None) is not None and _mail.settings != _mail_settings():
-        _drop_mail_connection()
-    if getattr(_mail, "connection", None) is None:
-        connection_ = get_connection()
-        if hasattr(connection_, "open"):
-            connection_.open()
-        _mail.connection, _mail.settings = connection_, _mail_settings()
-        return connection_, True
-    return _mail.connection, False
-
-
-def _send(message: EmailMultiAlternatives) -> None:
-    """Send one message on the reused connection. Any error drops the connection; if the
-    connection was an old one (a server may close an idle one), the message is tried once
-    more on a fresh connection before the error counts as a failed attempt."""
-    while True:
-        connection_, fresh = _mail_connection()
-        try:
-            connection_.send_messages([message])
-            return
-        except Exception as exc:
-            _drop_mail_connection()
-            if fresh or _is_permanent(exc):
-                raise
 
 
 def _record_failure(email: OutboundEmail, exc: Exception) -> None:
@@ -399,7 +426,7 @@ def _record_failure(email: OutboundEmail, exc: Exception) -> None:
         hours=settings.OUTBOX_RETRY_HOURS
     )
     error = f"{type(exc).__name__}: {exc}"[:300]
-    if _is_permanent(exc) or now >= retry_until:
+    if is_permanent(exc) or now >= retry_until:
         OutboundEmail.objects.filter(pk=email.pk).update(
             status=OutboundEmail.Status.FAILED, last_error=error, next_attempt_at=None
         )
@@ -446,14 +473,16 @@ def queue_bulk_delivery(ids: list[int]) -> None:
 
 
 def deliver_emails(ids: Iterable[int]) -> int:
-    """deliver_email for each row in turn; stops when the mail server fails (the rest stay
-    pending for the sweep). Returns how many this run sent."""
-    sent = 0
-    for email_id in ids:
-        if deliver_email(email_id):
-            sent += 1
-        elif mail_server_failing():
-            break
+    """Send these outbox rows (a batch of followers' notices): claimed in one statement, sent
+    in turn on the open connection, recorded a few at a time; when the mail server fails,
+    the rest stay pending for the sweep. Returns how many this run sent."""
+    now = timezone.now()
+    batch = _claim(
+        OutboundEmail.objects.filter(_claimable(now), pk__in=list(ids)).order_by("pk"), now
+    )
+    sent, whole = _send_batch(batch)
+    if sent and whole:  # the mail server works: mail waiting out a backoff goes now
+        _release_deferred()
     return sent
 
 

@@ -4,6 +4,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from opencity.core import services
+from opencity.core.mail import mail_server_failing
 from opencity.core.models import OutboundEmail
 
 
@@ -16,7 +17,7 @@ def deliver_email(email_id: int) -> bool:
     Then other due e-mails go out on the same connection (`drain_outbox`), also when the
     row was sent already (by another task's drain), unless the mail server just failed."""
     sent = services.deliver_email(email_id)
-    if sent or not services.mail_server_failing():
+    if sent or not mail_server_failing():
         services.drain_outbox()
     return sent
 

@@ -22,7 +22,13 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from opencity.accounts.models import User
-from opencity.core.services import queue_bulk_delivery, queue_email
+from opencity.core.services import (
+    outbound_email,
+    queue_bulk_delivery,
+    queue_email,
+    queue_outbound,
+    render_email_alike,
+)
 from opencity.notifications import registry
 from opencity.notifications.models import (
     Delivery,
@@ -192,11 +198,12 @@ def unsubscribe_url(user: User, kind: str) -> str:
     )
 
 
+#: RFC 8058: a mail client may unsubscribe with one POST to the List-Unsubscribe address
+ONE_CLICK = {"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
 def unsubscribe_headers(user: User, kind: str) -> dict[str, str]:
-    return {
-        "List-Unsubscribe": f"<{unsubscribe_url(user, kind)}>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-    }
+    return {"List-Unsubscribe": f"<{unsubscribe_url(user, kind)}>", **ONE_CLICK}
 
 
 def read_unsubscribe_token(token: str) -> tuple[User, str]:
@@ -346,12 +353,9 @@ def fan_out(event_id: int, after: int = 0) -> int:
         # A concurrent run may have recorded some of these: theirs stand, and the outbox's
         # once-per-key rule keeps the mail below from going out twice.
         Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
-        queued = []
-        for delivery in deliveries:
-            if delivery.status == Delivery.Status.SENT:
-                email = _mail_event(event, delivery.user)
-                if email is not None:
-                    queued.append(email.pk)
+        queued = _mail_event(
+            event, [d.user for d in deliveries if d.status == Delivery.Status.SENT]
+        )
         queue_bulk_delivery(queued)  # the batch's mails in one task, after commit
         sent = len(queued)
         if len(batch) == FAN_OUT_BATCH:
@@ -363,27 +367,42 @@ def fan_out(event_id: int, after: int = 0) -> int:
     return sent
 
 
-def _mail_event(event: Event, user: User) -> Any:
-    with translation.override(user.preferred_language):
-        sentence = _sentence(event)
-    return queue_email(
-        key=f"notification:{event.pk}:u{user.pk}",
-        to=user.email,
-        template="notification",
-        context={
-            "recipient": user,
-            "event": event,
-            "sentence": sentence,
-            "url": settings.SITE_URL + event.url if event.url else settings.SITE_URL,
-            "unsubscribe_url": unsubscribe_url(user, event.kind),
-            "settings_url": settings.SITE_URL + reverse("notifications:settings"),
-        },
-        language=user.preferred_language,
-        city=event.city,
-        headers=unsubscribe_headers(user, event.kind),
-        bulk=True,
-        deliver=False,  # fan_out queues its batch in one task
-    )
+def _mail_event(event: Event, users: list[User]) -> list[int]:
+    """Record the event's notice for these people in the outbox, in one statement; returns
+    the rows recorded now. The notice is rendered once per language: people's mails differ
+    only in the unsubscribe link."""
+    settings_url = settings.SITE_URL + reverse("notifications:settings")
+    url = settings.SITE_URL + event.url if event.url else settings.SITE_URL
+    rendered: dict[str, Any] = {}
+    emails = []
+    for user in users:
+        language = user.preferred_language
+        if language not in rendered:
+            with translation.override(language):
+                sentence = _sentence(event)
+            # The greeting only asks whether there is a recipient: the notice names no one,
+            # so one rendering serves everyone who reads this language.
+            context = {"recipient": True, "event": event, "sentence": sentence, "url": url,
+                       "settings_url": settings_url}  # fmt: skip
+            rendered[language] = render_email_alike(
+                "notification", context, language, blanks=["unsubscribe_url"]
+            )
+        unsubscribe = unsubscribe_url(user, event.kind)
+        subject, text, html = rendered[language](unsubscribe_url=unsubscribe)
+        emails.append(
+            outbound_email(
+                key=f"notification:{event.pk}:u{user.pk}",
+                to=user.email,
+                subject=subject,
+                text=text,
+                html=html,
+                language=language,
+                city=event.city_id,
+                headers={"List-Unsubscribe": f"<{unsubscribe}>", **ONE_CLICK},
+                bulk=True,
+            )
+        )
+    return [email.pk for email in queue_outbound(emails)]
 
 
 def events_not_fanned_out(now: datetime | None = None) -> list[int]:

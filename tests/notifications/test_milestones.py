@@ -276,3 +276,28 @@ def test_fan_out_starts_from_the_first_account_and_ignores_an_event_since_delete
     assert services.fan_out(event.pk) == 1
     assert Delivery.objects.filter(event=event, user=first).exists()
     assert services.fan_out(event.pk + 1000) == 0  # no such event: nothing to send
+
+
+@pytest.mark.django_db
+def test_each_follower_gets_their_own_unsubscribe_link_in_their_own_language(committed, city_a):
+    """A batch's notice is rendered once per language: each mail still carries the link that
+    stops mail for its own reader, in the reader's language, and no one else's."""
+    petition = make_petition(city_a, status=Status.COLLECTING, threshold=4)
+    readers = [make_user(preferred_language=lang) for lang in ("uk", "en", "uk")]
+    for reader in readers:
+        services.follow(reader, petition)
+    one_more_signature(committed, petition)
+    links = {}
+    for reader in readers:
+        email = milestone_mails(reader).get()
+        link = email.headers["List-Unsubscribe"].strip("<>")
+        token = link.rstrip("/").rsplit("/", 1)[1]
+        assert services.read_unsubscribe_token(token) == (reader, "petitions.milestone")
+        assert link in email.body_text and f'href="{link}"' in email.body_html
+        stop = "Stop these e-mails" if reader.preferred_language == "en" else "Більше не надсилати"
+        assert stop in email.body_text and stop in email.body_html
+        assert email.language == reader.preferred_language
+        links[reader.pk] = (link, email)
+    for pk, (link, _) in links.items():
+        others = [email for other, (_, email) in links.items() if other != pk]
+        assert all(link not in email.body_text + email.body_html for email in others)
