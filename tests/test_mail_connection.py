@@ -166,3 +166,20 @@ def test_a_failing_server_stops_the_drain_and_gives_the_batch_back(smtp):
     assert rows["conn:1"][1] == 1  # deferred by its own task's failure, not tried again
     assert rows["conn:2"] == (OutboundEmail.Status.PENDING, 1)  # the drain's one attempt
     assert rows["conn:3"] == (OutboundEmail.Status.PENDING, 0)  # given back untried
+
+
+def test_the_drain_stops_at_its_limit_and_when_its_time_is_up(smtp):
+    for n in range(1, 6):
+        _queued(n)
+    assert services.drain_outbox(limit=2) == 2
+    assert smtp.delivered == ["reader1@example.org", "reader2@example.org"]
+    assert services.drain_outbox(seconds=0) == 0  # no time left: nothing is claimed
+    waiting = OutboundEmail.objects.filter(status=OutboundEmail.Status.PENDING)
+    assert sorted(waiting.values_list("key", "attempts")) == [(f"conn:{n}", 0) for n in (3, 4, 5)]
+
+
+def test_a_worker_thread_that_never_sent_opens_its_connection_on_the_first_mail(smtp):
+    for name in ("connection", "settings", "failing"):  # as in a new worker thread
+        mail._mail.__dict__.pop(name, None)
+    assert deliver_email(_queued(1).pk) is True
+    assert smtp.delivered == ["reader1@example.org"] and smtp.connections == 1

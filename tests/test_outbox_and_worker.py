@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.db import transaction
+from django.test.signals import template_rendered
 from django.utils import timezone
 
 from opencity.core import tasks as core_tasks
@@ -20,6 +21,7 @@ from opencity.core.services import (
     queue_bulk_delivery,
     queue_email,
     queue_outbound,
+    queue_rendered_email,
     render_email,
     render_email_alike,
     stale_claim,
@@ -177,6 +179,39 @@ def test_a_long_batch_records_what_it_sent_before_the_server_failed(settings):
     assert [e.attempts for e in rows[12:]] == [1, 0, 0]
 
 
+@pytest.mark.django_db
+def test_an_outbox_row_keeps_a_one_line_subject_cut_to_fit_and_its_city(city_a):
+    email = queue_rendered_email(key="k" * 250, to="a@example.org",
+                                 subject="Рядок один\n  рядок два " + "я" * 400, text="Текст",
+                                 city=city_a)  # fmt: skip
+    row = OutboundEmail.objects.get(pk=email.pk)
+    assert row.key == "k" * 200
+    assert row.subject.startswith("Рядок один рядок два я") and len(row.subject) == 300
+    assert (row.city_id, row.body_html, row.headers, row.bulk) == (city_a.pk, "", {}, False)
+    assert row.language == "uk"
+    by_pk = queue_rendered_email(key="by-pk", to="a@example.org", subject="S", text="T",
+                                 city=city_a.pk, language="en",
+                                 headers={"List-Unsubscribe": "<https://u.example/>"})  # fmt: skip
+    row = OutboundEmail.objects.get(pk=by_pk.pk)
+    assert (row.city_id, row.language) == (city_a.pk, "en")
+    assert row.headers == {"List-Unsubscribe": "<https://u.example/>"}
+    by_pk.validate_unique()  # the returned row is the recorded one, not a new one
+
+
+@pytest.mark.django_db
+def test_bulk_mail_is_delivered_from_the_bulk_queue_and_the_rest_from_the_mail_queue(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    from opencity import queue
+
+    sent = []
+    monkeypatch.setattr(queue, "send_now", lambda task, *args, **kw: sent.append(kw))
+    with django_capture_on_commit_callbacks(execute=True):
+        queue_rendered_email(key="b", to="a@example.org", subject="S", text="T", bulk=True)
+        queue_rendered_email(key="m", to="a@example.org", subject="S", text="T")
+    assert sent == [{"queue": "bulk"}, {}]  # {}: the route, the "mail" queue
+
+
 def test_a_mail_rendered_once_for_many_fills_in_each_readers_part_escaped_where_needed():
     fill = render_email_alike("generic_notice", {"title": "Тема"}, "uk", blanks=["body"])
     subject, text, html = fill(body="https://example.org/a/1/")
@@ -185,6 +220,14 @@ def test_a_mail_rendered_once_for_many_fills_in_each_readers_part_escaped_where_
     # a value that HTML must escape is rendered in full, escaped in the HTML part only
     _, text, html = fill(body="a <b> & c")
     assert "<p>a &lt;b&gt; &amp; c</p>" in html and "a <b> & c" in text
+    assert "Відкрите місто" in text  # rendered again in the reader's language
+    rendered = []
+    template_rendered.connect(lambda **kw: rendered.append(kw), weak=False, dispatch_uid="t")
+    try:
+        fill(body="https://example.org/b/2/")
+    finally:
+        template_rendered.disconnect(dispatch_uid="t")
+    assert rendered == []  # a plain value is filled in: no template rendered again
     assert not re.search(r"oc[0-9a-f]{24}", subject + text + html)  # no mark is left
     assert render_email_alike("generic_notice", {"title": "T"}, "en", blanks=["body"])(
         body="x"

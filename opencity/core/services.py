@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.contenttypes.models import ContentType
 from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, connection, models, transaction
+from django.db import connection, models, transaction
 from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -196,20 +196,10 @@ def queue_outbound(emails: list[OutboundEmail]) -> list[OutboundEmail]:
     recorded now, with their pk. The caller queues their delivery (`queue_bulk_delivery`);
     the sweep sends a row if that task is lost.
 
-    On PostgreSQL one `INSERT … ON CONFLICT (key) DO NOTHING RETURNING id, key` for them all:
-    a queued mail costs no round trip of its own, where a savepoint, the insert and the
-    release cost three. Elsewhere: each insert in a savepoint.
+    One `INSERT … ON CONFLICT (key) DO NOTHING RETURNING id, key` for them all (PostgreSQL,
+    and SQLite since 3.35): a queued mail costs no round trip of its own, where a savepoint,
+    the insert and the release cost three.
     """
-    if connection.vendor != "postgresql":
-        inserted = []
-        for email in emails:
-            try:
-                with transaction.atomic():
-                    email.save(force_insert=True)
-            except IntegrityError:
-                continue
-            inserted.append(email)
-        return inserted
     if not emails:
         return []
     meta = OutboundEmail._meta

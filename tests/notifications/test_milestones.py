@@ -2,8 +2,11 @@
 many people sign and tally at once; the mail carries a one-click unsubscribe link."""
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import translation
 
 from opencity.core.models import OutboundEmail
 from opencity.notifications import services
@@ -301,3 +304,15 @@ def test_each_follower_gets_their_own_unsubscribe_link_in_their_own_language(com
     for pk, (link, _) in links.items():
         others = [email for other, (_, email) in links.items() if other != pk]
         assert all(link not in email.body_text + email.body_html for email in others)
+    # the rest is the same notice: the reader's greeting and sentence, the petition, settings
+    event = Event.objects.get(kind="petitions.milestone")
+    petition_url = settings.SITE_URL + petition.get_absolute_url()
+    settings_url = settings.SITE_URL + reverse("notifications:settings")
+    for reader in readers:
+        email = milestone_mails(reader).get()
+        with translation.override(reader.preferred_language):
+            greeting, sentence = str(translation.gettext("Good day!")), services._sentence(event)
+        assert greeting in email.body_text and sentence in email.body_text
+        assert petition_url in email.body_text and f'href="{petition_url}"' in email.body_html
+        assert settings_url in email.body_text and f'href="{settings_url}"' in email.body_html
+        assert (email.city_id, email.bulk) == (city_a.pk, True)
