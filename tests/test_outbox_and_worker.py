@@ -181,17 +181,17 @@ def test_a_long_batch_records_what_it_sent_before_the_server_failed(settings):
 
 @pytest.mark.django_db
 def test_an_outbox_row_keeps_a_one_line_subject_cut_to_fit_and_its_city(city_a):
-    email = queue_rendered_email(key="k" * 250, to="a@example.org",
-                                 subject="Рядок один\n  рядок два " + "я" * 400, text="Текст",
-                                 city=city_a)  # fmt: skip
+    email = queue_rendered_email(outbound_email(
+        key="k" * 250, to="a@example.org", subject="Рядок один\n  рядок два " + "я" * 400,
+        text="Текст", city=city_a))  # fmt: skip
     row = OutboundEmail.objects.get(pk=email.pk)
     assert row.key == "k" * 200
     assert row.subject.startswith("Рядок один рядок два я") and len(row.subject) == 300
     assert (row.city_id, row.body_html, row.headers, row.bulk) == (city_a.pk, "", {}, False)
     assert row.language == "uk"
-    by_pk = queue_rendered_email(key="by-pk", to="a@example.org", subject="S", text="T",
-                                 city=city_a.pk, language="en",
-                                 headers={"List-Unsubscribe": "<https://u.example/>"})  # fmt: skip
+    by_pk = queue_rendered_email(outbound_email(
+        key="by-pk", to="a@example.org", subject="S", text="T", city=city_a.pk, language="en",
+        headers={"List-Unsubscribe": "<https://u.example/>"}))  # fmt: skip
     row = OutboundEmail.objects.get(pk=by_pk.pk)
     assert (row.city_id, row.language) == (city_a.pk, "en")
     assert row.headers == {"List-Unsubscribe": "<https://u.example/>"}
@@ -207,8 +207,8 @@ def test_bulk_mail_is_delivered_from_the_bulk_queue_and_the_rest_from_the_mail_q
     sent = []
     monkeypatch.setattr(queue, "send_now", lambda task, *args, **kw: sent.append(kw))
     with django_capture_on_commit_callbacks(execute=True):
-        queue_rendered_email(key="b", to="a@example.org", subject="S", text="T", bulk=True)
-        queue_rendered_email(key="m", to="a@example.org", subject="S", text="T")
+        queue_rendered_email(outbound_email(key="b", to="a@", subject="S", text="T", bulk=True))
+        queue_rendered_email(outbound_email(key="m", to="a@", subject="S", text="T"))
     assert sent == [{"queue": "bulk"}, {}]  # {}: the route, the "mail" queue
 
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 
 from opencity.core import Refused
-from opencity.core.services import queue_rendered_email
+from opencity.core.services import outbound_email, queue_rendered_email
 from opencity.identity.keys import DocumentType
 from opencity.identity.services import person_key_confirm
 from opencity.proxies import client_address
@@ -39,12 +39,14 @@ class AccountAdapter(DefaultAccountAdapter):
                 html = content
         # Each allauth e-mail is its own message (a new link every time): a fresh key.
         queue_rendered_email(
-            key=f"account:{template_prefix.rsplit('/', 1)[-1]}:{uuid.uuid4().hex}",
-            to=email,
-            subject=message.subject,
-            text=message.body,
-            html=html,
-            language=get_language(),
+            outbound_email(
+                key=f"account:{template_prefix.rsplit('/', 1)[-1]}:{uuid.uuid4().hex}",
+                to=email,
+                subject=message.subject,
+                text=message.body,
+                html=html,
+                language=get_language(),
+            )
         )
 
 

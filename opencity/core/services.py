@@ -107,15 +107,17 @@ def queue_email(
     language = language or settings.LANGUAGE_CODE
     subject, text, html = render_email(template, context, language)
     return queue_rendered_email(
-        key=key,
-        to=to,
-        subject=subject,
-        text=text,
-        html=html,
-        language=language,
-        city=city,
-        headers=headers,
-        bulk=bulk,
+        outbound_email(
+            key=key,
+            to=to,
+            subject=subject,
+            text=text,
+            html=html,
+            language=language,
+            city=city,
+            headers=headers,
+            bulk=bulk,
+        )  # fmt: skip
     )
 
 
@@ -169,25 +171,12 @@ def outbound_email(
     )
 
 
-def queue_rendered_email(
-    *,
-    key: str,
-    to: str,
-    subject: str,
-    text: str,
-    html: str = "",
-    language: str | None = None,
-    city=None,
-    headers: dict[str, str] | None = None,
-    bulk: bool = False,
-) -> OutboundEmail | None:
-    """queue_email for a message rendered elsewhere (allauth's templates): same outbox row,
-    same once-per-key guarantee, same delivery after commit."""
-    email = outbound_email(key=key, to=to, subject=subject, text=text, html=html,
-                           language=language, city=city, headers=headers, bulk=bulk)  # fmt: skip
+def queue_rendered_email(email: OutboundEmail) -> OutboundEmail | None:
+    """Record one outbox row (`outbound_email`) and deliver it after commit: a message
+    rendered elsewhere (allauth's templates) gets the same once-per-key guarantee."""
     if not queue_outbound([email]):
         return None
-    enqueue_on_commit("opencity.core.tasks.deliver_email", email.pk, **delivery_queue(bulk))
+    enqueue_on_commit("opencity.core.tasks.deliver_email", email.pk, **delivery_queue(email.bulk))
     return email
 
 
