@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 
 import pytest
 from django.db import transaction
@@ -25,6 +26,8 @@ class Smtp:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.connections = 0
+        self.quits = 0
+        self.refused: set[str] = set()  # recipients answered 550 (no such mailbox)
         self.delivered: list[str] = []
         self.open: list[socket.socket] = []
         threading.Thread(target=self._serve, daemon=True).start()
@@ -50,7 +53,12 @@ class Smtp:
                 if verb == b"MAIL":
                     recipients = []
                 elif verb == b"RCPT":
-                    recipients.append(line.split(b":", 1)[1].strip(b" <>\r\n").decode())
+                    recipient = line.split(b":", 1)[1].strip(b" <>\r\n").decode()
+                    if recipient in self.refused:
+                        stream.write(b"550 no such mailbox\r\n")
+                        stream.flush()
+                        continue
+                    recipients.append(recipient)
                 elif verb == b"DATA":
                     stream.write(b"354 go\r\n")
                     stream.flush()
@@ -59,6 +67,7 @@ class Smtp:
                             break
                     self.delivered.extend(recipients)
                 elif verb == b"QUIT":
+                    self.quits += 1
                     stream.write(b"221 bye\r\n")
                     stream.flush()
                     break
@@ -183,3 +192,37 @@ def test_a_worker_thread_that_never_sent_opens_its_connection_on_the_first_mail(
         mail._mail.__dict__.pop(name, None)
     assert deliver_email(_queued(1).pk) is True
     assert smtp.delivered == ["reader1@example.org"] and smtp.connections == 1
+
+
+def test_a_mailbox_refused_for_good_costs_no_new_connection(smtp):
+    smtp.refused.add("reader2@example.org")
+    first, second = _queued(1), _queued(2)
+    assert deliver_email(first.pk) is True
+    assert deliver_email(second.pk) is False
+    second.refresh_from_db()
+    assert second.status == OutboundEmail.Status.FAILED and "SMTPRecipientsRefused" in (
+        second.last_error
+    )
+    assert smtp.connections == 1  # a 550 is the mailbox's answer, not a dead connection
+
+
+def test_a_dropped_connection_is_closed_politely_and_the_next_mail_opens_a_new_one(smtp):
+    assert deliver_email(_queued(1).pk) is True
+    mail.drop_connection()
+    deadline = time.monotonic() + 5
+    while smtp.quits < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert smtp.quits == 1
+    assert deliver_email(_queued(2).pk) is True and smtp.connections == 2
+
+
+def test_the_server_counts_as_working_again_after_a_success(smtp, settings):
+    first, second = _queued(1), _queued(2)
+    smtp.close()
+    assert deliver_email(first.pk) is False and mail.mail_server_failing() is True
+    server = Smtp()
+    settings.EMAIL_PORT = server.port
+    try:
+        assert deliver_email(second.pk) is True and mail.mail_server_failing() is False
+    finally:
+        server.close()
