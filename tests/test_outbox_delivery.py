@@ -187,3 +187,66 @@ def test_a_batch_skips_a_row_another_worker_holds_instead_of_waiting_for_it():
         with connection.cursor() as cursor:
             cursor.execute("SET lock_timeout = 0")
     assert OutboundEmail.objects.get(pk=ids[0]).status == Status.PENDING
+
+
+class ClosesBadly:
+    """The first connection sends one mail, then fails (the server closed it while idle) and
+    cannot even be closed; the next one works."""
+
+    made = 0
+
+    def __init__(self, *args, **kwargs):
+        ClosesBadly.made += 1
+        self.number, self.sent = ClosesBadly.made, 0
+
+    def send_messages(self, messages):
+        if self.number == 1 and self.sent:
+            raise ConnectionResetError("closed by the server")
+        self.sent += 1
+        mail.outbox.extend(messages)
+        return len(messages)
+
+    def close(self):
+        raise OSError("already closed")
+
+
+@pytest.mark.django_db
+def test_an_old_connection_that_cannot_be_closed_does_not_cost_the_mail(settings):
+    settings.EMAIL_BACKEND = "tests.test_outbox_delivery.ClosesBadly"
+    ClosesBadly.made = 0
+    first, second = _rows(2, "close")
+    assert deliver_email(first) is True
+    assert deliver_email(second) is True  # on a new connection, the first attempt
+    assert OutboundEmail.objects.get(pk=second).attempts == 1 and ClosesBadly.made == 2
+
+
+@pytest.mark.django_db
+def test_a_batch_sends_its_own_rows_only():
+    someone_elses = _rows(1, "receipt")
+    assert deliver_emails(_rows(2, "batch")) == 2
+    assert OutboundEmail.objects.get(pk=someone_elses[0]).status == Status.PENDING
+
+
+@pytest.mark.django_db
+def test_the_drain_counts_across_batches_and_stops_at_its_limit():
+    emails = [outbound_email(key=f"d:{i:02}", to=f"d{i}@example.org", subject="S", text="T")
+              for i in range(30)]  # fmt: skip
+    queue_outbound(emails)
+    assert services.drain_outbox(limit=25) == 25  # a batch of 20, then 5
+    assert OutboundEmail.objects.filter(status=Status.PENDING).count() == 5
+
+
+@pytest.mark.django_db
+def test_a_worker_killed_while_draining_leaves_claims_the_next_run_takes_over(settings):
+    _dies_at(settings, 2)
+    emails = [outbound_email(key=f"k:{i}", to=f"k{i}@example.org", subject="S", text="T")
+              for i in range(3)]  # fmt: skip
+    ids = [email.pk for email in queue_outbound(emails)]
+    with pytest.raises(WorkerKilled):
+        services.drain_outbox()
+    assert services.drain_outbox() == 0  # the claims are live
+    _claims_go_stale(ids)
+    DiesAtMail.at = 0
+    services.pending_email_ids()  # the sweep gives a dead worker's claims back
+    assert services.drain_outbox() == 3  # the 1st went out unrecorded: again, same Message-ID
+    assert set(OutboundEmail.objects.values_list("status", flat=True)) == {Status.SENT}

@@ -33,7 +33,7 @@ def _mail_settings() -> tuple:
 def drop_connection() -> None:
     connection_ = getattr(_mail, "connection", None)
     _mail.connection = None
-    if connection_ is not None and hasattr(connection_, "close"):
+    if connection_ is not None:
         with contextlib.suppress(Exception):  # broken already; a new one is opened next
             connection_.close()
 
