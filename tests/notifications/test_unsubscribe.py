@@ -152,3 +152,13 @@ def test_following_a_petition_one_may_not_see_answers_404(client, citizen, city_
     unknown = reverse("notifications:follow", args=["accounts.user", citizen.pk])
     assert client.post(unknown).status_code == 404
     assert not Follow.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_batch_unsubscribe_link_is_the_one_each_person_would_get_alone(citizen):
+    from opencity.notifications.services import unsubscribe_url, unsubscribe_urls
+
+    link = unsubscribe_urls("petitions.milestone")(citizen)
+    assert link == unsubscribe_url(citizen, "petitions.milestone")
+    token = link.rstrip("/").rsplit("/", 1)[1]
+    assert services.read_unsubscribe_token(token) == (citizen, "petitions.milestone")
