@@ -245,8 +245,12 @@ def test_a_worker_killed_while_draining_leaves_claims_the_next_run_takes_over(se
     with pytest.raises(WorkerKilled):
         services.drain_outbox()
     assert services.drain_outbox() == 0  # the claims are live
+    claimed = OutboundEmail.objects.filter(pk__in=ids, status=Status.SENDING)
+    assert claimed.count() == 3 and all(claimed.values_list("claimed_at", flat=True))
     DiesAtMail.at = 0
     later = timezone.now() + stale_claim() + timedelta(seconds=1)
     services.pending_email_ids(now=later)  # the sweep gives a dead worker's claims back
     assert services.drain_outbox() == 3  # the 1st went out unrecorded: again, same Message-ID
-    assert set(OutboundEmail.objects.values_list("status", flat=True)) == {Status.SENT}
+    assert set(OutboundEmail.objects.filter(pk__in=ids).values_list("status", flat=True)) == {
+        Status.SENT
+    }
