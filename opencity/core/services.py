@@ -263,14 +263,18 @@ def stale_claim() -> timedelta:
     return timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 1)
 
 
+def _due(now: datetime) -> models.Q:
+    """Rows not waiting out a backoff at `now`."""
+    return models.Q(next_attempt_at__isnull=True) | models.Q(next_attempt_at__lte=now)
+
+
 def _claimable(now: datetime) -> models.Q:
     """Rows a delivery may claim at `now`: pending and due, or claimed by a worker that died
     (a SENDING claim older than `stale_claim`)."""
     waiting = models.Q(status=OutboundEmail.Status.PENDING) | models.Q(
         status=OutboundEmail.Status.SENDING, claimed_at__lt=now - stale_claim()
     )
-    due = models.Q(next_attempt_at__isnull=True) | models.Q(next_attempt_at__lte=now)
-    return waiting & due
+    return waiting & _due(now)
 
 
 def deliver_email(email_id: int) -> bool:
@@ -283,17 +287,10 @@ def deliver_email(email_id: int) -> bool:
     again from admin. Never raises for a delivery failure.
     """
     now = timezone.now()
-    claimed = OutboundEmail.objects.filter(_claimable(now), pk=email_id).update(
-        status=OutboundEmail.Status.SENDING,
-        claimed_at=now,
-        attempts=models.F("attempts") + 1,
-    )
-    if claimed != 1:
+    claimed = _claim(OutboundEmail.objects.filter(_claimable(now), pk=email_id), now)
+    if not claimed or not _send_claimed(claimed[0]):
         return False
-    email = OutboundEmail.objects.get(pk=email_id)
-    if not _send_claimed(email):
-        return False
-    _record_sent([email.pk])
+    _record_sent([email_id])
     _release_deferred()
     return True
 
@@ -326,8 +323,8 @@ def _record_sent(ids: list[int]) -> None:
 
 
 def _claim(rows: QuerySet[OutboundEmail], now: datetime) -> list[OutboundEmail]:
-    """Claim these rows as `deliver_email` does (SENDING, one more attempt), skipping rows
-    another worker holds (FOR UPDATE SKIP LOCKED): two claims never take the same row."""
+    """Claim these rows for this run (SENDING, one more attempt), skipping rows another
+    worker holds (FOR UPDATE SKIP LOCKED): two claims never take the same row."""
     with transaction.atomic():
         batch = list(rows.select_for_update(skip_locked=True))
         OutboundEmail.objects.filter(pk__in=[e.pk for e in batch]).update(
@@ -349,8 +346,7 @@ RECORD_SENT_EVERY = 10
 def _send_batch(batch: list[OutboundEmail]) -> tuple[int, bool]:
     """Send claimed rows in turn on the open connection; when the server fails, the rest are
     given back untried. Returns (how many were sent, whether all were tried)."""
-    sent: list[int] = []
-    count = 0
+    sent: list[int] = []  # sent, not yet recorded
     for n, email in enumerate(batch):
         if not _send_claimed(email):
             _record_sent(sent)
@@ -358,14 +354,13 @@ def _send_batch(batch: list[OutboundEmail]) -> tuple[int, bool]:
             OutboundEmail.objects.filter(pk__in=rest, status=OutboundEmail.Status.SENDING).update(
                 status=OutboundEmail.Status.PENDING, attempts=models.F("attempts") - 1
             )
-            return count, False
+            return n, False
         sent.append(email.pk)
-        count += 1
         if len(sent) == RECORD_SENT_EVERY:
             _record_sent(sent)
             sent = []
     _record_sent(sent)
-    return count, True
+    return len(batch), True
 
 
 #: A delivery task goes on with other due e-mails on its open connection, so that a backlog
@@ -387,8 +382,7 @@ def drain_outbox(*, limit: int = DRAIN_MAX, seconds: float = DRAIN_SECONDS) -> i
     sent = 0
     while sent < limit and time.monotonic() < deadline:
         now = timezone.now()
-        due = models.Q(next_attempt_at__isnull=True) | models.Q(next_attempt_at__lte=now)
-        pending = OutboundEmail.objects.filter(due, status=OutboundEmail.Status.PENDING)
+        pending = OutboundEmail.objects.filter(_due(now), status=OutboundEmail.Status.PENDING)
         batch = _claim(
             pending.filter(bulk=False).order_by("created_at")[: min(DRAIN_BATCH, limit - sent)],
             now,

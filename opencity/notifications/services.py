@@ -193,25 +193,24 @@ def unsubscribe_token(user: User, kind: str) -> str:
     return signing.dumps({"u": user.pk, "k": kind}, salt=UNSUBSCRIBE_SALT, compress=True)
 
 
-def unsubscribe_url(user: User, kind: str) -> str:
-    return settings.SITE_URL + reverse(
-        "notifications:unsubscribe", args=[unsubscribe_token(user, kind)]
-    )
-
-
 def unsubscribe_urls(kind: str) -> Callable[[User], str]:
-    """`unsubscribe_url` for many people at once: the path is reversed once, and each
-    person's token put where the placeholder was (the token is the path's last part)."""
+    """Each person's one-click unsubscribe address for `kind`: the path is reversed once, and
+    each person's token put where the placeholder was (the token is the path's last part)."""
     head, _, tail = reverse("notifications:unsubscribe", args=["TOKEN"]).rpartition("TOKEN")
     return lambda user: f"{settings.SITE_URL}{head}{unsubscribe_token(user, kind)}{tail}"
 
 
-#: RFC 8058: a mail client may unsubscribe with one POST to the List-Unsubscribe address
-ONE_CLICK = {"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+def unsubscribe_url(user: User, kind: str) -> str:
+    return unsubscribe_urls(kind)(user)
+
+
+def list_unsubscribe_headers(url: str) -> dict[str, str]:
+    """RFC 8058: a mail client may unsubscribe with one POST to the List-Unsubscribe address."""
+    return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 
 
 def unsubscribe_headers(user: User, kind: str) -> dict[str, str]:
-    return {"List-Unsubscribe": f"<{unsubscribe_url(user, kind)}>", **ONE_CLICK}
+    return list_unsubscribe_headers(unsubscribe_url(user, kind))
 
 
 def read_unsubscribe_token(token: str) -> tuple[User, str]:
@@ -381,7 +380,7 @@ def _mail_event(event: Event, users: list[User]) -> list[int]:
     only in the unsubscribe link."""
     settings_url = settings.SITE_URL + reverse("notifications:settings")
     url = settings.SITE_URL + event.url if event.url else settings.SITE_URL
-    rendered: dict[str, Any] = {}
+    rendered: dict[str, Callable[..., tuple[str, str, str]]] = {}
     unsubscribe_url_of = unsubscribe_urls(event.kind)
     emails = []
     for user in users:
@@ -407,7 +406,7 @@ def _mail_event(event: Event, users: list[User]) -> list[int]:
                 html=html,
                 language=language,
                 city=event.city_id,
-                headers={"List-Unsubscribe": f"<{unsubscribe}>", **ONE_CLICK},
+                headers=list_unsubscribe_headers(unsubscribe),
                 bulk=True,
             )
         )

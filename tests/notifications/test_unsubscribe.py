@@ -155,10 +155,11 @@ def test_following_a_petition_one_may_not_see_answers_404(client, citizen, city_
 
 
 @pytest.mark.django_db
-def test_the_batch_unsubscribe_link_is_the_one_each_person_would_get_alone(citizen):
-    from opencity.notifications.services import unsubscribe_url, unsubscribe_urls
+def test_the_unsubscribe_link_is_the_unsubscribe_page_with_the_persons_token(citizen, settings):
+    from opencity.notifications.services import unsubscribe_token, unsubscribe_urls
 
     link = unsubscribe_urls("petitions.milestone")(citizen)
-    assert link == unsubscribe_url(citizen, "petitions.milestone")
+    token_of_citizen = unsubscribe_token(citizen, "petitions.milestone")
+    assert link == settings.SITE_URL + reverse("notifications:unsubscribe", args=[token_of_citizen])
     token = link.rstrip("/").rsplit("/", 1)[1]
     assert services.read_unsubscribe_token(token) == (citizen, "petitions.milestone")
