@@ -133,6 +133,17 @@ def check_redis_url(url: str) -> str:
     return url
 
 
+def redis_url_for_test_worker(url: str, worker: str) -> str:
+    """`url` for pytest-xdist worker `worker` ("gw0", "gw1", …, or "" outside xdist): the
+    Redis database number moved up by two per worker (gw1: /1 → /3), so workers running the
+    suite side by side never share a database. A URL without a database number is /0."""
+    if not worker.startswith("gw") or not worker[2:].isdigit() or worker == "gw0":
+        return url
+    parts = urlsplit(url)
+    database = int(parts.path.strip("/") or 0) + 2 * int(worker[2:])
+    return parts._replace(path=f"/{database}").geturl()
+
+
 def check_site_url(url: str, *, require_https: bool) -> str:
     """SITE_URL: an absolute http(s) address without a trailing slash; https in production."""
     parts = urlsplit(url)

@@ -8,6 +8,7 @@ DJANGO_ENV selects the mode:
 """
 
 import base64
+import os
 from importlib import import_module
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -27,6 +28,7 @@ from opencity.env import (
     env_str,
     parse_database_url,
     parse_networks,
+    redis_url_for_test_worker,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -180,6 +182,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache and Celery broker ----------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", None)
+CACHE_REDIS_URL = env_str("CACHE_REDIS_URL", REDIS_URL)
+if TESTING and REDIS_URL:
+    # The suite in parallel (bin/test, tests/parallel.py): worker gwN uses the Redis
+    # databases 2N above the ones given, so no worker flushes or consumes another's keys.
+    REDIS_URL, CACHE_REDIS_URL = (
+        redis_url_for_test_worker(url, os.environ.get("PYTEST_XDIST_WORKER", ""))
+        for url in (REDIS_URL, CACHE_REDIS_URL)
+    )
 if PRODUCTION and not REDIS_URL:
     raise ImproperlyConfigured("REDIS_URL is required in production.")
 if REDIS_URL:
@@ -188,7 +198,7 @@ if REDIS_URL:
         "default": {
             "BACKEND": "opencity.cache.ReusingRedisCache",
             # The cache may live in another Redis database than the broker (tests flush it).
-            "LOCATION": check_redis_url(env_str("CACHE_REDIS_URL", REDIS_URL)),
+            "LOCATION": check_redis_url(CACHE_REDIS_URL),
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "opencity"),
             # Short timeouts: the cache is an accelerator behind a circuit breaker (see
             # opencity/cache.py); a slow or dead Redis costs a request half a second, once.

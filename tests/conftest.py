@@ -16,12 +16,19 @@ pytest_plugins = ["tests.browser.fixtures"]
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
-    """Rate-limit counters and cached pages must not leak between tests, nor an open breaker."""
+    """Rate-limit counters, cached pages, an open breaker and Celery's worker flag must not
+    leak between tests."""
+    from celery._state import _set_task_join_will_block
+
     from opencity.cache import redis_breaker
     from opencity.queue import broker_breaker
 
     redis_breaker.reset()
     broker_breaker.reset()
+    # A worker thread of an earlier test (`real_worker`) may have left Celery believing this
+    # process is a worker, where `.delay().get()` is refused ("Never call result.get()
+    # within a task"); which test ran before depends on how the workers split the files.
+    _set_task_join_will_block(False)
     cache.clear()
     pagecache._local.clear()
     pagecache._front.clear()
@@ -135,3 +142,12 @@ def director_client(client, director):
 @pytest.fixture
 def association_client(client, association_staff):
     return _client_for(client, association_staff)
+
+
+# Files that take a minute or more: collected first, so that with two test processes
+# (bin/test) they run beside the rest instead of alone at the end.
+LONGEST_FILES = ("tests/test_admin_sweep.py", "tests/test_worker_death.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FILES))

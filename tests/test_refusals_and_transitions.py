@@ -8,6 +8,7 @@ import threading
 import pytest
 from django import forms
 from django.apps import apps as django_apps
+from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.test import RequestFactory
 from django.utils import translation
@@ -154,7 +155,10 @@ def test_the_data_migration_renames_old_audit_actions_to_app_object_verb(city_a)
     petition = make_petition(city_a)
     for old in migration.RENAMED:
         AuditEntry.objects.create(
-            content_type_id=1, object_id=str(petition.pk), action=old, city=city_a
+            content_type=ContentType.objects.get_for_model(petition),
+            object_id=str(petition.pk),
+            action=old,
+            city=city_a,
         )
     migration.forwards(django_apps, None)
     actions = set(AuditEntry.objects.values_list("action", flat=True))

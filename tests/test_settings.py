@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from opencity.env import env_bool, env_choice, env_int, env_list, parse_database_url
+from opencity.env import (
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    parse_database_url,
+    redis_url_for_test_worker,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -170,3 +177,37 @@ def test_importing_the_app_opens_no_connection_for_preforked_workers():
     config = (ROOT / "deploy" / "gunicorn.conf.py").read_text()
     assert re.search(r"^preload_app = True$", config, re.M)
     assert "warm_up()" in config.split("def when_ready(server)")[1]
+
+
+@pytest.mark.parametrize(
+    ("url", "worker", "expected"),
+    [
+        ("redis://127.0.0.1:6379/1", "", "redis://127.0.0.1:6379/1"),
+        ("redis://127.0.0.1:6379/1", "gw0", "redis://127.0.0.1:6379/1"),
+        ("redis://127.0.0.1:6379/1", "gw1", "redis://127.0.0.1:6379/3"),
+        ("redis://127.0.0.1:6379/2", "gw1", "redis://127.0.0.1:6379/4"),
+        ("redis://127.0.0.1:6379/2", "gw3", "redis://127.0.0.1:6379/8"),
+        ("redis://cache.internal:6379", "gw1", "redis://cache.internal:6379/2"),
+        (
+            "rediss://:pw@cache:6380/0?ssl_cert_reqs=none",
+            "gw1",
+            "rediss://:pw@cache:6380/2?ssl_cert_reqs=none",
+        ),
+    ],
+)
+def test_each_test_process_has_redis_databases_of_its_own(url, worker, expected):
+    """bin/test runs two pytest-xdist workers; the second one's broker (db 1) and cache (db
+    2) become 3 and 4, never the first one's."""
+    assert redis_url_for_test_worker(url, worker) == expected
+
+
+def test_the_running_test_process_uses_its_own_redis_databases(settings):
+    if not os.environ.get("REDIS_URL"):
+        pytest.skip("the suite runs without Redis here (bin/test always gives one)")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    index = int(worker[2:]) if worker.startswith("gw") else 0
+    broker = int(settings.CELERY_BROKER_URL.rsplit("/", 1)[1])
+    cache = int(settings.CACHES["default"]["LOCATION"].rsplit("/", 1)[1])
+    assert broker == int(os.environ["REDIS_URL"].rsplit("/", 1)[1]) + 2 * index
+    given_cache = os.environ.get("CACHE_REDIS_URL") or os.environ["REDIS_URL"]
+    assert cache == int(given_cache.rsplit("/", 1)[1]) + 2 * index

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import parallel
+
 ROOT = Path(__file__).resolve().parents[2]
 VNU_JAR = ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
 
@@ -74,14 +76,14 @@ class _Checker:
 
 
 def _spare_port() -> int:
-    for port in range(9780, 9800):
+    for port in parallel.ports(80, 100):
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return port
-    pytest.fail("no spare port in 9780-9799 for vnu")
+    pytest.fail("no spare port for vnu")
 
 
 @pytest.fixture(scope="session")

@@ -22,10 +22,13 @@ from urllib.parse import urlencode
 
 import pytest
 
+from tests import parallel
+
 ROOT = Path(__file__).resolve().parents[2]
 SITE_CONFIG = ROOT / "deploy" / "nginx" / "opencity.conf"
 SERVER_NAME = "opencity.example.org"
-PORT_RANGE = range(9700, 9800)
+# The last 20 of the worker's ports are the HTML checker's (tests/browser/html_validation.py).
+PORT_RANGE = parallel.ports(0, 80)
 
 
 def spare_port(host: str = "127.0.0.1", exclude: tuple[int, ...] = ()) -> int:
@@ -38,7 +41,7 @@ def spare_port(host: str = "127.0.0.1", exclude: tuple[int, ...] = ()) -> int:
             except OSError:
                 continue
             return port
-    pytest.fail("no spare port in 9700-9799")
+    pytest.fail(f"no spare port in {PORT_RANGE[0]}-{PORT_RANGE[-1]}")
 
 
 def _wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: float = 15) -> None:

@@ -1,0 +1,23 @@
+"""The suite in parallel: `bin/test` runs two pytest-xdist workers.
+
+- Each worker has a database of its own (pytest-django: `test_opencity_gw0`, `…_gw1`).
+- Each has Redis databases of its own: `bin/test` starts the second worker with REDIS_URL
+  and CACHE_REDIS_URL two databases up (`--tx popen//env:…`), so one worker's
+  `cache.clear()` or Celery worker never touches the other's keys and tasks.
+- Each has ports of its own for the servers a test starts (below).
+"""
+
+from __future__ import annotations
+
+import os
+
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", … under xdist
+INDEX = int(WORKER[2:]) if WORKER.startswith("gw") else 0
+PORTS_PER_WORKER = 100
+
+
+def ports(first: int = 0, last: int = PORTS_PER_WORKER) -> range:
+    """This worker's ports for servers a test starts (nginx, gunicorn, vnu): 9700–9799 for
+    the first worker, 9800–9899 for the second, …; `first`/`last` pick a slice of them."""
+    base = 9700 + INDEX * PORTS_PER_WORKER
+    return range(base + first, base + last)
