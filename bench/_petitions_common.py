@@ -95,6 +95,24 @@ def start(env: dict, argv: list[str], log: Path) -> subprocess.Popen:
     )
 
 
+def start_workers(env: dict, tmp: Path, *, split: bool = True) -> list[subprocess.Popen]:
+    """The Celery workers as deploy/systemd runs them: the main one (tallies, the mail
+    someone waits for) and the one for followers' notices (`bulk`) at a lower CPU priority
+    (`nice -n 10`, the unit's Nice=). `split=False`: one worker for all queues."""
+    worker = [PYTHON, "-m", "celery", "-A", "opencity", "worker", "-l", "warning", "-P", "solo",
+              "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
+    if not split:
+        return [start(env, worker, tmp / "celery.log")]
+    return [
+        start(env, [*worker, "-Q", "celery,mail", "-n", "main@%h"], tmp / "celery.log"),
+        start(
+            env,
+            ["nice", "-n", "10", *worker, "-Q", "bulk", "-n", "bulk@%h"],
+            tmp / "celery-bulk.log",
+        ),  # fmt: skip
+    ]
+
+
 def stop(process: subprocess.Popen | None) -> None:
     if process is None or process.poll() is not None:
         return

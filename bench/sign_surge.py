@@ -6,7 +6,8 @@ What it does, bounded in time and cleaning up after itself:
 1. creates the PostgreSQL database `bench_petitions` (dropped first if left over), migrates,
    imports the hromadas and bulk-seeds `--users` verified people (INSERT … SELECT), a signed-in
    session for each (COPY into the sessions table) and two collecting petitions;
-2. starts gunicorn (gthread) on 127.0.0.1:8101 and one Celery worker, on Redis db 11;
+2. starts gunicorn (gthread) on 127.0.0.1:8101 and the Celery workers as deploy/systemd
+   runs them (the main one, and the bulk one at nice 10; `--one-worker`: one), on Redis db 11;
 3. for `--duration` seconds, `--clients` threads POST /petitions/<id>/sign/ with http.client
    (one request per connection, as a proxy in front of gunicorn does; `--keep-alive` to
    reuse them), each request as a different person, timing every request; a success is a
@@ -17,7 +18,7 @@ What it does, bounded in time and cleaning up after itself:
 5. checks rows = successful responses = displayed count, no duplicates, the threshold
    handled once; then inserts the same signature rows straight into PostgreSQL (other
    petition) with the same concurrency to compare rates;
-6. stops gunicorn and the worker, drops the database, flushes Redis db 11.
+6. stops gunicorn and the workers, drops the database, flushes Redis db 11.
 
 The last line is `sign_rps=… p50_ms=… p95_ms=… p99_ms=… lost=… duplicates=… count_lag_s=…
 raw_insert_rps=… ratio=…`.
@@ -271,6 +272,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--one-worker", action="store_true",
+                        help="one Celery worker for all queues (default: the main worker and "
+                        "the bulk one at nice 10, as deploy/systemd runs them)")  # fmt: skip
     parser.add_argument("--threshold", type=int, default=5000)
     parser.add_argument(
         "--keep-alive",
@@ -282,26 +286,23 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-petitions-"))
     env = common.configure_environment(tmp)
-    server = worker = None
+    workers = []
+    server = None
     try:
         common.recreate_database()
         common.flush_redis()
         t0 = time.monotonic()
         petition_id, raw_petition_id, sessions = seed(env, args.users, args.threshold)
         print(f"seeded {len(sessions)} signed-in people in {time.monotonic() - t0:.0f}s")
-        worker = common.start(
-            env,
-            [common.PYTHON, "-m", "celery", "-A", "opencity", "worker", "-l", "warning",
-             "-P", "solo", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            tmp / "celery.log",
-        )  # fmt: skip
+        workers = common.start_workers(env, tmp, split=not args.one_worker)
         server = common.gunicorn(env, PORT, args.workers, args.threads, tmp / "gunicorn.log")
         rss = common.RssSampler(server.pid)
         rss.start()
         sampler = CountSampler(petition_id)
         sampler.start()
         print(f"surge: {args.clients} clients for {args.duration:.0f}s against "
-              f"gunicorn {args.workers}x{args.threads} (gthread) + 1 celery worker; "
+              f"gunicorn {args.workers}x{args.threads} (gthread) + {len(workers)} celery "
+              f"worker(s); "
               f"load {common.load_average()}")  # fmt: skip
         surge = Surge(petition_id, sessions, args.clients, args.duration, args.keep_alive)
         elapsed = surge.run()
@@ -383,7 +384,8 @@ def main() -> None:
         )
     finally:
         common.stop(server)
-        common.stop(worker)
+        for worker in workers:
+            common.stop(worker)
         try:
             common.drop_database()
         finally:

@@ -10,7 +10,8 @@ What it does, bounded in time and cleaning up after itself:
    the session cache as signing in leaves them);
 2. starts gunicorn as the README deploys it (deploy/gunicorn.conf.py: 4 sync workers,
    recycled every ~20,000 requests, app preloaded and warmed up) on
-   127.0.0.1:8131 and one Celery worker (tallies), on Redis db 10 of 127.0.0.1:6379;
+   127.0.0.1:8131 and the Celery workers as deploy/systemd runs them (the main one for
+   tallies, the bulk one at nice 10), on Redis db 10 of 127.0.0.1:6379;
 3. baseline (`--static-duration` s): the same 24 readers load one static file through the
    same server (WhiteNoise) while the signers sign;
 4. surge (`--duration` s): 24 readers with `wrk` (C, one thread per group, one request per
@@ -327,6 +328,9 @@ def main() -> None:
     parser.add_argument("--static-duration", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (README: 4)")
     parser.add_argument("--threads", type=int, default=1, help="threads per worker (1 = sync)")
+    parser.add_argument("--one-worker", action="store_true",
+                        help="one Celery worker for all queues (default: the main worker and "
+                        "the bulk one at nice 10, as deploy/systemd runs them)")  # fmt: skip
     args = parser.parse_args()
 
     total_seconds = args.static_duration + args.duration + 30
@@ -334,7 +338,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-viral-"))
     env = common.configure_environment(tmp)
     env["CACHE_KEY_PREFIX"] = os.environ["CACHE_KEY_PREFIX"] = "bench-viral"  # seed and server
-    server = worker = signers = sampler = None
+    workers = []
+    server = signers = sampler = None
     try:
         common.recreate_database()
         common.flush_redis()
@@ -347,12 +352,7 @@ def main() -> None:
         petition_id = data["petition"]
         print(f"seeded {args.signatures} signatures, {signers_needed} signers to come, "
               f"{READER_PEOPLE} signed-in readers in {time.monotonic() - t0:.0f}s")  # fmt: skip
-        worker = common.start(
-            env,
-            [common.PYTHON, "-m", "celery", "-A", "opencity", "worker", "-l", "warning",
-             "-P", "solo", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            tmp / "celery.log",
-        )  # fmt: skip
+        workers = common.start_workers(env, tmp, split=not args.one_worker)
         gunicorn_argv = [
             str(common.ROOT / ".venv" / "bin" / "gunicorn"), "-c", "deploy/gunicorn.conf.py",
             "opencity.wsgi", "-w", str(args.workers), "-b", f"{common.HOST}:{PORT}",
@@ -378,8 +378,9 @@ def main() -> None:
         page_paths = [f"/petitions/{petition_id}/", "/petitions/"]
         static_path = ["/static/css/site.css"]
         mode = "sync" if args.threads == 1 else f"gthread x{args.threads}"
-        print(f"gunicorn {args.workers} workers ({mode}, deploy/gunicorn.conf.py) + 1 celery "
-              f"worker; readers: {anonymous} anonymous + {signed_in} signed in (wrk); "
+        print(f"gunicorn {args.workers} workers ({mode}, deploy/gunicorn.conf.py) + "
+              f"{len(workers)} celery worker(s); readers: {anonymous} anonymous + "
+              f"{signed_in} signed in (wrk); "
               f"signers {args.sign_rate:.0f}/s; load {common.load_average()}")  # fmt: skip
 
         signers = Signers(petition_id, data["signer_sessions"], args.sign_rate)
@@ -458,7 +459,8 @@ def main() -> None:
         if sampler is not None:
             sampler.running = False
         common.stop(server)
-        common.stop(worker)
+        for worker in workers:
+            common.stop(worker)
         try:
             common.drop_database()
         finally:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from opencity.core.models import OutboundEmail
@@ -24,6 +25,7 @@ from tests.petitions.factories import make_petition
 ROOT = Path(__file__).resolve().parents[2]
 UNITS = ROOT / "deploy" / "systemd"
 VENV_BIN = Path(sys.executable).parent
+QUEUES = re.compile(r"\.> (\w+) +exchange=")  # the queues in a Celery worker's banner
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,13 +39,15 @@ def unit_command(unit: str, *, port: int, var: Path) -> list[str]:
     command = command.replace("/srv/opencity/venv/bin/", f"{VENV_BIN}/")
     command = command.replace("127.0.0.1:8000", f"127.0.0.1:{port}")
     command = command.replace("/srv/opencity/var/", f"{var}/")
+    command = command.replace("%%", "%")  # systemd's escape for a literal % (celery's %h)
     return shlex.split(command)
 
 
 @pytest.fixture
 def production_env(tmp_path):
     db = connection.settings_dict
-    redis = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/1")
+    # This test process's Redis databases (moved per worker when the suite runs in parallel).
+    redis = settings.CELERY_BROKER_URL
     env = {
         key: value
         for key, value in os.environ.items()
@@ -58,7 +62,7 @@ def production_env(tmp_path):
         DATABASE_URL=f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
         f"/{db['NAME']}",
         REDIS_URL=redis,
-        CACHE_REDIS_URL=os.environ.get("CACHE_REDIS_URL", redis),
+        CACHE_REDIS_URL=settings.CACHES["default"]["LOCATION"],
         TRUST_X_FORWARDED_PROTO="1",
         TRUSTED_PROXIES="127.0.0.1",
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
@@ -155,6 +159,13 @@ def test_deployment_example_serves_through_nginx_with_tls_and_delivers_mail(
     beat, beat_log = processes.start(
         "beat", unit_command("opencity-beat.service", port=web_port, var=tmp_path / "var"), env
     )
+    # Followers' notices have a worker of their own, at a lower CPU priority (the unit's
+    # Nice= and CPUWeight=, which systemd applies; here it is started as it is written).
+    bulk_unit = (UNITS / "opencity-bulk.service").read_text()
+    assert "\nNice=10\n" in bulk_unit and "\nCPUWeight=20\n" in bulk_unit
+    bulk, bulk_log = processes.start(
+        "bulk", unit_command("opencity-bulk.service", port=web_port, var=tmp_path / "var"), env
+    )
     form = proxy.request("GET", "/accounts/password/reset/")
     assert "Secure" in form.headers["Set-Cookie"]
     answer = proxy.request(
@@ -180,3 +191,12 @@ def test_deployment_example_serves_through_nginx_with_tls_and_delivers_mail(
         beat_log.read_text()
     )
     assert beat.poll() is None, beat_log.read_text()[-2000:]
+    # Each worker consumes its own queues: the bulk one only `bulk`, the main one the rest.
+    deadline = time.monotonic() + 30
+    while "ready." not in bulk_log.read_text() and time.monotonic() < deadline:
+        assert bulk.poll() is None, bulk_log.read_text()[-2000:]
+        time.sleep(0.5)
+    banner = bulk_log.read_text()
+    assert "bulk@" in banner and "ready." in banner, banner[-2000:]
+    assert QUEUES.findall(banner) == ["bulk"], banner[-2000:]
+    assert QUEUES.findall(worker_log.read_text()) == ["celery", "mail"]
