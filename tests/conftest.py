@@ -144,8 +144,9 @@ def association_client(client, association_staff):
     return _client_for(client, association_staff)
 
 
-# Files that take a minute or more: collected first, so that with two test processes
-# (bin/test) they run beside the rest instead of alone at the end.
+# Tests that take a minute or more: collected first, so that with two test processes
+# (bin/test, --dist load: tests handed out in collection order) they run beside the rest
+# instead of alone at the end.
 LONGEST_FILES = ("tests/test_admin_sweep.py", "tests/test_worker_death.py")
 
 

@@ -5,6 +5,10 @@
   and CACHE_REDIS_URL two databases up (`--tx popen//env:…`), so one worker's
   `cache.clear()` or Celery worker never touches the other's keys and tasks.
 - Each has ports of its own for the servers a test starts (below).
+
+A test that starts a process on the test settings (a Celery worker) passes it the URLs from
+`settings` and leaves PYTEST_XDIST_WORKER out of its environment, or that process would move
+the Redis databases up a second time.
 """
 
 from __future__ import annotations

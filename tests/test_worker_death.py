@@ -87,8 +87,11 @@ class HangingThenWorkingSmtp:
 
 def _worker(smtp_port: int, log: Path) -> subprocess.Popen:
     database = connection.settings_dict
+    # The worker gets this test process's own Redis databases from settings; without
+    # PYTEST_XDIST_WORKER, or its settings would move them up once more (tests/parallel.py).
+    inherited = {k: v for k, v in os.environ.items() if k != "PYTEST_XDIST_WORKER"}
     env = {
-        **os.environ,
+        **inherited,
         "DJANGO_ENV": "test",
         "DATABASE_URL": (
             f"postgres://{database['USER']}@{database['HOST']}:{database['PORT'] or 5432}"
