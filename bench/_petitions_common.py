@@ -109,7 +109,7 @@ def start_workers(env: dict, tmp: Path, *, split: bool = True) -> list[subproces
             env,
             ["nice", "-n", "10", *worker, "-Q", "bulk", "-n", "bulk@%h"],
             tmp / "celery-bulk.log",
-        ),  # fmt: skip
+        ),
     ]
 
 

@@ -133,14 +133,20 @@ def check_redis_url(url: str) -> str:
     return url
 
 
+def xdist_worker_number(worker: str) -> int:
+    """N for pytest-xdist worker "gwN" (its PYTEST_XDIST_WORKER); 0 outside xdist."""
+    return int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+
+
 def redis_url_for_test_worker(url: str, worker: str) -> str:
     """`url` for pytest-xdist worker `worker` ("gw0", "gw1", …, or "" outside xdist): the
     Redis database number moved up by two per worker (gw1: /1 → /3), so workers running the
     suite side by side never share a database. A URL without a database number is /0."""
-    if not worker.startswith("gw") or not worker[2:].isdigit() or worker == "gw0":
+    number = xdist_worker_number(worker)
+    if not number:
         return url
     parts = urlsplit(url)
-    database = int(parts.path.strip("/") or 0) + 2 * int(worker[2:])
+    database = int(parts.path.strip("/") or 0) + 2 * number
     return parts._replace(path=f"/{database}").geturl()
 
 

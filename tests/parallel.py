@@ -1,9 +1,9 @@
 """The suite in parallel: `bin/test` runs two pytest-xdist workers.
 
 - Each worker has a database of its own (pytest-django: `test_opencity_gw0`, `…_gw1`).
-- Each has Redis databases of its own: `bin/test` starts the second worker with REDIS_URL
-  and CACHE_REDIS_URL two databases up (`--tx popen//env:…`), so one worker's
-  `cache.clear()` or Celery worker never touches the other's keys and tasks.
+- Each has Redis databases of its own: in the test environment, settings move REDIS_URL and
+  CACHE_REDIS_URL two databases up per worker (`opencity.env.redis_url_for_test_worker`),
+  so one worker's `cache.clear()` or Celery worker never touches the other's keys and tasks.
 - Each has ports of its own for the servers a test starts (below).
 
 A test that starts a process on the test settings (a Celery worker) passes it the URLs from
@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import os
 
-WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", … under xdist
-INDEX = int(WORKER[2:]) if WORKER.startswith("gw") else 0
+from opencity.env import xdist_worker_number
+
+INDEX = xdist_worker_number(os.environ.get("PYTEST_XDIST_WORKER", ""))
 PORTS_PER_WORKER = 100
 
 

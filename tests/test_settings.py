@@ -15,6 +15,7 @@ from opencity.env import (
     parse_database_url,
     redis_url_for_test_worker,
 )
+from tests import parallel
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -204,8 +205,7 @@ def test_each_test_process_has_redis_databases_of_its_own(url, worker, expected)
 def test_the_running_test_process_uses_its_own_redis_databases(settings):
     if not os.environ.get("REDIS_URL"):
         pytest.skip("the suite runs without Redis here (bin/test always gives one)")
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    index = int(worker[2:]) if worker.startswith("gw") else 0
+    index = parallel.INDEX
     broker = int(settings.CELERY_BROKER_URL.rsplit("/", 1)[1])
     cache = int(settings.CACHES["default"]["LOCATION"].rsplit("/", 1)[1])
     assert broker == int(os.environ["REDIS_URL"].rsplit("/", 1)[1]) + 2 * index
