@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.contrib.auth.models import Group
 from django.core.cache import cache
 
-from opencity import pagecache
+from opencity import pagecache, ratelimit
 from opencity.cities.access import ASSOCIATION_GROUP, DIRECTORS_GROUP
 from opencity.cities.models import StaffRole
 from tests.factories import make_city, make_clerk, make_user
@@ -34,6 +36,16 @@ def _clean_cache():
     pagecache._front.clear()
     pagecache.reset_health()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _one_rate_limit_window(monkeypatch):
+    """The limiter counts in fixed windows (a minute for a vote). A test's attempts all fall
+    in the window the test started in: two posts a moment apart at 12:00:59.9 and 12:01:00.1
+    would otherwise be counted in two windows, and "the second is refused" would fail now
+    and then (it failed once in CI)."""
+    now = time.time()
+    monkeypatch.setattr(ratelimit, "clock", lambda: now)
 
 
 @pytest.fixture(autouse=True)
