@@ -13,6 +13,32 @@ def test_attempts_over_the_limit_are_refused(small_limit):
     assert [ratelimit.allow("sign", 7) for _ in range(5)] == [True, True, True, False, False]
 
 
+def _clock_at(monkeypatch, *offsets: float) -> None:
+    """The limiter's clock reads these seconds after the start of a minute, one per attempt."""
+    minute = 1_800_000_000 // 60 * 60
+    readings = iter(minute + offset for offset in offsets)
+    monkeypatch.setattr(ratelimit, "clock", lambda: next(readings))
+
+
+def test_a_window_is_a_fixed_minute_and_the_next_one_starts_afresh(small_limit, monkeypatch):
+    """Three a minute: the fourth within the same minute is refused however late in it, the
+    first of the next minute passes."""
+    _clock_at(monkeypatch, 0, 20, 40, 59.9, 60, 61)
+    assert [ratelimit.allow("sign", 12) for _ in range(6)] == [True] * 3 + [False] + [True] * 2
+
+
+def test_a_visitors_window_is_a_fixed_minute_too(small_limit, settings, monkeypatch, rf):
+    from django.contrib.auth.models import AnonymousUser
+
+    settings.RATE_LIMIT_ADDRESS_FACTOR = 1
+    _clock_at(monkeypatch, 1, 30, 45, 59, 60)
+    request = rf.post("/petitions/1/sign/", REMOTE_ADDR="192.0.2.7")
+    request.user = AnonymousUser()
+    assert [ratelimit.allow_request("sign", request) for _ in range(5)] == [
+        True, True, True, False, True,
+    ]  # fmt: skip
+
+
 def test_limits_are_per_person_and_per_action(small_limit):
     for _ in range(3):
         ratelimit.allow("sign", 7)
