@@ -14,9 +14,9 @@ from opencity.cities.models import StaffRole
 from opencity.core import Refused
 from opencity.core.models import AuditEntry, OutboundEmail
 from problems import selectors, services
-from problems.models import Follow, Photo, ReplyTemplate, Report, Support
-from tests.factories import make_clerk, make_user
-from tests.problems.factories import file_report, photo_upload
+from problems.models import Department, Follow, Photo, ReplyTemplate, Report, Support
+from tests.factories import make_city, make_clerk, make_user
+from tests.problems.factories import file_report, make_tree, photo_upload
 
 pytestmark = pytest.mark.django_db
 
@@ -351,3 +351,50 @@ def test_the_admin_pages_open_for_staff(client, association_staff, moderator_a, 
 def test_a_clerk_cannot_issue_open311_keys(clerk_client):
     response = clerk_client.get(reverse("admin:problems_apiapp_changelist"))
     assert response.status_code in (302, 403)
+
+
+def _department_list(client) -> tuple[str, int]:
+    """The departments' list page and how many queries it took."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("admin:problems_department_changelist"))
+    assert response.status_code == 200
+    return response.content.decode(), len(queries)
+
+
+def test_the_department_list_counts_open_reports_and_filters_by_cities_with_departments(
+    association_client, city_a, city_b, citizen, potholes
+):
+    open_report = file_report(city_a, potholes, citizen)
+    done = file_report(city_a, potholes, citizen, title="Ще одна яма")
+    Report.objects.filter(pk=done.pk).update(status=Report.Status.DONE)
+    make_tree(city_b, email="roads@b.example.org")
+    without_departments = make_city(name_uk="Громада без підрозділів")
+
+    html, queries = _department_list(association_client)
+    # Two departments: city A's with one open report (the done one is not counted), city B's
+    # with none.
+    assert html.count('<td class="field-open_reports">1</td>') == 1
+    assert html.count('<td class="field-open_reports">0</td>') == 1
+    assert open_report.department_id == potholes.department_id
+    # The city filter offers the two cities that have departments, not every hromada.
+    assert f"city__id__exact={city_a.pk}" in html and f"city__id__exact={city_b.pk}" in html
+    assert f"city__id__exact={without_departments.pk}" not in html
+    # More departments, more rows: not more queries.
+    for n in range(4):
+        Department.objects.create(city=city_b, name_uk=f"Відділ {n}", answer_working_days=5)
+    html, more_rows_queries = _department_list(association_client)
+    assert html.count('<td class="field-open_reports">0</td>') == 5
+    assert more_rows_queries == queries
+
+
+def test_a_clerk_sees_only_their_own_citys_departments_and_no_other_city_in_the_filter(
+    client, city_admin_a, city_a, city_b, potholes
+):
+    make_tree(city_b, email="roads@b.example.org")
+    client.force_login(city_admin_a)
+    html, _ = _department_list(client)
+    assert html.count('<td class="field-open_reports">') == 1
+    assert f"city__id__exact={city_b.pk}" not in html
