@@ -388,6 +388,20 @@ def test_the_department_list_counts_open_reports_and_filters_by_cities_with_depa
     html, more_rows_queries = _department_list(association_client)
     assert html.count('<td class="field-open_reports">0</td>') == 5
     assert more_rows_queries == queries
+    # Sorted by open reports (column 4 after the checkbox), most first, then fewest first.
+    url = reverse("admin:problems_department_changelist")
+    rows = (
+        association_client.get(url, {"o": "-4"})
+        .content.decode()
+        .split('class="field-open_reports">')
+    )
+    assert [row[0] for row in rows[1:]] == ["1"] + ["0"] * 5
+    rows = (
+        association_client.get(url, {"o": "4"})
+        .content.decode()
+        .split('class="field-open_reports">')
+    )
+    assert [row[0] for row in rows[1:]] == ["0"] * 5 + ["1"]
 
 
 def test_a_clerk_sees_only_their_own_citys_departments_and_no_other_city_in_the_filter(
