@@ -1,7 +1,13 @@
+import time
+from datetime import timedelta
+from types import SimpleNamespace
+
 import pytest
 from django.core.cache import cache
+from django.utils import timezone
 
 from opencity import ratelimit
+from opencity.core.models import RateLimitCount
 
 
 @pytest.fixture
@@ -46,20 +52,78 @@ def test_limits_are_per_person_and_per_action(small_limit):
     assert ratelimit.allow("vote", 7)
 
 
-def test_the_counter_expires_with_its_window(small_limit):
+def test_the_counter_lives_a_second_past_its_window_and_a_later_attempt_does_not_extend_it(
+    small_limit,
+):
+    client = cache._cache.get_client()
     ratelimit.allow("sign", 9)
-    keys = list(cache._cache.get_client().keys("*rl:sign:9:*"))
-    assert len(keys) == 1
-    assert 0 < cache._cache.get_client().ttl(keys[0]) <= 61
+    (key,) = client.keys("*rl:sign:9:*")
+    assert 60_000 < client.pttl(key) <= 61_000
+    client.pexpire(key, 5_000)  # the window nearly over
+    ratelimit.allow("sign", 9)
+    assert 0 < client.pttl(key) <= 5_000
+    assert int(client.get(key)) == 2
+
+
+def test_a_person_and_an_address_are_limited_apart(small_limit, settings, rf):
+    """Three a minute per person; an address (people behind one NAT) gets twice that."""
+    settings.RATE_LIMIT_ADDRESS_FACTOR = 2
+
+    def attempt(person: int, address: str) -> bool:
+        request = rf.post("/petitions/1/sign/", REMOTE_ADDR=address)
+        request.user = SimpleNamespace(is_authenticated=True, pk=person)
+        return ratelimit.allow_request("sign", request)
+
+    # One person changing address is still one person: the fourth is refused.
+    assert [attempt(101, f"192.0.2.{n}") for n in range(4)] == [True] * 3 + [False]
+    # Three people behind one address: six attempts pass, the seventh is refused although
+    # its person has attempts left.
+    people = (201, 201, 202, 202, 203, 203, 203)
+    assert [attempt(person, "198.51.100.1") for person in people] == [True] * 6 + [False]
 
 
 @pytest.mark.django_db
-def test_an_unexpected_cache_error_counts_in_the_database(small_limit, monkeypatch):
+def test_counted_in_the_database_a_window_is_kept_a_second_past_its_end(small_limit, monkeypatch):
+    def down(*args, **kwargs):
+        raise ConnectionError("redis down")
+
+    monkeypatch.setattr(ratelimit, "_count_in_cache", down)
+    before = timezone.now()
+    ratelimit.allow("sign", 14)
+    ratelimit.allow("sign", 14)
+    row = RateLimitCount.objects.get(key__startswith="rl:sign:14:")
+    assert row.hits == 2
+    window_end = timedelta(seconds=61)
+    assert before + window_end <= row.expires_at <= timezone.now() + window_end
+
+
+def test_without_redis_the_limiter_counts_in_the_configured_cache(settings):
+    """The demo runs on Django's local-memory cache: the same limits, the same windows."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "rl"}
+    }
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "sign": (3, 60), "vote": (1, 60)}
+    from django.core.cache import caches
+
+    local = caches["default"]
+    local.clear()
+    assert [ratelimit.allow("sign", 15) for _ in range(5)] == [True] * 3 + [False] * 2
+    assert [ratelimit.allow("vote", 15) for _ in range(2)] == [True, False]
+    bucket = int(ratelimit.clock() // 60)
+    assert local.get(f"rl:sign:15:{bucket}") == 5
+    expires = local._expire_info[local.make_key(f"rl:sign:15:{bucket}")]
+    assert 60 < expires - time.time() <= 61
+
+
+@pytest.mark.django_db
+def test_an_unexpected_cache_error_counts_in_the_database(small_limit, monkeypatch, caplog):
     def down(*args, **kwargs):
         raise ConnectionError("redis down")
 
     monkeypatch.setattr(ratelimit, "_count_in_cache", down)
     assert [ratelimit.allow("sign", 7) for _ in range(4)] == [True, True, True, False]
+    logged = {r.getMessage() for r in caplog.records if r.name == "opencity.ratelimit"}
+    assert logged == {"rate limiter cache failed (ConnectionError); counting in the database"}
 
 
 def test_on_redis_an_attempt_is_one_pipelined_round_trip(small_limit, monkeypatch):
