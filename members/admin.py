@@ -1,4 +1,3 @@
-from datetime import date
 from decimal import Decimal
 
 from django import forms
@@ -301,6 +300,11 @@ class PaymentAdmin(AssociationOnlyAdmin):
     autocomplete_fields = ("invoice",)
     date_hierarchy = "paid_on"
 
+    def get_changeform_initial_data(self, request):
+        # Today in Kyiv, not the server's UTC date: after midnight in Kyiv it is already the
+        # next day while UTC still has the last one.
+        return {"paid_on": timezone.localdate(), **super().get_changeform_initial_data(request)}
+
     def get_readonly_fields(self, request, obj=None):
         return ("invoice", "amount", "paid_on") if obj else ()
 
@@ -314,7 +318,7 @@ class PaymentAdmin(AssociationOnlyAdmin):
             saved = payment_record(
                 invoice=obj.invoice,
                 amount=obj.amount,
-                paid_on=obj.paid_on or date.today(),
+                paid_on=obj.paid_on,
                 reference=obj.reference,
                 actor=request.user,
             )

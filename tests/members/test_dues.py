@@ -155,3 +155,17 @@ def test_invoice_admin_shows_paid_and_outstanding(association_client, tiers, cit
     body = response.content.decode()
     assert response.status_code == 200
     assert "25000.00" in body or "25000,00" in body or "25 000,00" in body
+
+
+def test_admin_payment_form_starts_at_todays_date_in_kyiv(association_client, time_machine):
+    from datetime import UTC, datetime
+
+    from django.urls import reverse
+
+    # 00:30 on 11 March in Kyiv is still 10 March in UTC, the server's clock.
+    time_machine.move_to(datetime(2026, 3, 10, 22, 30, tzinfo=UTC), tick=False)
+    response = association_client.get(reverse("admin:members_payment_add"))
+    assert response.context["adminform"].form.initial["paid_on"] == date(2026, 3, 11)
+    # ?paid_on= in the address (admin's own way to prefill) still wins.
+    response = association_client.get(reverse("admin:members_payment_add") + "?paid_on=2026-03-01")
+    assert response.context["adminform"].form.initial["paid_on"] == "2026-03-01"

@@ -145,7 +145,7 @@ def test_a_citizen_cannot_reach_the_staff_pages(citizen_client, report):
 
 
 def test_overdue_reports_are_highlighted_in_the_queue(clerk_client, report):
-    Report.objects.filter(pk=report.pk).update(answer_due=date.today() - timedelta(days=3))
+    Report.objects.filter(pk=report.pk).update(answer_due=timezone.localdate() - timedelta(days=3))
     page = clerk_client.get(reverse("admin:problems_report_changelist") + "?open=overdue")
     html = page.content.decode()
     assert report.title in html and 'class="errornote"' in html
@@ -293,7 +293,7 @@ def test_report_figures_per_city_and_month(city_a, potholes, citizen):
     on_time = file_report(city_a, potholes, citizen)
     late = file_report(city_a, potholes, citizen, title="Друга яма")
     file_report(city_a, potholes, citizen, title="Третя яма")
-    Report.objects.filter(pk=late.pk).update(answer_due=date.today() - timedelta(days=1))
+    Report.objects.filter(pk=late.pk).update(answer_due=timezone.localdate() - timedelta(days=1))
     late.refresh_from_db()
     services.staff_set_status(report=on_time, actor=clerk, to="accepted", reply="Прийнято")
     services.staff_set_status(report=late, actor=clerk, to="accepted", reply="Прийнято")
