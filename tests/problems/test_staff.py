@@ -3,7 +3,7 @@ citizens' "me too", following and "is it fixed?"."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from django.db import IntegrityError, transaction
