@@ -412,3 +412,23 @@ def test_a_clerk_sees_only_their_own_citys_departments_and_no_other_city_in_the_
     html, _ = _department_list(client)
     assert html.count('<td class="field-open_reports">') == 1
     assert f"city__id__exact={city_b.pk}" not in html
+
+
+def test_a_department_without_reports_is_deleted_from_the_list_and_from_its_page(
+    association_client, city_a
+):
+    """The list's query counts open reports; deleting through it still works."""
+    listed = Department.objects.create(
+        city=city_a, name_uk="Тимчасовий відділ", answer_working_days=5
+    )
+    url = reverse("admin:problems_department_changelist")
+    response = association_client.post(
+        url, {"action": "delete_selected", "_selected_action": [listed.pk], "post": "yes"}
+    )
+    assert response.status_code == 302
+    page = Department.objects.create(city=city_a, name_uk="Ще один відділ", answer_working_days=5)
+    response = association_client.post(
+        reverse("admin:problems_department_delete", args=[page.pk]), {"post": "yes"}
+    )
+    assert response.status_code == 302
+    assert not Department.objects.filter(pk__in=[listed.pk, page.pk]).exists()
