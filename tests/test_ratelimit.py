@@ -19,6 +19,19 @@ def test_attempts_over_the_limit_are_refused(small_limit):
     assert [ratelimit.allow("sign", 7) for _ in range(5)] == [True, True, True, False, False]
 
 
+def _request(rf, address: str, person: int | None = None):
+    """A sign request from `address`, by the signed-in `person` (or anonymous)."""
+    from django.contrib.auth.models import AnonymousUser
+
+    request = rf.post("/petitions/1/sign/", REMOTE_ADDR=address)
+    request.user = SimpleNamespace(is_authenticated=True, pk=person) if person else AnonymousUser()
+    return request
+
+
+def _cache_down(*args, **kwargs):
+    raise ConnectionError("redis down")
+
+
 def _clock_at(monkeypatch, *offsets: float) -> None:
     """The limiter's clock reads these seconds after the start of a minute, one per attempt."""
     minute = 1_800_000_000 // 60 * 60
@@ -34,12 +47,9 @@ def test_a_window_is_a_fixed_minute_and_the_next_one_starts_afresh(small_limit, 
 
 
 def test_a_visitors_window_is_a_fixed_minute_too(small_limit, settings, monkeypatch, rf):
-    from django.contrib.auth.models import AnonymousUser
-
     settings.RATE_LIMIT_ADDRESS_FACTOR = 1
     _clock_at(monkeypatch, 1, 30, 45, 59, 60)
-    request = rf.post("/petitions/1/sign/", REMOTE_ADDR="192.0.2.7")
-    request.user = AnonymousUser()
+    request = _request(rf, "192.0.2.7")
     assert [ratelimit.allow_request("sign", request) for _ in range(5)] == [
         True, True, True, False, True,
     ]  # fmt: skip
@@ -73,9 +83,7 @@ def test_a_person_and_an_address_are_limited_apart(small_limit, settings, rf):
     settings.RATE_LIMIT_ADDRESS_FACTOR = 2
 
     def attempt(person: int, address: str) -> bool:
-        request = rf.post("/petitions/1/sign/", REMOTE_ADDR=address)
-        request.user = SimpleNamespace(is_authenticated=True, pk=person)
-        return ratelimit.allow_request("sign", request)
+        return ratelimit.allow_request("sign", _request(rf, address, person))
 
     # One person changing address is still one person: the fourth is refused.
     assert [attempt(101, f"192.0.2.{n}") for n in range(4)] == [True] * 3 + [False]
@@ -87,10 +95,7 @@ def test_a_person_and_an_address_are_limited_apart(small_limit, settings, rf):
 
 @pytest.mark.django_db
 def test_counted_in_the_database_a_window_is_kept_a_second_past_its_end(small_limit, monkeypatch):
-    def down(*args, **kwargs):
-        raise ConnectionError("redis down")
-
-    monkeypatch.setattr(ratelimit, "_count_in_cache", down)
+    monkeypatch.setattr(ratelimit, "_count_in_cache", _cache_down)
     before = timezone.now()
     ratelimit.allow("sign", 14)
     ratelimit.allow("sign", 14)
@@ -122,10 +127,7 @@ def test_without_redis_the_limiter_counts_in_the_configured_cache(settings):
 
 @pytest.mark.django_db
 def test_an_unexpected_cache_error_counts_in_the_database(small_limit, monkeypatch, caplog):
-    def down(*args, **kwargs):
-        raise ConnectionError("redis down")
-
-    monkeypatch.setattr(ratelimit, "_count_in_cache", down)
+    monkeypatch.setattr(ratelimit, "_count_in_cache", _cache_down)
     assert [ratelimit.allow("sign", 7) for _ in range(4)] == [True, True, True, False]
     logged = {r.getMessage() for r in caplog.records if r.name == "opencity.ratelimit"}
     assert logged == {"rate limiter cache failed (ConnectionError); counting in the database"}

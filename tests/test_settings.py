@@ -205,9 +205,11 @@ def test_each_test_process_has_redis_databases_of_its_own(url, worker, expected)
 def test_the_running_test_process_uses_its_own_redis_databases(settings):
     if not os.environ.get("REDIS_URL"):
         pytest.skip("the suite runs without Redis here (bin/test always gives one)")
-    index = parallel.INDEX
-    broker = int(settings.CELERY_BROKER_URL.rsplit("/", 1)[1])
-    cache = int(settings.CACHES["default"]["LOCATION"].rsplit("/", 1)[1])
-    assert broker == int(os.environ["REDIS_URL"].rsplit("/", 1)[1]) + 2 * index
+
+    def database(url: str) -> int:
+        return int(url.rsplit("/", 1)[1])
+
+    moved = 2 * parallel.INDEX
     given_cache = os.environ.get("CACHE_REDIS_URL") or os.environ["REDIS_URL"]
-    assert cache == int(given_cache.rsplit("/", 1)[1]) + 2 * index
+    assert database(settings.CELERY_BROKER_URL) == database(os.environ["REDIS_URL"]) + moved
+    assert database(settings.CACHES["default"]["LOCATION"]) == database(given_cache) + moved
