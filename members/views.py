@@ -246,8 +246,8 @@ def report_detail(request: HttpRequest, slug: str) -> HttpResponse:
                     "id": f"table-{n}",
                     "table": table,
                     "page": page,
-                    "rows": [report_formats.display_row(table, row) for row in rows],
-                    "totals": report_formats.display_row(table, table.totals or []),
+                    "rows": report_formats.rows_html(table, rows),
+                    "totals": report_formats.cells_html(table, table.totals or []),
                 }
             )
     query = request.GET.copy()

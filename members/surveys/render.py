@@ -14,27 +14,18 @@ from members import report_formats
 from members.reports import TEXT, Chart, Table
 
 
-def _cells(table: Table, row: list, first_header: bool = True) -> str:
-    out = []
-    for n, (text, kind) in enumerate(report_formats.display_row(table, row)):
-        if n == 0 and first_header:
-            out.append(f'<th scope="row">{escape(text)}</th>')
-        else:
-            cls = ' class="num"' if kind != TEXT else ""
-            out.append(f"<td{cls}>{escape(text)}</td>")
-    return "".join(out)
-
-
 def table_html(table: Table) -> SafeString:
     num = ' class="num"'
     head = "".join(
         f'<th scope="col"{"" if c.kind == TEXT else num}>{escape(c.label)}</th>'
         for c in table.columns
     )
-    body = "".join(f"<tr>{_cells(table, row)}</tr>" for row in table.rows) or (
+    body = report_formats.rows_html(table, table.rows) or (
         f'<tr><td colspan="{len(table.columns)}">{escape(_("No answers yet."))}</td></tr>'
     )
-    foot = f"<tfoot><tr>{_cells(table, table.totals)}</tr></tfoot>" if table.totals else ""
+    foot = ""
+    if table.totals:
+        foot = f"<tfoot><tr>{report_formats.cells_html(table, table.totals)}</tr></tfoot>"
     return mark_safe(  # noqa: S308 - every piece above is escaped
         f'<div class="table-wrap" tabindex="0" role="region" aria-label="{escape(table.title)}">'
         '<table class="report-table">'

@@ -6,6 +6,7 @@ import io
 import re
 from datetime import date, datetime
 from decimal import Decimal
+from html.parser import HTMLParser
 
 import pytest
 from django.db import connection
@@ -226,6 +227,74 @@ def test_report_page_has_table_and_accessible_svg_chart(director_client, world):
     assert "members/print.css" in body
 
 
+class _TableCells(HTMLParser):
+    """The first report table of a page: per section (thead, tbody, tfoot), its rows as
+    (tag, class, text) per cell, as a browser shows them (entities decoded)."""
+
+    def __init__(self):
+        super().__init__()
+        self.sections, self.section, self.cell, self.done = {}, None, None, False
+
+    def handle_starttag(self, tag, attrs):
+        if self.done:
+            return
+        if tag in ("thead", "tbody", "tfoot"):
+            self.section = self.sections.setdefault(tag, [])
+        elif tag == "tr" and self.section is not None:
+            self.section.append([])
+        elif tag in ("th", "td") and self.section is not None:
+            self.cell = [tag, dict(attrs).get("class") or "", ""]
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell[2] += data
+
+    def handle_endtag(self, tag):
+        if tag in ("th", "td") and self.cell is not None:
+            self.section[-1].append(tuple(self.cell))
+            self.cell = None
+        elif tag == "table" and self.sections:
+            self.done = True
+
+
+def _table(response) -> dict:
+    parser = _TableCells()
+    parser.feed(response.content.decode())
+    return parser.sections
+
+
+def test_report_page_shows_each_cell_formatted_aligned_and_escaped(director_client, dues):
+    City = type(dues["c1"])
+    City.objects.filter(pk=dues["c1"].pk).update(name_uk="<b>Альфа</b> & Ко")
+    response = director_client.get(reverse("members:report", args=["dues"]))
+    body = response.content.decode()
+    assert "<b>Альфа</b>" not in body and "&lt;b&gt;Альфа&lt;/b&gt; &amp; Ко" in body
+    table = _table(response)
+    assert [cell[1] for cell in table["thead"][0]] == ["", "", "num", "num", "num"]
+    # a row header, the oblast as text, money in Ukrainian grouping, right-aligned
+    assert table["tbody"] == [
+        [("th", "", "<b>Альфа</b> & Ко"), ("td", "", "Волинська"), ("td", "num", "25\xa0000,00"),
+         ("td", "num", "17\xa0500,50"), ("td", "num", "7\xa0499,50")],
+        [("th", "", "Бета"), ("td", "", "Рівненська"), ("td", "num", "45\xa0000,00"),
+         ("td", "num", "15\xa0000,25"), ("td", "num", "29\xa0999,75")],
+    ]  # fmt: skip
+    assert table["tfoot"] == [
+        [("th", "", "Разом"), ("td", "", ""), ("td", "num", "70\xa0000,00"),
+         ("td", "num", "32\xa0500,75"), ("td", "num", "37\xa0499,25")],
+    ]  # fmt: skip
+
+
+def test_report_page_with_nothing_in_the_period_says_so(director_client, world, monkeypatch):
+    monkeypatch.setattr("members.reports._statuses_on", lambda events, on: {})
+    for name in ("petitions.selectors.city_activity", "initiatives.selectors.city_activity"):
+        monkeypatch.setattr(name, lambda date_from, date_to: {})
+    monkeypatch.setattr("academy.selectors.training_stats", lambda **kwargs: {})
+    response = director_client.get(reverse("members:report", args=["activity"]), Q1)
+    (row,) = _table(response)["tbody"]
+    assert row == [("td", "", "За цей період нічого немає.")]
+    assert 'colspan="17"' in response.content.decode()
+
+
 def test_invalid_period_shows_errors_and_no_report(director_client, world):
     url = reverse("members:report", args=["period"])
     response = director_client.get(url, {"date_from": "2024-03-31", "date_to": "2024-01-01"})
@@ -279,9 +348,9 @@ def test_matrix_exports_carry_every_city_while_the_page_is_paged(director_client
 
     monkeypatch.setattr(conf, "REPORT_PAGE_SIZE", 2)
     page = director_client.get(reverse("members:report", args=["eservices"]))
-    assert len(page.context["tables"][0]["rows"]) == 2
+    assert [row[0] for row in _table(page)["tbody"]] == [("th", "", "Альфа"), ("th", "", "Бета")]
     printable = director_client.get(reverse("members:report", args=["eservices"]), {"print": "1"})
-    assert len(printable.context["tables"][0]["rows"]) == 3
+    assert [row[0][2] for row in _table(printable)["tbody"]] == ["Альфа", "Бета", "Гамма"]
     assert 'media="all"' in printable.content.decode()
     assert "members/print.js" in printable.content.decode()  # the Print button
     assert "members/print.js" not in page.content.decode()
