@@ -342,6 +342,16 @@ def test_xlsx_export_of_dues_keeps_money_as_numbers(director_client, dues):
     assert Decimal(str(rows[-1][4])) == Decimal("37499.25")
 
 
+def test_xlsx_export_of_activity_keeps_counts_as_whole_numbers(director_client, world):
+    url = reverse("members:report_export", args=["activity", "xlsx"])
+    sheet = load_workbook(io.BytesIO(director_client.get(url, Q1).content)).worksheets[0]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[1] == ("Альфа", "Волинська", 5, 4, 2, 1, 2, 1, 0, *NO_PROBLEMS)
+    assert all(type(v) is int for v in rows[1][2:10])  # 5, shown as 5 (General), never 5.0
+    assert rows[-1][2:9] == (8, 6, 2, 2, 6, 1, 3)
+    assert sheet.cell(row=5, column=3).font.b  # the totals row is bold
+
+
 def test_matrix_exports_carry_every_city_while_the_page_is_paged(director_client, world,
                                                                  monkeypatch):  # fmt: skip
     from members import conf
