@@ -20,10 +20,9 @@ def display(value, kind: str) -> str:
     if value is None or value == "":
         return "—" if kind == DATE else ""
     if kind == MONEY:
-        return formats.number_format(value, 2, use_l10n=True, force_grouping=True)
-    if kind in (INT, DECIMAL) and isinstance(value, int | Decimal):
-        places = 0 if isinstance(value, int) else None
-        return formats.number_format(value, places, use_l10n=True, force_grouping=True)
+        return formats.number_format(value, 2, force_grouping=True)
+    if kind in (INT, DECIMAL) and isinstance(value, int | Decimal):  # as many places as it has
+        return formats.number_format(value, force_grouping=True)
     if kind == DATE and isinstance(value, date):
         return formats.date_format(value, "SHORT_DATE_FORMAT")
     return str(value)

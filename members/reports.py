@@ -423,20 +423,21 @@ def activity_report(date_from: date, date_to: date) -> Report:
         totals=totals,
         paginate=True,
     )
-    # Cities ranked by the first figure (petitions filed while petitions/ is installed).
-    ranked = str(figures[0][1].label) if figures else ""
-    busiest = sorted((r for r in rows if r[2:3] and r[2]), key=lambda r: (-r[2], r[0]))[:15]
-    chart = Chart(
-        title=_("%(figure)s: the 15 most active cities") % {"figure": ranked},
-        description=_("%(figure)s per city, %(start)s – %(end)s.")
-        % {
-            "figure": ranked,
-            "start": formats.date_format(date_from, "SHORT_DATE_FORMAT"),
-            "end": formats.date_format(date_to, "SHORT_DATE_FORMAT"),
-        },
-        bars=[Bar(row[0], row[2]) for row in busiest],
-        table_title=table.title,
-    )
+    chart = None
+    if figures:  # cities ranked by the first figure (petitions filed while petitions/ is installed)
+        ranked = str(figures[0][1].label)
+        busiest = sorted((r for r in rows if r[2]), key=lambda r: (-r[2], r[0]))[:15]
+        chart = Chart(
+            title=_("%(figure)s: the 15 most active cities") % {"figure": ranked},
+            description=_("%(figure)s per city, %(start)s – %(end)s.")
+            % {
+                "figure": ranked,
+                "start": formats.date_format(date_from, "SHORT_DATE_FORMAT"),
+                "end": formats.date_format(date_to, "SHORT_DATE_FORMAT"),
+            },
+            bars=[Bar(row[0], row[2]) for row in busiest],
+            table_title=table.title,
+        )
     return Report(
         slug="activity",
         title=str(REPORTS["activity"]),

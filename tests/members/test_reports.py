@@ -11,9 +11,10 @@ from html.parser import HTMLParser
 import pytest
 from django.db import connection
 from django.urls import reverse
+from django.utils import translation
 from openpyxl import load_workbook
 
-from members import reports
+from members import report_formats, reports
 from members.models import Invoice, Payment
 from tests.factories import make_city, make_user
 from tests.members.factories import adopt, make_event, make_member, make_product
@@ -214,6 +215,109 @@ def test_activity_per_city(world):
         ["Дельта", "Рівненська", 3, 2, 0, 1, 0, 0, 0, *NO_PROBLEMS],
     ]
     assert table.totals[2:] == [8, 6, 2, 2, 6, 1, 3, *NO_PROBLEMS]
+
+
+# The services' per-city figures, in the order they register (Ukrainian headings, kinds).
+ACTIVITY_COLUMNS = [
+    ("Подано петицій", "int"), ("Оприлюднено петицій", "int"), ("Відповідь вчасно", "int"),
+    ("Відповідь невчасно", "int"), ("Подано ініціатив", "int"),
+    ("Профінансовано ініціатив", "int"), ("Навчено працівників", "int"),
+    ("Подано повідомлень про проблеми", "int"), ("Повідомлень про проблеми з відповіддю", "int"),
+    ("Проблем із відповіддю вчасно", "int"), ("Медіана годин до відповіді", "decimal"),
+    ("Підписи під петиціями онлайн", "int"), ("Підписи під петиціями на папері", "int"),
+    ("Бюлетені громадського бюджету онлайн", "int"),
+    ("Бюлетені громадського бюджету на папері", "int"),
+]  # fmt: skip
+
+
+def test_activity_report_table_and_chart_in_ukrainian(world):
+    with translation.override("uk"):
+        report = reports.activity_report(date(2024, 1, 1), date(2024, 3, 31))
+        (table,) = report.tables
+        assert (report.slug, report.title) == ("activity", "Активність за містами")
+        assert report.params == {"from": "2024-01-01", "to": "2024-03-31"}
+        assert report.filename == "activity_2024-01-01_2024-03-31"
+        assert str(table.title) == "Активність за містами" and table.paginate is True
+        assert [(str(c.label), c.kind) for c in table.columns] == [
+            ("Громада", "text"), ("Область", "text"), *ACTIVITY_COLUMNS
+        ]  # fmt: skip
+        assert [str(v) for v in table.totals[:2]] == ["Разом", ""]
+        chart = report.chart
+        assert chart.title == "Подано петицій: 15 найактивніших міст"
+        assert chart.description == "Подано петицій за містами, 01.01.2024 – 31.03.2024."
+        assert str(chart.table_title) == "Активність за містами"
+    # Бета filed no petition in the period: in the table, not on the chart
+    assert chart.bars == [reports.Bar("Альфа", 5), reports.Bar("Дельта", 3)]
+
+
+def test_activity_report_orders_cities_by_name_and_charts_the_15_busiest(world, monkeypatch):
+    first = make_city(name_uk="Абрикосове", oblast_uk="Черкаська")  # first by name, last by id
+    make_member(first, date(2020, 1, 1))
+    others = [make_city(name_uk=f"Місто {n:02}", oblast_uk="Волинська") for n in range(14)]
+    filed = {c.pk: 1 for c in others} | {others[13].pk: 9, world["c2"].pk: 2}
+    filed |= {first.pk: 5, world["c4"].pk: 5, world["c1"].pk: 5}  # names and oblasts disagree
+    monkeypatch.setattr(
+        "petitions.selectors.city_activity",
+        lambda date_from, date_to: {pk: {"filed": n} for pk, n in filed.items()},
+    )
+    report = reports.activity_report(date(2024, 1, 1), date(2024, 3, 31))
+    assert [row[0] for row in report.tables[0].rows] == [
+        "Абрикосове", "Альфа", "Бета", "Дельта", *(f"Місто {n:02}" for n in range(14))
+    ]  # fmt: skip
+    # the most petitions first, equal counts by name; 18 cities filed some, 15 are drawn
+    assert [(bar.label, bar.value) for bar in report.chart.bars] == [
+        ("Місто 13", 9), ("Абрикосове", 5), ("Альфа", 5), ("Дельта", 5), ("Бета", 2),
+        *((f"Місто {n:02}", 1) for n in range(10)),
+    ]  # fmt: skip
+
+
+def test_activity_report_without_any_service_lists_the_members_alone(
+    director_client, world, monkeypatch
+):
+    monkeypatch.setattr("opencity.reports.activity_sources", lambda: ())
+    report = reports.activity_report(date(2024, 1, 1), date(2024, 3, 31))
+    (table,) = report.tables
+    assert table.rows == [["Альфа", "Волинська"], ["Бета", "Рівненська"]]
+    assert len(table.columns) == 2 and report.chart is None
+    response = director_client.get(reverse("members:report", args=["activity"]), Q1)
+    assert [row[0][2] for row in _table(response)["tbody"]] == ["Альфа", "Бета"]
+    assert "<svg" not in response.content.decode()
+
+
+def test_table_cells_localised_aligned_and_escaped():
+    table = reports.Table(
+        title="t",
+        columns=[
+            reports.Column("Назва"), reports.Column("Рік"), reports.Column("К-сть", reports.INT),
+            reports.Column("Частка", reports.DECIMAL), reports.Column("Сума", reports.MONEY),
+            reports.Column("Дата", reports.DATE), reports.Column("Ще", reports.INT),
+            reports.Column("Без дати", reports.DATE),
+        ],
+        rows=[],
+    )  # fmt: skip
+    rows = [
+        ["<i>A&B</i>", 2024, 1234567, Decimal("12.5"), Decimal("1234.5"), date(2024, 2, 1), None,
+         None],
+        ["Б", "", 0, 3, Decimal("0"), "", "", None],
+    ]  # fmt: skip
+    with translation.override("uk"):
+        html = report_formats.rows_html(table, rows)
+    assert html == (
+        '<tr><th scope="row">&lt;i&gt;A&amp;B&lt;/i&gt;</th><td>2024</td>'
+        '<td class="num">1\xa0234\xa0567</td><td class="num">12,5</td>'
+        '<td class="num">1\xa0234,50</td><td class="num">01.02.2024</td><td class="num"></td>'
+        '<td class="num">—</td></tr>\n'
+        '<tr><th scope="row">Б</th><td></td><td class="num">0</td><td class="num">3</td>'
+        '<td class="num">0,00</td><td class="num">—</td><td class="num"></td>'
+        '<td class="num">—</td></tr>\n'
+    )
+    with translation.override("en"):
+        assert report_formats.cells_html(table, rows[0]) == (
+            '<th scope="row">&lt;i&gt;A&amp;B&lt;/i&gt;</th><td>2024</td>'
+            '<td class="num">1,234,567</td><td class="num">12.5</td>'
+            '<td class="num">1,234.50</td><td class="num">02/01/2024</td><td class="num"></td>'
+            '<td class="num">—</td>'
+        )
 
 
 # --- pages and exports -----------------------------------------------------------------------
@@ -429,6 +533,13 @@ def test_text_cells_never_become_spreadsheet_formulas(director_client, world):
     sheet = load_workbook(io.BytesIO(xlsx.content)).worksheets[0]
     cell = next(c for c in sheet[1] if str(c.value).startswith("=HYPERLINK"))
     assert cell.data_type == "s"  # stored as text, not as a formula
+    City = type(world["c1"])
+    City.objects.filter(pk=world["c1"].pk).update(name_uk="=1+1")
+    xlsx = director_client.get(reverse("members:report_export", args=["activity", "xlsx"]), Q1)
+    rows = list(load_workbook(io.BytesIO(xlsx.content)).worksheets[0].iter_rows())
+    assert (rows[1][0].value, rows[1][0].data_type) == ("=1+1", "s")  # a city's name, as text
+    assert [c.value for c in rows[1][:3]] == ["=1+1", "Волинська", 5]
+    assert [c.value for c in rows[-1][:3]] == ["Разом", None, 8]  # no oblast for the totals
     csv_text = director_client.get(reverse("members:report_export", args=["eservices", "csv"]))
     first_line = csv_text.content.decode("utf-8-sig").splitlines()[0]
     assert "'=HYPERLINK" in first_line

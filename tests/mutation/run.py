@@ -370,6 +370,10 @@ def _run(args, pytest_args: list[str], config: dict) -> int:
         "-q",
         "-m",
         "not browser and not worker",
+        # A mutant's verdict is pass or fail. Drawing a failure's traceback parses the source,
+        # which CPython 3.11 refuses after a mutant's RecursionError (SystemError: AST
+        # constructor recursion depth mismatch) and the whole run stops; `--tb=…` overrides.
+        *([] if any(a.startswith("--tb") for a in pytest_args) else ["--tb=no"]),
         *pytest_args,
         *test_files,
     ]
