@@ -22,6 +22,8 @@ def display(value, kind: str) -> str:
     if kind == MONEY:
         return formats.number_format(value, 2, force_grouping=True)
     if kind in (INT, DECIMAL) and isinstance(value, int | Decimal):  # as many places as it has
+        if type(value) is int and -1000 < value < 1000:  # most counts: no group to separate
+            return str(value)
         return formats.number_format(value, force_grouping=True)
     if kind == DATE and isinstance(value, date):
         return formats.date_format(value, "SHORT_DATE_FORMAT")

@@ -311,6 +311,14 @@ def test_table_cells_localised_aligned_and_escaped():
         '<td class="num">0,00</td><td class="num">—</td><td class="num"></td>'
         '<td class="num">—</td></tr>\n'
     )
+    counts = reports.Table(
+        "t", [reports.Column("Рядок")] + [reports.Column("", reports.INT)] * 4, []
+    )
+    with translation.override("uk"):  # thousands are grouped, smaller counts need no group
+        assert report_formats.cells_html(counts, ["к", 999, -999, 1000, -1000]) == (
+            '<th scope="row">к</th><td class="num">999</td><td class="num">-999</td>'
+            '<td class="num">1\xa0000</td><td class="num">-1\xa0000</td>'
+        )
     with translation.override("en"):
         assert report_formats.cells_html(table, rows[0]) == (
             '<th scope="row">&lt;i&gt;A&amp;B&lt;/i&gt;</th><td>2024</td>'
