@@ -38,6 +38,21 @@ def display_row(table: Table, row: list) -> list[tuple[str, str]]:
     ]
 
 
+def _align(kind: str) -> str:
+    """Numbers, money and dates are right-aligned (the `num` class), text is not."""
+    return ' class="num"' if kind != TEXT else ""
+
+
+def head_html(table: Table) -> SafeString:
+    """The header row's cells, aligned as the column's cells below them."""
+    return mark_safe(  # noqa: S308 - every label is escaped
+        "".join(
+            f'<th scope="col"{_align(c.kind)}>{conditional_escape(c.label)}</th>'
+            for c in table.columns
+        )
+    )
+
+
 def cells_html(table: Table, row: list) -> SafeString:
     """One row's cells: the first a row header, numbers right-aligned, every text escaped.
     Built here, not cell by cell in a template: a report's page or print view has up to
@@ -47,8 +62,7 @@ def cells_html(table: Table, row: list) -> SafeString:
         if n == 0:
             out.append(f'<th scope="row">{conditional_escape(text)}</th>')
         else:
-            align = ' class="num"' if kind != TEXT else ""
-            out.append(f"<td{align}>{conditional_escape(text)}</td>")
+            out.append(f"<td{_align(kind)}>{conditional_escape(text)}</td>")
     return mark_safe("".join(out))  # noqa: S308 - every text above is escaped
 
 

@@ -246,6 +246,7 @@ def report_detail(request: HttpRequest, slug: str) -> HttpResponse:
                     "id": f"table-{n}",
                     "table": table,
                     "page": page,
+                    "head": report_formats.head_html(table),
                     "rows": report_formats.rows_html(table, rows),
                     "totals": report_formats.cells_html(table, table.totals or []),
                 }

@@ -11,15 +11,11 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from members import report_formats
-from members.reports import TEXT, Chart, Table
+from members.reports import Chart, Table
 
 
 def table_html(table: Table) -> SafeString:
-    num = ' class="num"'
-    head = "".join(
-        f'<th scope="col"{"" if c.kind == TEXT else num}>{escape(c.label)}</th>'
-        for c in table.columns
-    )
+    head = report_formats.head_html(table)
     body = report_formats.rows_html(table, table.rows) or (
         f'<tr><td colspan="{len(table.columns)}">{escape(_("No answers yet."))}</td></tr>'
     )

@@ -314,6 +314,9 @@ def test_table_cells_localised_aligned_and_escaped():
     counts = reports.Table(
         "t", [reports.Column("Рядок")] + [reports.Column("", reports.INT)] * 4, []
     )
+    assert report_formats.head_html(counts) == (
+        '<th scope="col">Рядок</th>' + '<th scope="col" class="num"></th>' * 4
+    )
     with translation.override("uk"):  # thousands are grouped, smaller counts need no group
         assert report_formats.cells_html(counts, ["к", 999, -999, 1000, -1000]) == (
             '<th scope="row">к</th><td class="num">999</td><td class="num">-999</td>'
